@@ -1,0 +1,123 @@
+"""``python -m decision_tools``: build and check the database, print a city's CRM chain.
+
+Exit codes: 0 success, 1 a problem with data or database (said in a sentence), 2 a wrong argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import ingestion, storage
+from .model import PROCESS_LABELS
+
+MAX_RELATIVE_RESIDUAL = 1e-6
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        version = storage.build_database(args.db, Path(args.data_dir), note=args.note or "")
+    except ingestion.DataValidationError as exc:
+        return _fail(str(exc))
+    except storage.StoreError as exc:
+        return _fail(str(exc))
+    print(f"Built {args.db or storage.default_db_path()} (dataset version {version}) in {time.perf_counter() - started:.1f} s.")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    with storage.Store.open(args.db) as store:
+        report = store.mass_balance()
+    if report.empty:
+        return _fail("the database holds no flows to check")
+    worst = report.iloc[0]
+    where = f"{worst['city']}{' / ' + worst['district'] if isinstance(worst['district'], str) else ''}, {int(worst['year'])}, {worst['product']}, {worst['material']}, process {worst['process']}"
+    print(f"Checked the mass balance of {len(report):,} process-years.")
+    print(f"Worst residual: {worst['residual_kg']:.3g} kg ({worst['relative_residual']:.3g} of throughput) at {where}.")
+    failing = int((report["relative_residual"] > MAX_RELATIVE_RESIDUAL).sum())
+    if failing:
+        return _fail(f"{failing} process-year(s) exceed a residual of {MAX_RELATIVE_RESIDUAL:g} of their throughput")
+    print(f"All residuals are within {MAX_RELATIVE_RESIDUAL:g} of throughput.")
+    return 0
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    with storage.Store.open(args.db) as store:
+        version = store.current_version()
+        cities = list(store.cities(version)["city"])
+        materials = list(store.materials(version)["symbol"])
+        first, last = store.year_range(version)
+        city = {c.lower(): c for c in cities}.get(args.city.lower())
+        if city is None:
+            return _fail(f"unknown city '{args.city}'; choose one of: {', '.join(cities)}", 2)
+        material = None
+        if args.material is not None:
+            material = {m.lower(): m for m in materials}.get(args.material.lower())
+            if material is None:
+                return _fail(f"unknown material '{args.material}'; choose one of: {', '.join(materials)}", 2)
+        if not first <= args.year <= last:
+            return _fail(f"year {args.year} is outside the modelled {first}-{last}", 2)
+        chain = store.chain(version, city, args.year, material)
+    chain = chain[chain["kg"] > 0].reset_index(drop=True)
+    if args.format == "json":
+        print(json.dumps({
+            "city": city, "year": args.year, "material": material, "dataset_version": version, "unit": "kg per year",
+            "flows": chain.to_dict(orient="records"),
+        }, indent=2))
+    elif args.format == "csv":
+        print(chain.to_csv(index=False), end="")
+    else:
+        shown = chain.assign(
+            **{"from": chain["from_process"].map(PROCESS_LABELS), "to": chain["to_process"].map(PROCESS_LABELS)}
+        )[["material", "from", "to", "kg"]]
+        print(f"{city}, {args.year}: flows in kg per year (dataset version {version})")
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m decision_tools",
+        description="UrbanSymbiosis decision tools: build the CRM database, check it, and query a city's chain.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db_help = f"database file (default: ${storage.DB_ENV_VAR} or {storage.DEFAULT_DB_PATH.relative_to(storage.PROJECT_DIR)})"
+
+    build = sub.add_parser("build", help="build the database from the CSV files under data/",
+                           description="Validate the project CSVs, run the city model and write a new database file.")
+    build.add_argument("--db", type=Path, help=db_help)
+    build.add_argument("--data-dir", default=str(storage.DATA_DIR), help="folder with the project CSV files")
+    build.add_argument("--note", help="a note stored with the dataset version")
+    build.set_defaults(func=cmd_build)
+
+    check = sub.add_parser("check", help="check the mass balance of every process",
+                           description="Print the worst mass-balance residual; exit 1 if any exceeds 1e-6 of throughput.")
+    check.add_argument("--db", type=Path, help=db_help)
+    check.set_defaults(func=cmd_check)
+
+    flows = sub.add_parser("flows", help="print the CRM chain of a city in a year",
+                           description="Print the flows (kg per year) from market to use, hibernation, collection, recovery and losses.")
+    flows.add_argument("--city", required=True, help="city name, e.g. Helsinki")
+    flows.add_argument("--year", required=True, type=int, help="year, e.g. 2030")
+    flows.add_argument("--material", help="material symbol, e.g. Co (default: every material)")
+    flows.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    flows.add_argument("--db", type=Path, help=db_help)
+    flows.set_defaults(func=cmd_flows)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except storage.StoreError as exc:
+        return _fail(str(exc))

@@ -1,0 +1,356 @@
+"""Reading and validating the project's data tables (the CSV files under ``data/``).
+
+Each table has a declared layout (``TABLES``). ``read_project_tables`` reads every file, checks the
+columns, types and rules, and cross-references between tables, and reports every problem at once,
+each naming the file, the row (as numbered in the file, header = row 1), the column and the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .provenance import CONFIDENCE_LABELS, split_sources
+
+STOCK_DRIVERS = ("per_inhabitant", "per_household", "per_city")
+LIFETIME_MODELS = ("weibull", "normal", "fixed")
+MIN_YEAR, MAX_YEAR = 1950, 2100
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "str", "float", "int", "bool"
+    required: bool = True  # False: empty cells allowed
+    min_value: float | None = None
+    max_value: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    has_provenance: bool = True
+
+
+def _share(name: str) -> Column:
+    return Column(name, "float", min_value=0.0, max_value=1.0)
+
+
+_PROVENANCE = (Column("source_id", "str"), Column("confidence", "str", choices=CONFIDENCE_LABELS))
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "sources",
+            "bibliography: one row per source cited by the other tables",
+            (
+                Column("source_id", "str"),
+                Column("citation", "str"),
+                Column("publisher", "str"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("url", "str", required=False),
+                Column("note", "str", required=False),
+            ),
+            key=("source_id",),
+            has_provenance=False,
+        ),
+        TableSpec(
+            "materials",
+            "materials with their EU 2023 criticality figures",
+            (
+                Column("symbol", "str"),
+                Column("name", "str"),
+                Column("material_group", "str"),
+                Column("supply_risk", "float", min_value=0.0),
+                Column("economic_importance", "float", min_value=0.0),
+                Column("bottleneck_stage", "str", choices=("extraction", "processing")),
+                _share("eu_eol_rir_share"),
+                Column("critical_2023", "bool"),
+                Column("strategic_2024", "bool"),
+                Column("role", "str"),
+                *_PROVENANCE,
+            ),
+            key=("symbol",),
+        ),
+        TableSpec(
+            "products",
+            "products with their stock driver and lifetime model",
+            (
+                Column("product", "str"),
+                Column("name", "str"),
+                Column("sector", "str"),
+                Column("unit", "str"),
+                Column("stock_driver", "str", choices=STOCK_DRIVERS),
+                Column("lifetime_model", "str", choices=LIFETIME_MODELS),
+                Column("lifetime_mean_years", "float", min_value=0.5, max_value=100.0),
+                Column("lifetime_spread", "float", min_value=0.0),
+                Column("hibernation_mean_years", "float", min_value=0.5, max_value=30.0),
+                *_PROVENANCE,
+            ),
+            key=("product",),
+        ),
+        TableSpec(
+            "eol_routing",
+            "end-of-life routing shares per product, valid from a year on",
+            (
+                Column("product", "str"),
+                Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                _share("hibernation_share"),
+                _share("export_reuse_share"),
+                _share("collection_rate"),
+                *_PROVENANCE,
+                Column("basis", "str", required=False),
+            ),
+            key=("product", "from_year"),
+        ),
+        TableSpec(
+            "product_content",
+            "grams of each material per unit of product",
+            (
+                Column("product", "str"),
+                Column("material", "str"),
+                Column("grams_per_unit", "float", min_value=0.0),
+                *_PROVENANCE,
+                Column("basis", "str", required=False),
+            ),
+            key=("product", "material"),
+        ),
+        TableSpec(
+            "recovery_yields",
+            "share of a collected material recovered as secondary raw material, valid from a year on",
+            (
+                Column("product", "str"),
+                Column("material", "str"),
+                Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                _share("recovery_yield"),
+                *_PROVENANCE,
+                Column("basis", "str", required=False),
+            ),
+            key=("product", "material", "from_year"),
+        ),
+        TableSpec(
+            "cities",
+            "cities with population, households and centre coordinates",
+            (
+                Column("city", "str"),
+                Column("country_iso3", "str"),
+                Column("population", "int", min_value=1),
+                Column("households", "int", min_value=1),
+                Column("lat", "float", min_value=-90.0, max_value=90.0),
+                Column("lon", "float", min_value=-180.0, max_value=180.0),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("city",),
+        ),
+        TableSpec(
+            "districts",
+            "districts of a city with population and approximate centroid",
+            (
+                Column("city", "str"),
+                Column("district", "str"),
+                Column("population", "int", min_value=0),
+                Column("lat", "float", min_value=-90.0, max_value=90.0),
+                Column("lon", "float", min_value=-180.0, max_value=180.0),
+                *_PROVENANCE,
+            ),
+            key=("city", "district"),
+        ),
+        TableSpec(
+            "ownership",
+            "units of a product per driver (inhabitant, household or city) by year and geography",
+            (
+                Column("geography", "str"),
+                Column("product", "str"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("units_per_driver", "float", min_value=0.0),
+                *_PROVENANCE,
+                Column("basis", "str", required=False),
+            ),
+            key=("geography", "product", "year"),
+        ),
+    )
+}
+
+
+@dataclass
+class ValidationReport:
+    """Every problem found, each a sentence naming file, row, column and value."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, table: str, row: int | None, column: str | None, value: object, rule: str) -> None:
+        where = f"{table}.csv"
+        if row is not None:
+            where += f", row {row}"
+        if column is not None:
+            where += f", column '{column}'"
+        shown = "" if value is None else f": value {value!r}"
+        self.problems.append(f"{where}{shown}: {rule}")
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class DataValidationError(ValueError):
+    """Raised when project tables break a rule; the message lists every problem."""
+
+    def __init__(self, report: ValidationReport):
+        self.report = report
+        listed = "\n".join(f"  - {p}" for p in report.problems)
+        super().__init__(f"{len(report.problems)} problem(s) in the project data:\n{listed}")
+
+
+def _file_row(index: int) -> int:
+    """Row number as a person sees it in the file: the header is row 1."""
+    return int(index) + 2
+
+
+def _coerce(frame: pd.DataFrame, spec: TableSpec, report: ValidationReport) -> pd.DataFrame:
+    out = pd.DataFrame(index=frame.index)
+    for col in spec.columns:
+        raw = frame[col.name]
+        text = raw.astype("string").str.strip()
+        empty = text.isna() | (text == "")
+        if col.required:
+            for idx in frame.index[empty]:
+                report.add(spec.name, _file_row(idx), col.name, None, "a value is required")
+        if col.kind == "str":
+            out[col.name] = text.where(~empty, None).astype(object)
+            values = out[col.name]
+        elif col.kind == "bool":
+            lowered = text.str.lower()
+            mapping = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+            bad = ~empty & ~lowered.isin(list(mapping))
+            for idx in frame.index[bad]:
+                report.add(spec.name, _file_row(idx), col.name, raw[idx], "must be true or false")
+            out[col.name] = lowered.map(mapping).astype("boolean")
+            continue
+        else:
+            numbers = pd.to_numeric(text.where(~empty, None), errors="coerce")
+            bad = ~empty & numbers.isna()
+            for idx in frame.index[bad]:
+                report.add(spec.name, _file_row(idx), col.name, raw[idx], "must be a number")
+            if col.kind == "int":
+                not_whole = numbers.notna() & (numbers != numbers.round())
+                for idx in frame.index[not_whole]:
+                    report.add(spec.name, _file_row(idx), col.name, raw[idx], "must be a whole number")
+                out[col.name] = numbers.round().astype("Int64")
+            else:
+                out[col.name] = numbers.astype("Float64")
+            values = numbers
+        if col.min_value is not None:
+            for idx in frame.index[values.notna() & (pd.to_numeric(values, errors="coerce") < col.min_value)]:
+                report.add(spec.name, _file_row(idx), col.name, raw[idx], f"must be at least {col.min_value:g}")
+        if col.max_value is not None:
+            for idx in frame.index[values.notna() & (pd.to_numeric(values, errors="coerce") > col.max_value)]:
+                report.add(spec.name, _file_row(idx), col.name, raw[idx], f"must be at most {col.max_value:g}")
+        if col.choices is not None:
+            for idx in frame.index[values.notna() & ~values.isin(col.choices)]:
+                report.add(spec.name, _file_row(idx), col.name, raw[idx], f"must be one of {', '.join(col.choices)}")
+    return out
+
+
+def validate_table(name: str, frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | None:
+    """Check one table's columns, types, ranges and key uniqueness; return it typed, or None."""
+    spec = TABLES[name]
+    expected = [c.name for c in spec.columns]
+    missing = [c for c in expected if c not in frame.columns]
+    unknown = [c for c in frame.columns if c not in expected]
+    if missing:
+        report.add(name, None, None, None, f"missing column(s) {', '.join(missing)}; expected {', '.join(expected)}")
+    if unknown:
+        report.add(name, None, None, None, f"unexpected column(s) {', '.join(map(str, unknown))}")
+    if missing:
+        return None
+    if frame.empty:
+        report.add(name, None, None, None, "the table has no rows")
+        return None
+    typed = _coerce(frame, spec, report)
+    duplicated = typed.duplicated(list(spec.key), keep="first")
+    for idx in typed.index[duplicated]:
+        key = ", ".join(f"{k}={typed.at[idx, k]}" for k in spec.key)
+        report.add(name, _file_row(idx), None, None, f"duplicate key ({key}): appears earlier in the file")
+    return typed
+
+
+def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport) -> None:
+    """Cross-table rules: codes exist, sources are listed, shares add up."""
+    known_sources = set(tables["sources"]["source_id"])
+    products = set(tables["products"]["product"])
+    materials = set(tables["materials"]["symbol"])
+    cities = set(tables["cities"]["city"])
+    countries = set(tables["cities"]["country_iso3"])
+
+    for name, frame in tables.items():
+        if TABLES[name].has_provenance:
+            for idx, value in frame["source_id"].items():
+                for source in split_sources(value or ""):
+                    if source not in known_sources:
+                        report.add(name, _file_row(idx), "source_id", source, "not listed in sources.csv")
+
+    def check_codes(table: str, column: str, allowed: set[str], what: str) -> None:
+        for idx, value in tables[table][column].items():
+            if value is not None and value not in allowed:
+                report.add(table, _file_row(idx), column, value, f"unknown {what}; known: {', '.join(sorted(allowed))}")
+
+    for table in ("eol_routing", "product_content", "recovery_yields", "ownership"):
+        check_codes(table, "product", products, "product")
+    for table in ("product_content", "recovery_yields"):
+        check_codes(table, "material", materials, "material")
+    check_codes("districts", "city", cities, "city")
+    check_codes("ownership", "geography", {"EU"} | countries | cities, "geography (EU, a country code or a city)")
+
+    routing = tables["eol_routing"]
+    for product in sorted(products):
+        if product not in set(routing["product"]):
+            report.add("eol_routing", None, "product", product, "every product needs at least one routing row")
+        if product not in set(tables["ownership"]["product"]):
+            report.add("ownership", None, "product", product, "every product needs ownership figures")
+
+    content_keys = set(zip(tables["product_content"]["product"], tables["product_content"]["material"]))
+    yield_keys = set(zip(tables["recovery_yields"]["product"], tables["recovery_yields"]["material"]))
+    for product, material in sorted(content_keys - yield_keys):
+        report.add("recovery_yields", None, None, f"{product}/{material}", "material content without a recovery yield")
+
+    districts = tables["districts"]
+    for city, total in districts.groupby("city")["population"].sum().items():
+        city_population = int(tables["cities"].set_index("city").at[city, "population"])
+        if abs(int(total) - city_population) > 0.005 * city_population:
+            report.add(
+                "districts", None, "population", int(total),
+                f"districts of {city} must sum to the city population {city_population} (within 0.5 %)",
+            )
+
+
+def read_project_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read and validate every project table; raise DataValidationError listing all problems."""
+    report = ValidationReport()
+    tables: dict[str, pd.DataFrame] = {}
+    for name in TABLES:
+        path = Path(data_dir) / f"{name}.csv"
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        except FileNotFoundError:
+            report.add(name, None, None, None, f"file not found at {path}")
+            continue
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
+            report.add(name, None, None, None, f"cannot be read as a UTF-8 CSV table ({detail})")
+            continue
+        typed = validate_table(name, frame, report)
+        if typed is not None:
+            tables[name] = typed
+    if report.ok:
+        _check_references(tables, report)
+    if not report.ok:
+        raise DataValidationError(report)
+    return tables

@@ -1,0 +1,438 @@
+"""The DuckDB store: schema, building it from the project CSVs, dataset versions, and read queries.
+
+Layout: every table carries ``version_id``; ``dataset_versions`` lists the versions (id, time, note,
+row counts, checksum). A version is immutable once published, so a shared link can pin it. Building
+writes a complete new file next to the target and renames it into place only when everything
+succeeded, so a failed build never leaves a half-written database. Readers hold one connection per
+process and take a cursor per query, with bound parameters only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import ingestion, model
+from .provenance import join_sources, weakest
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+DATA_DIR = PROJECT_DIR / "data"
+DEFAULT_DB_PATH = DATA_DIR / "urban_symbiosis.duckdb"
+DB_ENV_VAR = "URBAN_SYMBIOSIS_DB"
+
+_PROVENANCE_DDL = "source_id VARCHAR NOT NULL, confidence VARCHAR NOT NULL"
+_MODEL_PROVENANCE_DDL = "confidence VARCHAR NOT NULL, source_ids VARCHAR NOT NULL, downscaled BOOLEAN NOT NULL"
+
+SCHEMA_SQL = f"""
+CREATE TABLE dataset_versions (
+    version_id INTEGER PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    name VARCHAR NOT NULL,
+    note VARCHAR,
+    created_by VARCHAR NOT NULL,
+    checksum VARCHAR NOT NULL,           -- sha256 of the input tables
+    row_counts JSON NOT NULL,
+    status VARCHAR NOT NULL CHECK (status IN ('published', 'withdrawn'))
+);
+CREATE TABLE sources (
+    version_id INTEGER NOT NULL, source_id VARCHAR NOT NULL, citation VARCHAR NOT NULL,
+    publisher VARCHAR NOT NULL, year INTEGER NOT NULL, url VARCHAR, note VARCHAR,
+    PRIMARY KEY (version_id, source_id)
+);
+CREATE TABLE materials (
+    version_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    material_group VARCHAR NOT NULL, supply_risk DOUBLE NOT NULL, economic_importance DOUBLE NOT NULL,
+    bottleneck_stage VARCHAR NOT NULL, eu_eol_rir_share DOUBLE NOT NULL,     -- share 0..1
+    critical_2023 BOOLEAN NOT NULL, strategic_2024 BOOLEAN NOT NULL, role VARCHAR NOT NULL,
+    {_PROVENANCE_DDL}, PRIMARY KEY (version_id, symbol)
+);
+CREATE TABLE products (
+    version_id INTEGER NOT NULL, product VARCHAR NOT NULL, name VARCHAR NOT NULL, sector VARCHAR NOT NULL,
+    unit VARCHAR NOT NULL, stock_driver VARCHAR NOT NULL, lifetime_model VARCHAR NOT NULL,
+    lifetime_mean_years DOUBLE NOT NULL, lifetime_spread DOUBLE NOT NULL, hibernation_mean_years DOUBLE NOT NULL,
+    {_PROVENANCE_DDL}, PRIMARY KEY (version_id, product)
+);
+CREATE TABLE eol_routing (
+    version_id INTEGER NOT NULL, product VARCHAR NOT NULL, from_year INTEGER NOT NULL,
+    hibernation_share DOUBLE NOT NULL, export_reuse_share DOUBLE NOT NULL, collection_rate DOUBLE NOT NULL,
+    {_PROVENANCE_DDL}, basis VARCHAR, PRIMARY KEY (version_id, product, from_year)
+);
+CREATE TABLE product_content (
+    version_id INTEGER NOT NULL, product VARCHAR NOT NULL, material VARCHAR NOT NULL,
+    grams_per_unit DOUBLE NOT NULL, {_PROVENANCE_DDL}, basis VARCHAR,
+    PRIMARY KEY (version_id, product, material)
+);
+CREATE TABLE recovery_yields (
+    version_id INTEGER NOT NULL, product VARCHAR NOT NULL, material VARCHAR NOT NULL, from_year INTEGER NOT NULL,
+    recovery_yield DOUBLE NOT NULL, {_PROVENANCE_DDL}, basis VARCHAR,
+    PRIMARY KEY (version_id, product, material, from_year)
+);
+CREATE TABLE cities (
+    version_id INTEGER NOT NULL, city VARCHAR NOT NULL, country_iso3 VARCHAR NOT NULL,
+    population INTEGER NOT NULL, households INTEGER NOT NULL, lat DOUBLE NOT NULL, lon DOUBLE NOT NULL,
+    {_PROVENANCE_DDL}, note VARCHAR, PRIMARY KEY (version_id, city)
+);
+CREATE TABLE districts (
+    version_id INTEGER NOT NULL, city VARCHAR NOT NULL, district VARCHAR NOT NULL, population INTEGER NOT NULL,
+    lat DOUBLE NOT NULL, lon DOUBLE NOT NULL, {_PROVENANCE_DDL}, PRIMARY KEY (version_id, city, district)
+);
+CREATE TABLE ownership (
+    version_id INTEGER NOT NULL, geography VARCHAR NOT NULL, product VARCHAR NOT NULL, year INTEGER NOT NULL,
+    units_per_driver DOUBLE NOT NULL, {_PROVENANCE_DDL}, basis VARCHAR,
+    PRIMARY KEY (version_id, geography, product, year)
+);
+-- Model results. district is NULL where the city is modelled as a whole.
+CREATE TABLE flows (
+    version_id INTEGER NOT NULL, city VARCHAR NOT NULL, district VARCHAR, year INTEGER NOT NULL,
+    product VARCHAR NOT NULL, material VARCHAR NOT NULL, from_process VARCHAR NOT NULL,
+    to_process VARCHAR NOT NULL, kg DOUBLE NOT NULL, {_MODEL_PROVENANCE_DDL}
+);
+CREATE TABLE stocks (
+    version_id INTEGER NOT NULL, city VARCHAR NOT NULL, district VARCHAR, year INTEGER NOT NULL,
+    product VARCHAR NOT NULL, material VARCHAR NOT NULL, process VARCHAR NOT NULL, kg DOUBLE NOT NULL,
+    {_MODEL_PROVENANCE_DDL}
+);
+CREATE TABLE unit_stocks (
+    version_id INTEGER NOT NULL, city VARCHAR NOT NULL, district VARCHAR, year INTEGER NOT NULL,
+    product VARCHAR NOT NULL, process VARCHAR NOT NULL, units DOUBLE NOT NULL
+);
+"""
+
+INPUT_TABLES = tuple(ingestion.TABLES)
+RESULT_TABLES = ("flows", "stocks", "unit_stocks")
+
+# Headline quantities: what each one adds up. Stocks are kg at year end, flows kg per year.
+METRICS: dict[str, tuple[str, str]] = {
+    "in_use_stock": ("In-use stock", "kg in products in use at the end of the year"),
+    "hibernating_stock": ("Hibernating at home", "kg in retired devices kept unused at home"),
+    "new_products": ("In new products", "kg per year entering use in new products (the city's demand)"),
+    "end_of_life": ("Reaching end of life", "kg per year discarded, directly or from drawers"),
+    "separately_collected": ("Separately collected", "kg per year collected for recycling"),
+    "secondary_supply": ("Recovered (secondary supply)", "kg per year recovered as secondary raw material"),
+    "lost": ("Lost", "kg per year to residual waste, export or reuse abroad, and recycling losses"),
+}
+
+_METRIC_ROWS_SQL = """
+    SELECT CASE process WHEN 'use' THEN 'in_use_stock' ELSE 'hibernating_stock' END AS metric,
+           NULL AS route, year, product, district, kg, confidence, source_ids, downscaled
+    FROM stocks WHERE version_id = $version AND city = $city AND material = $material {year_filter}
+    UNION ALL
+    SELECT CASE
+             WHEN from_process = 'market' THEN 'new_products'
+             WHEN to_process = 'end_of_life' THEN 'end_of_life'
+             WHEN to_process = 'separate_collection' THEN 'separately_collected'
+             WHEN to_process = 'secondary_supply' THEN 'secondary_supply'
+             ELSE 'lost' END AS metric,
+           CASE WHEN to_process IN ('residual_waste', 'export_reuse_abroad', 'recycling_loss')
+                THEN to_process END AS route,
+           year, product, district, kg, confidence, source_ids, downscaled
+    FROM flows WHERE version_id = $version AND city = $city AND material = $material {year_filter}
+      AND (from_process = 'market' OR to_process IN ('end_of_life', 'separate_collection',
+           'secondary_supply', 'residual_waste', 'export_reuse_abroad', 'recycling_loss'))
+"""
+_GROUPABLE = ("year", "product", "district", "route")
+
+
+class StoreError(RuntimeError):
+    """A problem with the database file, said in a sentence for a person."""
+
+
+class DatabaseMissingError(StoreError):
+    pass
+
+
+class DatabaseBusyError(StoreError):
+    pass
+
+
+class DatabaseCorruptError(StoreError):
+    pass
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get(DB_ENV_VAR, DEFAULT_DB_PATH))
+
+
+def _checksum(data_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in INPUT_TABLES:
+        digest.update(name.encode())
+        digest.update((Path(data_dir) / f"{name}.csv").read_bytes())
+    return digest.hexdigest()
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, version_id: int) -> None:
+    columns = [c for c in frame.columns]
+    con.register("incoming", frame)
+    try:
+        column_list = ", ".join(f'"{c}"' for c in columns)  # names come from our own schema, not users
+        con.execute(f"INSERT INTO {table} (version_id, {column_list}) SELECT ?, {column_list} FROM incoming", [version_id])
+    finally:
+        con.unregister("incoming")
+
+
+def _refuse_if_busy(db_path: Path) -> None:
+    if not db_path.exists():
+        return
+    try:
+        duckdb.connect(str(db_path), read_only=False).close()
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseBusyError(
+                f"The database {db_path} is in use by another process (probably the running dashboard); "
+                "stop it first, or build into another file with --db."
+            ) from exc
+    except duckdb.Error:
+        pass  # a corrupt file is fine to replace
+
+
+def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, note: str = "",
+                   created_by: str = "build") -> int:
+    """Build the database from the project CSVs into ``db_path``; return the new version id.
+
+    The file is written beside the target and renamed into place at the end: a failure at any
+    point leaves the previous file exactly as it was.
+    """
+    db_path = Path(db_path or default_db_path())
+    tables = ingestion.read_project_tables(data_dir)  # raises DataValidationError listing every problem
+    result = model.run_city_model(tables)
+    _refuse_if_busy(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = db_path.with_name(db_path.name + ".building")
+    partial.unlink(missing_ok=True)
+    version_id = 1
+    try:
+        con = duckdb.connect(str(partial))
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(SCHEMA_SQL)
+            row_counts = {}
+            for name, frame in tables.items():
+                _insert(con, name, frame, version_id)
+                row_counts[name] = len(frame)
+            for name in RESULT_TABLES:
+                frame = getattr(result, name)
+                _insert(con, name, frame, version_id)
+                row_counts[name] = len(frame)
+            con.execute(
+                "INSERT INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, 'published')",
+                [version_id, datetime.now(timezone.utc).replace(tzinfo=None), "Project demo data",
+                 note or "built from the CSV files under data/", created_by, _checksum(data_dir),
+                 json.dumps(row_counts)],
+            )
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(partial, db_path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return version_id
+
+
+def connect(db_path: Path | None = None, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the database, turning DuckDB's errors into sentences (missing, busy, corrupt)."""
+    db_path = Path(db_path or default_db_path())
+    rebuild = f"Build it with: python -m decision_tools build --db {db_path}"
+    if not db_path.exists():
+        raise DatabaseMissingError(f"There is no database at {db_path}. {rebuild}")
+    try:
+        con = duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseBusyError(
+                f"The database {db_path} is held by another process (probably the running dashboard); "
+                "stop it or point --db at another file."
+            ) from exc
+        raise DatabaseCorruptError(f"The database {db_path} cannot be opened ({exc}). {rebuild}") from exc
+    except duckdb.Error as exc:
+        raise DatabaseCorruptError(f"The database {db_path} cannot be read ({exc}). {rebuild}") from exc
+    try:
+        con.execute("SELECT count(*) FROM dataset_versions").fetchone()
+    except duckdb.Error as exc:
+        con.close()
+        raise DatabaseCorruptError(f"The database {db_path} has no dataset versions; it is not a complete build. {rebuild}") from exc
+    return con
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number with its provenance."""
+
+    key: str
+    label: str
+    kg: float
+    confidence: str
+    source_ids: str
+    downscaled: bool
+
+
+class Store:
+    """Read queries over one database connection; a fresh cursor per query (thread-safe use)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    @classmethod
+    def open(cls, db_path: Path | None = None, *, read_only: bool = True) -> "Store":
+        return cls(connect(db_path, read_only=read_only))
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _frame(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+        cursor = self._con.cursor()
+        try:
+            return cursor.execute(sql, params or []).df()
+        finally:
+            cursor.close()
+
+    # --- versions and reference tables -------------------------------------------------------
+    def versions(self) -> pd.DataFrame:
+        return self._frame("SELECT * FROM dataset_versions ORDER BY version_id")
+
+    def current_version(self) -> int:
+        frame = self._frame("SELECT max(version_id) AS v FROM dataset_versions WHERE status = 'published'")
+        if frame.empty or pd.isna(frame.at[0, "v"]):
+            raise DatabaseCorruptError("The database has no published dataset version.")
+        return int(frame.at[0, "v"])
+
+    def table(self, name: str, version_id: int) -> pd.DataFrame:
+        """One input table of a version (name from the fixed list of input tables)."""
+        if name not in INPUT_TABLES:
+            raise ValueError(f"Unknown table {name!r}; choose one of {', '.join(INPUT_TABLES)}.")
+        order = ", ".join(ingestion.TABLES[name].key)
+        frame = self._frame(f"SELECT * EXCLUDE (version_id) FROM {name} WHERE version_id = ? ORDER BY {order}", [version_id])
+        return frame
+
+    def cities(self, version_id: int) -> pd.DataFrame:
+        return self.table("cities", version_id)
+
+    def materials(self, version_id: int) -> pd.DataFrame:
+        return self.table("materials", version_id)
+
+    def year_range(self, version_id: int) -> tuple[int, int]:
+        row = self._frame("SELECT min(year) AS lo, max(year) AS hi FROM flows WHERE version_id = ?", [version_id])
+        return int(row.at[0, "lo"]), int(row.at[0, "hi"])
+
+    # --- the chain ---------------------------------------------------------------------------
+    def chain(self, version_id: int, city: str, year: int, material: str | None = None) -> pd.DataFrame:
+        """Flows of the chain for a city and year, kg per year, summed over products and districts,
+        in the order of the chain."""
+        frame = self._frame(
+            """
+            SELECT material, from_process, to_process, sum(kg) AS kg
+            FROM flows
+            WHERE version_id = $version AND city = $city AND year = $year
+              AND ($material IS NULL OR material = $material)
+            GROUP BY material, from_process, to_process
+            """,
+            {"version": version_id, "city": city, "year": year, "material": material},
+        )
+        edge_order = {(frm, to): i for i, (frm, to, _) in enumerate(model.EDGES)}
+        order = [edge_order[(f, t)] for f, t in zip(frame["from_process"], frame["to_process"])]
+        return frame.assign(_order=order).sort_values(["material", "_order"]).drop(columns="_order").reset_index(drop=True)
+
+    def metric_table(self, version_id: int, city: str, material: str, year: int | None = None,
+                     by: tuple[str, ...] = ()) -> pd.DataFrame:
+        """The headline quantities (METRICS) summed over everything but ``by``, with provenance.
+
+        Returns one row per metric (and per value of ``by``): kg, confidence (weakest input),
+        source_ids (union), downscaled (any input downscaled from a national or EU average).
+        """
+        unknown = [b for b in by if b not in _GROUPABLE]
+        if unknown:
+            raise ValueError(f"Cannot group by {', '.join(unknown)}; choose from {', '.join(_GROUPABLE)}.")
+        rows_sql = _METRIC_ROWS_SQL.format(year_filter="AND year = $year" if year is not None else "")
+        keys = ", ".join(("metric",) + by)
+        params = {"version": version_id, "city": city, "material": material}
+        if year is not None:
+            params["year"] = year
+        frame = self._frame(
+            f"""
+            SELECT {keys}, sum(kg) AS kg, list(DISTINCT confidence) AS confidences,
+                   list(DISTINCT source_ids) AS source_lists, bool_or(downscaled) AS downscaled
+            FROM ({rows_sql}) GROUP BY {keys} ORDER BY {keys}
+            """,
+            params,
+        )
+        frame["confidence"] = [weakest(labels) for labels in frame["confidences"]]
+        frame["source_ids"] = [join_sources(lists) for lists in frame["source_lists"]]
+        return frame.drop(columns=["confidences", "source_lists"])
+
+    def headline(self, version_id: int, city: str, year: int, material: str) -> dict[str, Figure]:
+        """The headline figures for one city, year and material, each with provenance."""
+        frame = self.metric_table(version_id, city, material, year).set_index("metric")
+        figures = {}
+        for key, (label, _) in METRICS.items():
+            if key in frame.index:
+                row = frame.loc[key]
+                figures[key] = Figure(key, label, float(row["kg"]), row["confidence"], row["source_ids"], bool(row["downscaled"]))
+        return figures
+
+    def sources(self, version_id: int) -> pd.DataFrame:
+        """Every source with the confidence labels and tables of the rows that cite it."""
+        unions = " UNION ALL ".join(
+            f"SELECT '{name}' AS table_name, unnest(string_split(source_id, ';')) AS source_id, confidence "
+            f"FROM {name} WHERE version_id = $version"
+            for name in INPUT_TABLES if ingestion.TABLES[name].has_provenance
+        )
+        return self._frame(
+            f"""
+            WITH cites AS ({unions})
+            SELECT s.source_id, s.citation, s.publisher, s.year, s.url, s.note,
+                   string_agg(DISTINCT c.confidence, ', ' ORDER BY c.confidence) AS confidence_labels,
+                   string_agg(DISTINCT c.table_name, ', ' ORDER BY c.table_name) AS used_in,
+                   count(c.source_id) AS rows_citing
+            FROM sources s LEFT JOIN cites c ON c.source_id = s.source_id
+            WHERE s.version_id = $version
+            GROUP BY ALL ORDER BY s.source_id
+            """,
+            {"version": version_id},
+        )
+
+    def mass_balance(self, version_id: int | None = None) -> pd.DataFrame:
+        """Residual of every balanced process (inflow - outflow - stock change) per row of the
+        model, worst first, with the residual relative to the process throughput."""
+        balanced = ", ".join(f"'{p}'" for p in model.BALANCED_PROCESSES)
+        return self._frame(
+            f"""
+            WITH moves AS (
+                SELECT version_id, city, district, year, product, material, to_process AS process, kg AS kg_in, 0.0 AS kg_out FROM flows
+                UNION ALL
+                SELECT version_id, city, district, year, product, material, from_process, 0.0, kg FROM flows
+            ), totals AS (
+                SELECT version_id, city, district, year, product, material, process,
+                       sum(kg_in) AS kg_in, sum(kg_out) AS kg_out
+                FROM moves WHERE process IN ({balanced}) AND ($version IS NULL OR version_id = $version)
+                GROUP BY ALL
+            ), changes AS (
+                SELECT version_id, city, district, year, product, material, process,
+                       kg - lag(kg) OVER (PARTITION BY version_id, city, district, product, material, process ORDER BY year) AS stock_change
+                FROM stocks WHERE ($version IS NULL OR version_id = $version)
+            )
+            SELECT t.*, coalesce(c.stock_change, 0.0) AS stock_change,
+                   t.kg_in - t.kg_out - coalesce(c.stock_change, 0.0) AS residual_kg,
+                   abs(t.kg_in - t.kg_out - coalesce(c.stock_change, 0.0)) / greatest(t.kg_in, t.kg_out, 1e-12) AS relative_residual
+            FROM totals t LEFT JOIN changes c
+              ON c.version_id = t.version_id AND c.city = t.city AND c.district IS NOT DISTINCT FROM t.district
+             AND c.year = t.year AND c.product = t.product AND c.material = t.material AND c.process = t.process
+            ORDER BY relative_residual DESC
+            """,
+            {"version": version_id},
+        )

@@ -1,0 +1,74 @@
+"""The shareable view state: which city, year and material a page shows.
+
+Everything a link must restore lives in the URL's query parameters. ``resolve_selection`` reads
+them, accepts valid values (city and material case-insensitively), and falls back to defaults with
+a notice in plain words for anything it cannot use, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .formatting import escape_markdown
+
+DEFAULT_CITY = "Helsinki"
+DEFAULT_YEAR = 2025
+DEFAULT_MATERIAL = "Co"
+
+
+@dataclass(frozen=True)
+class Selection:
+    city: str
+    year: int
+    material: str
+
+    def as_query_params(self) -> dict[str, str]:
+        return {"city": self.city, "year": str(self.year), "material": self.material}
+
+
+def _first(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return str(value[0]) if value else None
+    return str(value)
+
+
+def _pick(raw: str | None, choices: Sequence[str], default: str, what: str, notices: list[str]) -> str:
+    fallback = default if default in choices else choices[0]
+    if raw is None or raw == "":
+        return fallback
+    by_lower = {c.lower(): c for c in choices}
+    match = by_lower.get(raw.strip().lower())
+    if match is None:
+        notices.append(
+            f"The link asked for {what} '{escape_markdown(raw)}', which is not in the data; showing {fallback} instead."
+        )
+        return fallback
+    return match
+
+
+def resolve_selection(params: Mapping[str, object], cities: Sequence[str], materials: Sequence[str],
+                      years: tuple[int, int]) -> tuple[Selection, list[str]]:
+    """Turn URL parameters into a valid Selection plus notices about anything that was replaced."""
+    notices: list[str] = []
+    city = _pick(_first(params.get("city")), cities, DEFAULT_CITY, "city", notices)
+    material = _pick(_first(params.get("material")), materials, DEFAULT_MATERIAL, "material", notices)
+    first_year, last_year = years
+    default_year = min(max(DEFAULT_YEAR, first_year), last_year)
+    raw_year = _first(params.get("year"))
+    year = default_year
+    if raw_year not in (None, ""):
+        try:
+            asked = int(raw_year.strip())
+        except ValueError:
+            notices.append(f"The link asked for year '{escape_markdown(raw_year)}', which is not a year; showing {default_year}.")
+        else:
+            if first_year <= asked <= last_year:
+                year = asked
+            else:
+                notices.append(
+                    f"The link asked for year {asked}, outside the modelled {first_year}-{last_year}; showing {default_year}."
+                )
+    return Selection(city=city, year=year, material=material), notices
