@@ -36,6 +36,7 @@ class TableSpec:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     has_provenance: bool = True
+    may_be_empty: bool = False
 
 
 def _share(name: str) -> Column:
@@ -162,6 +163,7 @@ TABLES: dict[str, TableSpec] = {
                 *_PROVENANCE,
             ),
             key=("city", "district"),
+            may_be_empty=True,  # cities without district data are modelled as a whole
         ),
         TableSpec(
             "ownership",
@@ -271,7 +273,7 @@ def validate_table(name: str, frame: pd.DataFrame, report: ValidationReport) -> 
         report.add(name, None, None, None, f"unexpected column(s) {', '.join(map(str, unknown))}")
     if missing:
         return None
-    if frame.empty:
+    if frame.empty and not spec.may_be_empty:
         report.add(name, None, None, None, "the table has no rows")
         return None
     typed = _coerce(frame, spec, report)

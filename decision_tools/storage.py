@@ -124,6 +124,7 @@ _METRIC_ROWS_SQL = """
     SELECT CASE process WHEN 'use' THEN 'in_use_stock' ELSE 'hibernating_stock' END AS metric,
            NULL AS route, year, product, district, kg, confidence, source_ids, downscaled
     FROM stocks WHERE version_id = $version AND city = $city AND material = $material {year_filter}
+      AND year >= {first_year}  -- the opening stock of the year before is kept only for balance checks
     UNION ALL
     SELECT CASE
              WHEN from_process = 'market' THEN 'new_products'
@@ -358,7 +359,8 @@ class Store:
         unknown = [b for b in by if b not in _GROUPABLE]
         if unknown:
             raise ValueError(f"Cannot group by {', '.join(unknown)}; choose from {', '.join(_GROUPABLE)}.")
-        rows_sql = _METRIC_ROWS_SQL.format(year_filter="AND year = $year" if year is not None else "")
+        rows_sql = _METRIC_ROWS_SQL.format(year_filter="AND year = $year" if year is not None else "",
+                                           first_year=model.REPORT_START)
         keys = ", ".join(("metric",) + by)
         params = {"version": version_id, "city": city, "material": material}
         if year is not None:

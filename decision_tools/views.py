@@ -1,8 +1,9 @@
 """The shareable view state: which city, year and material a page shows.
 
 Everything a link must restore lives in the URL's query parameters. ``resolve_selection`` reads
-them, accepts valid values (city and material case-insensitively), and falls back to defaults with
-a notice in plain words for anything it cannot use, never an exception.
+them, accepts valid values exactly as the app writes them, and falls back to the defaults with a
+notice in plain words for anything it cannot use, never an exception. The defaults are constants:
+a link that leaves a value out means the default, today and months from now.
 """
 
 from __future__ import annotations
@@ -39,14 +40,12 @@ def _pick(raw: str | None, choices: Sequence[str], default: str, what: str, noti
     fallback = default if default in choices else choices[0]
     if raw is None or raw == "":
         return fallback
-    by_lower = {c.lower(): c for c in choices}
-    match = by_lower.get(raw.strip().lower())
-    if match is None:
+    if raw not in choices:
         notices.append(
             f"The link asked for {what} '{escape_markdown(raw)}', which is not in the data; showing {fallback} instead."
         )
         return fallback
-    return match
+    return raw
 
 
 def resolve_selection(params: Mapping[str, object], cities: Sequence[str], materials: Sequence[str],

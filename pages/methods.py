@@ -1,0 +1,46 @@
+"""Methods and sources: every formula in use (decision_tools/methods.md) and every source in the
+current dataset version, with the confidence labels of the rows that cite it."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import ui
+import decision_tools
+from decision_tools.provenance import CONFIDENCE_LABELS, CONFIDENCE_MEANING, CONFIDENCE_SPREAD
+
+ctx = ui.context()
+st.title("Methods and sources")
+st.markdown(
+    "Every number in the dashboard comes from the formulas below and the sources listed at the end, each "
+    f"with a confidence label. You are looking at dataset version {ctx.version_id}."
+)
+
+methods_text = (Path(decision_tools.__file__).parent / "methods.md").read_text(encoding="utf-8")
+st.markdown(methods_text, unsafe_allow_html=False)
+
+st.subheader("Confidence labels")
+labels = pd.DataFrame({
+    "label": list(CONFIDENCE_LABELS),
+    "meaning": [CONFIDENCE_MEANING[c] for c in CONFIDENCE_LABELS],
+    "spread used for uncertainty ranges": [f"±{CONFIDENCE_SPREAD[c] * 100:.0f} %" for c in CONFIDENCE_LABELS],
+})
+st.dataframe(labels, hide_index=True, width="stretch")
+
+st.subheader("Sources")
+sources = ui.sources(ctx.version_id)
+shown = sources.rename(columns={
+    "source_id": "id", "confidence_labels": "confidence of citing rows", "used_in": "used in tables",
+    "rows_citing": "rows citing it",
+})
+st.dataframe(shown, hide_index=True, width="stretch", column_config={"url": st.column_config.LinkColumn("url")})
+ui.download_button(shown, f"sources_v{ctx.version_id}", "dl_sources")
+
+st.subheader("The data behind the model")
+st.caption("Each table as stored in this dataset version, with the source and confidence of every row.")
+for name in ("materials", "products", "product_content", "eol_routing", "recovery_yields", "ownership", "cities", "districts"):
+    with st.expander(name.replace("_", " ").capitalize()):
+        table = ui.reference_table(ctx.version_id, name)
+        st.dataframe(table, hide_index=True, width="stretch")
+        ui.download_button(table, f"{name}_v{ctx.version_id}", f"dl_{name}")

@@ -1,0 +1,130 @@
+"""Overview: the city's picture for one material and year: headline numbers with their provenance,
+the chain as a Sankey, where the material is lost, and stocks and flows over time."""
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from decision_tools import charts
+from decision_tools.formatting import format_mass, format_share
+from decision_tools.model import PROCESS_LABELS
+from decision_tools.provenance import weakest
+from decision_tools.storage import METRICS
+
+ctx = ui.context()
+sel, version = ctx.selection, ctx.version_id
+material = ui.reference_table(version, "materials").set_index("symbol").loc[sel.material]
+city = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
+
+st.title(f"{sel.city} · {material['name']} ({sel.material}) · {sel.year}")
+flags = [label for label, on in (("critical (EU 2023)", material["critical_2023"]), ("strategic (CRMA 2024)", material["strategic_2024"])) if on]
+st.caption(
+    f"{int(city['population']):,} inhabitants, {int(city['households']):,} households ({city['confidence']}: {city['note']}). "
+    f"{material['name']}: EU supply risk {material['supply_risk']:.1f}, economic importance {material['economic_importance']:.1f}"
+    f"{', ' + ' and '.join(flags) if flags else ', not on the EU critical list'}"
+    f"{'' if material['role'] == 'critical' else ' (' + material['role'] + ')'}; "
+    f"confidence {material['confidence']}, transcribed from the EU 2023 criticality study."
+)
+
+headline = ui.metric_table(version, sel.city, sel.material, sel.year, ()).set_index("metric")
+if headline.empty or headline["kg"].abs().sum() == 0:
+    st.info(
+        f"No product in the city model contains {material['name']} in measurable amounts, so there is nothing to show "
+        "for it yet. Its main uses lie outside the modelled product set; a researcher can add products and their "
+        "composition through a data upload."
+    )
+    st.stop()
+
+
+def show_metric(column, key: str) -> None:
+    label, meaning = METRICS[key]
+    row = headline.loc[key]
+    per_year = "" if key.endswith("_stock") else " per year"
+    with column:
+        st.metric(label, format_mass(float(row["kg"])) + per_year, help=meaning)
+        st.caption(ui.provenance_caption(row["confidence"], row["source_ids"], bool(row["downscaled"])))
+
+
+st.subheader("At a glance")
+for keys in (("in_use_stock", "hibernating_stock", "new_products"), ("end_of_life", "separately_collected", "secondary_supply", "lost")):
+    for column, key in zip(st.columns(len(keys)), keys):
+        show_metric(column, key)
+
+eol_kg, recovered_kg = float(headline.at["end_of_life", "kg"]), float(headline.at["secondary_supply", "kg"])
+demand_kg = float(headline.at["new_products", "kg"])
+if eol_kg > 0:
+    st.markdown(
+        f"Of the {material['name'].lower()} reaching end of life in {sel.year}, **{format_share(recovered_kg / eol_kg)}** is "
+        f"recovered as secondary raw material; the recovered amount equals **{format_share(recovered_kg / demand_kg) if demand_kg else 'n/a'}** "
+        f"of what the city puts into new products that year."
+    )
+if headline["downscaled"].any():
+    st.caption("Ownership figures are EU averages downscaled to the city by its population and households: "
+               "good for exploring, not a measurement of this city.")
+
+st.subheader("Where the material goes")
+chain = ui.chain(version, sel.city, sel.year, sel.material)
+st.plotly_chart(
+    charts.sankey_figure(chain, f"{material['name']} flows in {sel.city}, {sel.year} (kg per year)"),
+    width="stretch", key="sankey",
+)
+
+losses = ui.metric_table(version, sel.city, sel.material, sel.year, ("route", "product"))
+losses = losses[(losses["metric"] == "lost") & (losses["kg"] > 0)].sort_values("kg", ascending=False)
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Where it is lost**")
+    if losses.empty:
+        st.write("No losses in this year.")
+    else:
+        loss_table = pd.DataFrame({
+            "route": losses["route"].map(PROCESS_LABELS),
+            "product": losses["product"],
+            "kg per year": losses["kg"].round(3),
+            "share of losses": (losses["kg"] / losses["kg"].sum()).round(3),
+            "confidence": losses["confidence"],
+        })
+        st.dataframe(loss_table, hide_index=True, width="stretch", column_config={
+            "kg per year": ui.KG_COLUMN,
+            "share of losses": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+        })
+        ui.download_button(loss_table, f"losses_{sel.city}_{sel.material}_{sel.year}", "dl_losses")
+with right:
+    st.markdown("**Loss routes**")
+    st.markdown(
+        "- *Residual waste*: discarded with mixed household waste, incinerated or landfilled.\n"
+        "- *Export / reuse abroad*: leaves the city inside used products (cars, devices).\n"
+        "- *Recycling losses*: collected, but not recovered by today's processes."
+    )
+
+st.subheader("Over time")
+series = ui.metric_table(version, sel.city, sel.material, None, ("year",))
+left, right = st.columns(2)
+with left:
+    st.altair_chart(charts.timeseries_chart(series, ("in_use_stock", "hibernating_stock"), "Stocks in the city", sel.year, per_year=False),
+                    width="stretch", key="stocks_chart")
+with right:
+    st.altair_chart(charts.timeseries_chart(series, ("new_products", "end_of_life", "separately_collected", "secondary_supply"),
+                                            "Yearly flows", sel.year, per_year=True), width="stretch", key="flows_chart")
+series_table = series.pivot_table(index="year", columns="metric", values="kg").reset_index()
+ui.download_button(series_table, f"timeseries_{sel.city}_{sel.material}", "dl_series")
+
+st.subheader("By product")
+by_product = ui.metric_table(version, sel.city, sel.material, sel.year, ("product",))
+product_table = by_product.pivot_table(index="product", columns="metric", values="kg").reindex(columns=list(METRICS)).fillna(0.0)
+product_table.columns = [f"{METRICS[c][0]} (kg)" for c in product_table.columns]
+confidence = by_product.groupby("product")["confidence"].agg(lambda labels: weakest(labels))
+product_table = product_table.round(3).assign(confidence=confidence).reset_index()
+st.dataframe(product_table, hide_index=True, width="stretch", column_config=ui.kg_columns(product_table))
+ui.download_button(product_table, f"by_product_{sel.city}_{sel.material}_{sel.year}", "dl_products")
+
+districts = ui.reference_table(version, "districts")
+if (districts["city"] == sel.city).any():
+    st.subheader("By district")
+    by_district = ui.metric_table(version, sel.city, sel.material, sel.year, ("district",))
+    district_table = by_district.pivot_table(index="district", columns="metric", values="kg").reindex(columns=list(METRICS)).fillna(0.0)
+    district_table.columns = [f"{METRICS[c][0]} (kg)" for c in district_table.columns]
+    district_table = district_table.round(3).reset_index().sort_values(f"{METRICS['in_use_stock'][0]} (kg)", ascending=False)
+    st.dataframe(district_table, hide_index=True, width="stretch", column_config=ui.kg_columns(district_table))
+    st.caption("District figures split the city by population share; district populations and centroids are approximate (low confidence).")
+    ui.download_button(district_table, f"by_district_{sel.city}_{sel.material}_{sel.year}", "dl_districts")

@@ -1,0 +1,44 @@
+"""Shared fixtures: a small copy of the project data (two cities) and a DuckDB built from it in a
+temporary folder. Tests never touch the demo database under data/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from decision_tools import storage
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TEST_CITIES = ("Ghent", "Delft")  # one with districts, one without
+
+
+def write_small_data(target: Path, cities=TEST_CITIES) -> Path:
+    """Copy the project CSVs into ``target``, keeping only ``cities`` and their districts."""
+    target.mkdir(parents=True, exist_ok=True)
+    for csv in (PROJECT_DIR / "data").glob("*.csv"):
+        shutil.copy(csv, target / csv.name)
+    for name in ("cities", "districts"):
+        frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
+        frame[frame["city"].isin(cities)].to_csv(target / f"{name}.csv", index=False)
+    return target
+
+
+@pytest.fixture(scope="session")
+def small_data_dir(tmp_path_factory) -> Path:
+    return write_small_data(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def small_db(tmp_path_factory, small_data_dir) -> Path:
+    db_path = tmp_path_factory.mktemp("db") / "test.duckdb"
+    storage.build_database(db_path, small_data_dir)
+    return db_path
+
+
+@pytest.fixture()
+def store(small_db):
+    with storage.Store.open(small_db) as opened:
+        yield opened

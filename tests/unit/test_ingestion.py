@@ -1,0 +1,89 @@
+"""The project data is valid, and broken data is rejected with every problem named."""
+
+import pandas as pd
+import pytest
+
+from decision_tools.ingestion import DataValidationError, read_project_tables
+from tests.conftest import PROJECT_DIR, write_small_data
+
+
+def test_project_data_is_valid_and_complete():
+    tables = read_project_tables(PROJECT_DIR / "data")
+    required_materials = {"Co", "Li", "C", "Ni", "Mn", "Nd", "Pr", "Dy", "Tb", "Ga", "Ge", "In", "Ta", "W", "Pd", "Pt", "Rh", "Ag", "Cu"}
+    assert required_materials <= set(tables["materials"]["symbol"])
+    required_products = {"smartphone", "laptop", "ev_battery", "ev_traction_motor", "catalytic_converter", "pv_module",
+                         "led_lamp", "desktop_hdd", "wind_turbine"}
+    assert required_products <= set(tables["products"]["product"])
+    assert set(tables["cities"]["city"]) == {"Helsinki", "Espoo", "Lappeenranta", "Delft", "Leiden", "Ghent", "Krakow"}
+    assert {"Helsinki", "Ghent"} <= set(tables["districts"]["city"])
+    for name, frame in tables.items():
+        if "confidence" in frame.columns:
+            assert frame["confidence"].notna().all(), name
+            assert frame["source_id"].notna().all(), name
+
+
+def _break(tmp_path, table: str, edit) -> str:
+    data_dir = write_small_data(tmp_path / "data")
+    frame = pd.read_csv(data_dir / f"{table}.csv", dtype=str, keep_default_na=False)
+    edit(frame).to_csv(data_dir / f"{table}.csv", index=False)
+    with pytest.raises(DataValidationError) as caught:
+        read_project_tables(data_dir)
+    return str(caught.value)
+
+
+def test_negative_mass_names_row_and_column(tmp_path):
+    def edit(frame):
+        frame.loc[2, "grams_per_unit"] = "-3"
+        return frame
+    message = _break(tmp_path, "product_content", edit)
+    assert "product_content.csv, row 4, column 'grams_per_unit': value '-3': must be at least 0" in message
+
+
+def test_unknown_material_and_bad_confidence_reported_together(tmp_path):
+    def edit(frame):
+        frame.loc[0, "material"] = "Xx"
+        frame.loc[1, "confidence"] = "certain"
+        return frame
+    message = _break(tmp_path, "product_content", edit)
+    assert "row 3, column 'confidence': value 'certain'" in message
+    # Cross-table rules run once every file is well-formed; the label problem is found first.
+    assert "1 problem(s)" in message
+
+
+def test_unknown_material_code(tmp_path):
+    def edit(frame):
+        frame.loc[0, "material"] = "Xx"
+        return frame
+    message = _break(tmp_path, "product_content", edit)
+    assert "product_content.csv, row 2, column 'material': value 'Xx': unknown material" in message
+
+
+def test_missing_column_and_share_out_of_range(tmp_path):
+    message = _break(tmp_path, "eol_routing", lambda f: f.drop(columns=["collection_rate"]))
+    assert "missing column(s) collection_rate" in message
+
+    def edit(frame):
+        frame.loc[0, "export_reuse_share"] = "1.5"
+        return frame
+    message = _break(tmp_path / "second", "eol_routing", edit)
+    assert "column 'export_reuse_share': value '1.5': must be at most 1" in message
+
+
+def test_duplicate_key(tmp_path):
+    message = _break(tmp_path, "materials", lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True))
+    assert "duplicate key (symbol=Co): appears earlier in the file" in message
+
+
+def test_unlisted_source(tmp_path):
+    def edit(frame):
+        frame.loc[1, "source_id"] = "EC_CRM_2023;NOWHERE"
+        return frame
+    message = _break(tmp_path, "materials", edit)
+    assert "materials.csv, row 3, column 'source_id': value 'NOWHERE': not listed in sources.csv" in message
+
+
+def test_broken_file_is_reported_not_raised_raw(tmp_path):
+    data_dir = write_small_data(tmp_path / "data")
+    (data_dir / "cities.csv").write_bytes(b"\xff\xfe\x00garbage\x00\n\x01,\x02")
+    with pytest.raises(DataValidationError, match="cities.csv"):
+        read_project_tables(data_dir)

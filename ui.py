@@ -1,0 +1,84 @@
+"""Streamlit glue shared by app.py and the pages: the store, cached queries, the current selection,
+and small renderers for provenance. The logic lives in decision_tools; this file only adapts it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from decision_tools import storage
+from decision_tools.formatting import escape_markdown
+from decision_tools.provenance import split_sources
+from decision_tools.views import Selection
+
+
+@st.cache_resource(show_spinner=False)
+def get_store(db_path: str) -> storage.Store:
+    """One read-only connection per process; queries take their own cursor."""
+    return storage.Store.open(db_path, read_only=True)
+
+
+def store() -> storage.Store:
+    return get_store(str(storage.default_db_path()))
+
+
+@st.cache_data(show_spinner=False)
+def reference_table(version_id: int, name: str) -> pd.DataFrame:
+    return store().table(name, version_id)
+
+
+@st.cache_data(show_spinner=False)
+def year_range(version_id: int) -> tuple[int, int]:
+    return store().year_range(version_id)
+
+
+@st.cache_data(show_spinner=False)
+def chain(version_id: int, city: str, year: int, material: str | None) -> pd.DataFrame:
+    return store().chain(version_id, city, year, material)
+
+
+@st.cache_data(show_spinner=False)
+def metric_table(version_id: int, city: str, material: str, year: int | None, by: tuple[str, ...]) -> pd.DataFrame:
+    return store().metric_table(version_id, city, material, year, by)
+
+
+@st.cache_data(show_spinner=False)
+def sources(version_id: int) -> pd.DataFrame:
+    return store().sources(version_id)
+
+
+@dataclass(frozen=True)
+class Context:
+    version_id: int
+    selection: Selection
+
+
+def context() -> Context:
+    """The selection made by the shared widgets in app.py (they run before every page)."""
+    return st.session_state["context"]
+
+
+def provenance_caption(confidence: str, source_ids: str, downscaled: bool) -> str:
+    """One line under a number: its confidence, its sources and whether it is downscaled."""
+    parts = [f"Confidence: **{confidence}**"]
+    if downscaled:
+        parts.append("downscaled from EU averages")
+    parts.append("Sources: " + ", ".join(escape_markdown(s) for s in split_sources(source_ids)))
+    return " · ".join(parts)
+
+
+KG_COLUMN = st.column_config.NumberColumn(format="localized")
+
+
+def kg_columns(frame: pd.DataFrame) -> dict:
+    """Column config showing every '(kg)' column with thousands separators."""
+    return {c: KG_COLUMN for c in frame.columns if "kg" in str(c)}
+
+
+def download_button(frame: pd.DataFrame, file_stem: str, key: str) -> None:
+    st.download_button(
+        "Download CSV", frame.to_csv(index=False).encode("utf-8"), file_name=f"{file_stem}.csv",
+        mime="text/csv", key=key,
+    )
