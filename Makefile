@@ -1,0 +1,36 @@
+# Two commands: `make run` serves the dashboard, `make test` runs every test.
+# Both create .venv when missing and install the pinned requirements.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-requirements
+DB := data/urban_symbiosis.duckdb
+PORT ?= 8501
+
+.PHONY: run test db check bench clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# uv installs the pinned set in seconds; plain pip is the fallback.
+	($(BIN)/python -m pip install --quiet uv && $(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements.txt) \
+		|| $(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+$(DB): | $(STAMP)
+	$(BIN)/python -m decision_tools build --db $(DB)
+
+db: $(STAMP)
+	$(BIN)/python -m decision_tools build --db $(DB)
+
+check: $(STAMP) $(DB)
+	$(BIN)/python -m decision_tools check --db $(DB)
+
+run: $(STAMP) $(DB)
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(DB) .pytest_cache

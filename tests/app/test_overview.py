@@ -1,0 +1,64 @@
+"""Overview page: renders, shows the headline numbers of the store, and restores the URL state."""
+
+from decision_tools import storage
+from decision_tools.formatting import format_mass
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_renders_default_view_without_exception(app, small_db):
+    at = app().run()
+    assert not at.exception
+    # The small test database has no Helsinki: the default falls back to the first city.
+    assert at.title[0].value.startswith("Delft · Cobalt (Co) · 2025")
+    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+def test_headline_numbers_match_the_store(app, small_db):
+    at = app(city="Ghent", year="2030", material="Co").run()
+    assert not at.exception
+    with storage.Store.open(small_db) as store:
+        figures = store.headline(1, "Ghent", 2030, "Co")
+    shown = metrics(at)
+    assert shown["In-use stock"] == format_mass(figures["in_use_stock"].kg)
+    assert shown["Recovered (secondary supply)"] == format_mass(figures["secondary_supply"].kg) + " per year"
+    assert shown["Lost"] == format_mass(figures["lost"].kg) + " per year"
+    captions = " ".join(c.value for c in at.caption)
+    assert "Confidence: **illustrative**" in captions and "downscaled from EU averages" in captions
+
+
+def test_url_state_restores(app):
+    at = app(city="Ghent", year="2040", material="Nd").run()
+    assert not at.exception
+    assert at.title[0].value == "Ghent · Neodymium (Nd) · 2040"
+    assert at.sidebar.selectbox(key="city").value == "Ghent"
+    assert at.sidebar.slider(key="year").value == 2040
+    assert at.sidebar.selectbox(key="material").value == "Nd"
+    assert not at.warning
+
+
+def test_bad_url_values_fall_back_with_a_notice(app):
+    at = app(city="<script>alert(1)</script>", year="1800", material="Unobtainium").run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "which is not in the data; showing Helsinki" not in warnings  # no Helsinki in the test data
+    assert "city" in warnings and "year 1800, outside the modelled 2000-2050" in warnings and "material" in warnings
+    assert "<script>" not in warnings
+    assert at.title[0].value.startswith("Delft · Cobalt (Co) · 2025")
+
+
+def test_material_without_products_says_so(app):
+    at = app(city="Ghent", material="Ge").run()
+    assert not at.exception
+    assert "No product in the city model contains Germanium" in at.info[0].value
+    assert not at.metric
+
+
+def test_another_city_in_the_url_changes_the_numbers(app):
+    # Bound widgets follow the URL; the browser test covers picking a city by hand.
+    ghent = metrics(app(city="Ghent", year="2030").run())["In-use stock"]
+    delft = metrics(app(city="Delft", year="2030").run())["In-use stock"]
+    assert ghent != delft

@@ -1,0 +1,78 @@
+"""The Overview in a real browser: the Sankey and the numbers are visible, picking a city changes
+them and the URL, and the link reopens the same view in a fresh browser context."""
+
+from decision_tools import storage
+from decision_tools.formatting import format_mass
+from tests.e2e.conftest import wait_ready
+
+
+def shown_metrics(page) -> dict[str, str]:
+    page.locator('[data-testid="stMetricValue"]').nth(6).wait_for(state="visible", timeout=30_000)
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    return {label.strip(): value.strip() for label, value in zip(labels, values)}
+
+
+def expected_metrics(small_db, city: str, year: int, material: str) -> dict[str, str]:
+    with storage.Store.open(small_db) as store:
+        figures = store.headline(1, city, year, material)
+    return {
+        "In-use stock": format_mass(figures["in_use_stock"].kg),
+        "Recovered (secondary supply)": format_mass(figures["secondary_supply"].kg) + " per year",
+        "Lost": format_mass(figures["lost"].kg) + " per year",
+    }
+
+
+def test_overview_shows_sankey_and_numbers(page, server_url, small_db):
+    page.goto(f"{server_url}/?city=Ghent&year=2030&material=Co")
+    wait_ready(page)
+    assert page.locator("h1").first.inner_text().startswith("Ghent · Cobalt (Co) · 2030")
+    sankey = page.locator('[data-testid="stPlotlyChart"] g.sankey')
+    sankey.first.wait_for(state="visible", timeout=30_000)
+    node_labels = page.locator('[data-testid="stPlotlyChart"] .sankey-node text').all_text_contents()
+    assert any("Secondary supply" in label for label in node_labels)
+    assert any("Residual waste" in label for label in node_labels)
+    shown = shown_metrics(page)
+    for label, value in expected_metrics(small_db, "Ghent", 2030, "Co").items():
+        assert shown[label] == value
+    assert page.get_by_text("Confidence: illustrative").first.is_visible()
+
+
+def test_picking_a_city_updates_numbers_and_url(page, server_url, small_db):
+    # The test data has no Helsinki, so Delft (its first city) is the default and stays out of the URL.
+    page.goto(f"{server_url}/?year=2030")
+    wait_ready(page)
+    assert page.locator("h1").first.inner_text().startswith("Delft")
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="Ghent").click()
+    page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Ghent')")
+    wait_ready(page)
+    assert "city=Ghent" in page.url and "year=2030" in page.url
+    shown = shown_metrics(page)
+    assert shown["In-use stock"] == expected_metrics(small_db, "Ghent", 2030, "Co")["In-use stock"]
+
+
+def test_shared_link_reopens_the_same_numbers(browser, page, server_url):
+    page.goto(f"{server_url}/?city=Ghent&year=2041&material=Nd")
+    wait_ready(page)
+    first = shown_metrics(page)
+    fresh = browser.new_context()
+    try:
+        other = fresh.new_page()
+        other.goto(page.url)
+        wait_ready(other)
+        assert shown_metrics(other) == first
+    finally:
+        fresh.close()
+
+
+def test_methods_page_keeps_the_selection_in_the_url(page, server_url):
+    page.goto(f"{server_url}/?city=Ghent&year=2031&material=Pt")
+    wait_ready(page)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Methods and sources").click()
+    page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText === 'Methods and sources'")
+    wait_ready(page)
+    assert "city=Ghent" in page.url and "year=2031" in page.url and "material=Pt" in page.url
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()
+    page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Ghent')")
+    assert page.locator("h1").first.inner_text() == "Ghent · Platinum (Pt) · 2031"

@@ -1,0 +1,65 @@
+"""``python -m decision_tools``: build, check, flows, and errors with the right exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from decision_tools.cli import main
+from tests.conftest import PROJECT_DIR
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "decision_tools", *args], cwd=PROJECT_DIR,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_build_then_check_in_a_scratch_file(tmp_path, small_data_dir):
+    db = tmp_path / "scratch.duckdb"
+    built = run_cli("build", "--db", str(db), "--data-dir", str(small_data_dir))
+    assert built.returncode == 0, built.stderr
+    assert "dataset version 1" in built.stdout
+    checked = run_cli("check", "--db", str(db))
+    assert checked.returncode == 0, checked.stderr
+    assert "Worst residual" in checked.stdout and "All residuals are within 1e-06" in checked.stdout
+
+
+@pytest.mark.parametrize("city", ["Ghent", "Delft"])
+def test_flows_prints_a_chain(small_db, capsys, city):
+    assert main(["flows", "--db", str(small_db), "--city", city, "--year", "2030", "--material", "Co"]) == 0
+    out = capsys.readouterr().out
+    assert f"{city}, 2030" in out
+    for label in ("New products (market)", "Separately collected", "Secondary supply", "Residual waste"):
+        assert label in out
+
+
+def test_flows_json_and_csv(small_db, capsys):
+    assert main(["flows", "--db", str(small_db), "--city", "ghent", "--year", "2030", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["city"] == "Ghent" and payload["unit"] == "kg per year"
+    assert {f["material"] for f in payload["flows"]} >= {"Co", "Nd", "Pt"}
+    assert main(["flows", "--db", str(small_db), "--city", "Ghent", "--year", "2030", "--material", "Nd", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "material,from_process,to_process,kg"
+
+
+def test_unknown_city_and_material_exit_2_naming_choices(small_db, capsys):
+    assert main(["flows", "--db", str(small_db), "--city", "Paris", "--year", "2030"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: unknown city 'Paris'; choose one of: Delft, Ghent"
+    assert main(["flows", "--db", str(small_db), "--city", "Ghent", "--year", "2030", "--material", "Xx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: unknown material 'Xx'; choose one of: ") and "Co" in err and "\n" not in err
+    assert main(["flows", "--db", str(small_db), "--city", "Ghent", "--year", "1800"]) == 2
+
+
+def test_missing_database_is_a_sentence(tmp_path, capsys):
+    assert main(["flows", "--db", str(tmp_path / "none.duckdb"), "--city", "Ghent", "--year", "2030"]) == 1
+    assert "There is no database at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"]])
+def test_help_on_every_command(command):
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0
+    assert "usage:" in result.stdout

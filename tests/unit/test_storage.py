@@ -1,0 +1,112 @@
+"""The DuckDB store: build into a temp folder, versions, provenance, errors said in sentences."""
+
+import json
+import subprocess
+import sys
+import time
+
+import duckdb
+import pandas as pd
+import pytest
+
+from decision_tools import storage
+from decision_tools.ingestion import DataValidationError
+from tests.conftest import write_small_data
+
+
+def test_build_records_a_dataset_version(store):
+    versions = store.versions()
+    assert versions["version_id"].tolist() == [1]
+    row = versions.iloc[0]
+    assert row["status"] == "published" and len(row["checksum"]) == 64
+    counts = json.loads(row["row_counts"])
+    assert counts["cities"] == 2 and counts["flows"] > 10_000
+    assert store.current_version() == 1
+
+
+def test_mass_balance_closes_in_the_store(store):
+    report = store.mass_balance(1)
+    assert len(report) > 10_000
+    assert report["relative_residual"].max() < 1e-9
+
+
+def test_headline_matches_the_chain(store):
+    figures = store.headline(1, "Ghent", 2030, "Co")
+    chain = store.chain(1, "Ghent", 2030, "Co").set_index(["from_process", "to_process"])["kg"]
+    assert figures["new_products"].kg == pytest.approx(chain[("market", "use")])
+    assert figures["separately_collected"].kg == pytest.approx(chain[("end_of_life", "separate_collection")])
+    assert figures["secondary_supply"].kg == pytest.approx(chain[("recycling", "secondary_supply")])
+    lost = chain[("end_of_life", "residual_waste")] + chain[("end_of_life", "export_reuse_abroad")] + chain[("recycling", "recycling_loss")]
+    assert figures["lost"].kg == pytest.approx(lost)
+    assert figures["end_of_life"].kg == pytest.approx(chain[("use", "end_of_life")] + chain[("hibernation", "end_of_life")])
+    for figure in figures.values():
+        assert figure.confidence == "illustrative" and figure.downscaled
+        assert "HUB_CITIES" in figure.source_ids.split(";")
+    assert "BATT_REG_2023" in figures["secondary_supply"].source_ids
+
+
+def test_metric_table_groups_only_by_known_columns(store):
+    by_district = store.metric_table(1, "Ghent", "Co", 2030, ("district",))
+    in_use = by_district[by_district["metric"] == "in_use_stock"]
+    assert in_use["district"].nunique() == len(store.table("districts", 1)) == 20
+    assert in_use["kg"].sum() == pytest.approx(store.headline(1, "Ghent", 2030, "Co")["in_use_stock"].kg)
+    with pytest.raises(ValueError, match="Cannot group by"):
+        store.metric_table(1, "Ghent", "Co", 2030, ("kg; DROP TABLE flows",))
+
+
+def test_user_values_are_bound_not_interpolated(store):
+    hostile = "Ghent' OR '1'='1"
+    assert store.chain(1, hostile, 2030, "Co").empty
+    assert store.metric_table(1, hostile, "Co", 2030).empty
+
+
+def test_sources_list_every_cited_source(store):
+    sources = store.sources(1)
+    assert {"EC_CRM_2023", "PROJECT_ASSUMPTION", "HUB_CITIES"} <= set(sources["source_id"])
+    assert (sources["rows_citing"] > 0).all(), "every listed source is cited by some row"
+
+
+def test_failed_build_leaves_previous_database_intact(tmp_path):
+    data_dir = write_small_data(tmp_path / "data")
+    db_path = tmp_path / "kept.duckdb"
+    storage.build_database(db_path, data_dir)
+    before = db_path.read_bytes()
+    content = pd.read_csv(data_dir / "product_content.csv", dtype=str)
+    content.loc[0, "grams_per_unit"] = "-1"
+    content.to_csv(data_dir / "product_content.csv", index=False)
+    with pytest.raises(DataValidationError):
+        storage.build_database(db_path, data_dir)
+    assert db_path.read_bytes() == before
+    assert not (tmp_path / "kept.duckdb.building").exists()
+
+
+def test_missing_and_corrupt_database_are_sentences(tmp_path):
+    with pytest.raises(storage.DatabaseMissingError, match="There is no database at .*python -m decision_tools build"):
+        storage.Store.open(tmp_path / "absent.duckdb")
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(storage.DatabaseCorruptError, match="cannot be"):
+        storage.Store.open(broken)
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    with pytest.raises(storage.DatabaseCorruptError, match="not a complete build"):
+        storage.Store.open(empty)
+
+
+def test_database_held_by_another_process_is_a_sentence(small_db, tmp_path):
+    copy = tmp_path / "held.duckdb"
+    copy.write_bytes(small_db.read_bytes())
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(30)"
+    ), str(copy)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(storage.DatabaseBusyError, match="held by another process"):
+            storage.Store.open(copy)
+        with pytest.raises(storage.DatabaseBusyError, match="in use by another process"):
+            storage.build_database(copy, write_small_data(tmp_path / "data"))
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    storage.Store.open(copy).close()
