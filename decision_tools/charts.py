@@ -7,15 +7,33 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .formatting import format_mass
-from .model import EDGES, LOSS_PROCESSES, PROCESS_LABELS
+from .model import LOSS_PROCESSES, PROCESS_LABELS
 from .storage import METRICS
 
-NODE_ORDER = tuple(PROCESS_LABELS)
 _NODE_COLOURS = {
     "market": "#4c78a8", "use": "#4c78a8", "hibernation": "#b279a2", "end_of_life": "#9d755d",
     "separate_collection": "#54a24b", "recycling": "#54a24b", "secondary_supply": "#2e7d32",
     "residual_waste": "#e45756", "export_reuse_abroad": "#f58518", "recycling_loss": "#e45756",
+    "use_stock_added": "#bab0ac", "use_stock_released": "#bab0ac",
 }
+
+# Node positions (0..1, x left to right along the chain, y top to bottom): losses leave at the top
+# right, recovery at the bottom right, so labels do not pile up.
+_NODE_POSITIONS = {
+    "market": (0.001, 0.45), "use": (0.2, 0.45), "hibernation": (0.38, 0.92), "end_of_life": (0.52, 0.5),
+    "export_reuse_abroad": (0.999, 0.05), "residual_waste": (0.999, 0.25), "separate_collection": (0.68, 0.65),
+    "recycling": (0.8, 0.7), "secondary_supply": (0.999, 0.66), "recycling_loss": (0.999, 0.92),
+    "use_stock_added": (0.38, 0.08), "use_stock_released": (0.001, 0.95),
+}
+# The year's net change of the in-use stock, shown as a link so that what enters use visibly goes
+# somewhere. (The drawers' change is small and shows in the stocks chart.)
+_STOCK_LABELS = {"use_stock_added": "Added to the stock in use", "use_stock_released": "Taken from the stock in use"}
+
+
+def _stock_change_links(totals: pd.DataFrame) -> pd.DataFrame:
+    net = totals.loc[totals["to_process"] == "use", "kg"].sum() - totals.loc[totals["from_process"] == "use", "kg"].sum()
+    rows = [("use", "use_stock_added", net)] if net > 0 else [("use_stock_released", "use", -net)] if net < 0 else []
+    return pd.DataFrame(rows, columns=["from_process", "to_process", "kg"])
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -29,19 +47,20 @@ def sankey_figure(chain: pd.DataFrame, title: str) -> go.Figure:
     Losses are coloured red/orange so they stand out; links carry the formatted mass on hover.
     """
     totals = chain.groupby(["from_process", "to_process"], as_index=False)["kg"].sum()
+    totals = pd.concat([_stock_change_links(totals), totals], ignore_index=True)
     totals = totals[totals["kg"] > 0]
-    used = [p for p in NODE_ORDER if p in set(totals["from_process"]) | set(totals["to_process"])]
+    labels = {**PROCESS_LABELS, **_STOCK_LABELS}
+    used = [p for p in labels if p in set(totals["from_process"]) | set(totals["to_process"])]
     index = {p: i for i, p in enumerate(used)}
-    edge_rank = {(f, t): i for i, (f, t, _) in enumerate(EDGES)}
-    totals = totals.assign(rank=[edge_rank[(f, t)] for f, t in zip(totals["from_process"], totals["to_process"])]).sort_values("rank")
     through = {p: max(totals.loc[totals["to_process"] == p, "kg"].sum(), totals.loc[totals["from_process"] == p, "kg"].sum()) for p in used}
     figure = go.Figure(go.Sankey(
         arrangement="snap",
         valueformat=".4s",
         valuesuffix=" kg",
         node=dict(
-            label=[f"{PROCESS_LABELS[p]}: {format_mass(through[p])}" for p in used],
+            label=[f"{labels[p]}: {format_mass(through[p])}" for p in used],
             color=[_NODE_COLOURS[p] for p in used],
+            x=[_NODE_POSITIONS[p][0] for p in used], y=[_NODE_POSITIONS[p][1] for p in used],
             pad=28, thickness=16,
             hovertemplate="%{label}<extra></extra>",
         ),
@@ -50,7 +69,7 @@ def sankey_figure(chain: pd.DataFrame, title: str) -> go.Figure:
             target=[index[t] for t in totals["to_process"]],
             value=totals["kg"].tolist(),
             color=[_rgba(_NODE_COLOURS[t], 0.45 if t in LOSS_PROCESSES else 0.3) for t in totals["to_process"]],
-            customdata=[f"{PROCESS_LABELS[f]} → {PROCESS_LABELS[t]}: {format_mass(v)} per year"
+            customdata=[f"{labels[f]} → {labels[t]}: {format_mass(v)} per year"
                         for f, t, v in zip(totals["from_process"], totals["to_process"], totals["kg"])],
             hovertemplate="%{customdata}<extra></extra>",
         ),

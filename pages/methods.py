@@ -20,7 +20,7 @@ st.markdown(
 methods_text = (Path(decision_tools.__file__).parent / "methods.md").read_text(encoding="utf-8")
 st.markdown(methods_text, unsafe_allow_html=False)
 
-st.subheader("Confidence labels")
+st.subheader("The labels and their spreads")
 labels = pd.DataFrame({
     "label": list(CONFIDENCE_LABELS),
     "meaning": [CONFIDENCE_MEANING[c] for c in CONFIDENCE_LABELS],

@@ -39,7 +39,7 @@ if headline.empty or headline["kg"].abs().sum() == 0:
 def show_metric(column, key: str) -> None:
     label, meaning = METRICS[key]
     row = headline.loc[key]
-    per_year = "" if key.endswith("_stock") else " per year"
+    per_year = "" if key.endswith("_stock") else "/yr"
     with column:
         st.metric(label, format_mass(float(row["kg"])) + per_year, help=meaning)
         st.caption(ui.provenance_caption(row["confidence"], row["source_ids"], bool(row["downscaled"])))

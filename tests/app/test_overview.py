@@ -24,8 +24,8 @@ def test_headline_numbers_match_the_store(app, small_db):
         figures = store.headline(1, "Ghent", 2030, "Co")
     shown = metrics(at)
     assert shown["In-use stock"] == format_mass(figures["in_use_stock"].kg)
-    assert shown["Recovered (secondary supply)"] == format_mass(figures["secondary_supply"].kg) + " per year"
-    assert shown["Lost"] == format_mass(figures["lost"].kg) + " per year"
+    assert shown["Recovered (secondary supply)"] == format_mass(figures["secondary_supply"].kg) + "/yr"
+    assert shown["Lost"] == format_mass(figures["lost"].kg) + "/yr"
     captions = " ".join(c.value for c in at.caption)
     assert "Confidence: **illustrative**" in captions and "downscaled from EU averages" in captions
 

@@ -18,8 +18,8 @@ def expected_metrics(small_db, city: str, year: int, material: str) -> dict[str,
         figures = store.headline(1, city, year, material)
     return {
         "In-use stock": format_mass(figures["in_use_stock"].kg),
-        "Recovered (secondary supply)": format_mass(figures["secondary_supply"].kg) + " per year",
-        "Lost": format_mass(figures["lost"].kg) + " per year",
+        "Recovered (secondary supply)": format_mass(figures["secondary_supply"].kg) + "/yr",
+        "Lost": format_mass(figures["lost"].kg) + "/yr",
     }
 
 

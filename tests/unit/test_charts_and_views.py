@@ -1,0 +1,63 @@
+"""Chart builders and the URL view state."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from decision_tools import charts
+from decision_tools.views import DEFAULT_YEAR, resolve_selection
+
+CITIES = ["Delft", "Ghent", "Helsinki"]
+MATERIALS = ["Co", "Nd"]
+
+
+def test_sankey_shows_losses_and_the_stock_change(store):
+    chain = store.chain(1, "Ghent", 2030, "Co")
+    figure = charts.sankey_figure(chain, "title")
+    labels = list(figure.data[0].node.label)
+    for expected in ("In use", "End of life", "Residual waste", "Export / reuse abroad", "Secondary supply",
+                     "Added to the stock in use"):
+        assert any(label.startswith(expected) for label in labels), expected
+    # Every link value is positive, and the stock-change link closes the 'In use' node.
+    link = figure.data[0].link
+    assert min(link.value) > 0
+    use = next(i for i, label in enumerate(labels) if label.startswith("In use"))
+    into = sum(v for t, v in zip(link.target, link.value) if t == use)
+    out_of = sum(v for s, v in zip(link.source, link.value) if s == use)
+    assert into == pytest.approx(out_of)
+
+
+def test_timeseries_chart_picks_a_readable_unit():
+    series = pd.DataFrame({"year": [2020, 2021], "metric": ["in_use_stock"] * 2, "kg": [1500.0, 2500.0]})
+    spec = charts.timeseries_chart(series, ("in_use_stock",), "Stocks", 2021, per_year=False).to_dict()
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "t"
+    assert charts.mass_unit(0.5) == (1e-3, "g")
+
+
+def test_valid_parameters_are_kept():
+    selection, notices = resolve_selection({"city": "Ghent", "year": "2030", "material": "Nd"}, CITIES, MATERIALS, (2000, 2050))
+    assert (selection.city, selection.year, selection.material) == ("Ghent", 2030, "Nd") and notices == []
+
+
+def test_missing_parameters_mean_the_defaults():
+    selection, notices = resolve_selection({}, CITIES, MATERIALS, (2000, 2050))
+    assert (selection.city, selection.year, selection.material) == ("Helsinki", DEFAULT_YEAR, "Co") and notices == []
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"city": "Atlantis"}, "city 'Atlantis', which is not in the data; showing Helsinki"),
+    ({"year": "1800"}, "year 1800, outside the modelled 2000-2050; showing 2025"),
+    ({"year": "20x0"}, "year '20x0', which is not a year"),
+    ({"material": "'; DROP TABLE flows; --"}, "material"),
+])
+def test_bad_parameters_fall_back_with_a_notice(params, fragment):
+    selection, notices = resolve_selection(params, CITIES, MATERIALS, (2000, 2050))
+    assert len(notices) == 1 and fragment in notices[0]
+    assert selection.city in CITIES and selection.material in MATERIALS and 2000 <= selection.year <= 2050
+
+
+def test_notices_never_carry_markup():
+    _, notices = resolve_selection({"city": "[x](javascript:alert(1))<img src=x>"}, CITIES, MATERIALS, (2000, 2050))
+    # every Markdown/HTML special character arrives escaped, so it shows as text
+    assert not re.search(r"(?<!\\)[\[\]()<>]", notices[0].split("'")[1])
