@@ -34,3 +34,6 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DB) .pytest_cache
+
+bench: $(STAMP)
+	$(BIN)/python bench/cold_start.py

@@ -3,6 +3,7 @@
 Modules, one concept each:
     provenance  confidence labels and how they combine
     ingestion   reading and validating the project's CSV tables
+    system      the city's processes and flows (what the model computes and the store checks)
     model       the city model: dynamic stock model (flodym) and the mass-balanced CRM chain
     storage     the DuckDB store: schema, build, dataset versions, read queries
     views       the shareable view state (city, year, material) and its validation

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .formatting import format_mass
-from .model import LOSS_PROCESSES, PROCESS_LABELS
+from .system import LOSS_PROCESSES, PROCESS_LABELS
 from .storage import METRICS
 
 _NODE_COLOURS = {

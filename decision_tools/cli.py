@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import ingestion, storage
-from .model import PROCESS_LABELS
+from .system import PROCESS_LABELS
 
 MAX_RELATIVE_RESIDUAL = 1e-6
 

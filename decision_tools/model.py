@@ -25,40 +25,10 @@ import numpy as np
 import pandas as pd
 
 from .provenance import join_sources, weakest
+from .system import EDGES, REPORT_END, REPORT_START, STOCK_PROCESSES
 
-SIMULATION_START = 1980
-REPORT_START = 2000
-REPORT_END = 2050
+SIMULATION_START = 1980  # 1980-1999 is spin-up, so that the stock of 2000 has an age structure
 YEARS = np.arange(SIMULATION_START, REPORT_END + 1)
-
-# (from_process, to_process, stage). The stage says which inputs a flow depends on (provenance).
-EDGES: tuple[tuple[str, str, str], ...] = (
-    ("market", "use", "use"),
-    ("use", "hibernation", "routing"),
-    ("use", "end_of_life", "routing"),
-    ("hibernation", "end_of_life", "routing"),
-    ("end_of_life", "export_reuse_abroad", "routing"),
-    ("end_of_life", "residual_waste", "routing"),
-    ("end_of_life", "separate_collection", "routing"),
-    ("separate_collection", "recycling", "routing"),
-    ("recycling", "secondary_supply", "recovery"),
-    ("recycling", "recycling_loss", "recovery"),
-)
-STOCK_PROCESSES: dict[str, str] = {"use": "use", "hibernation": "routing"}
-BALANCED_PROCESSES = ("use", "hibernation", "end_of_life", "separate_collection", "recycling")
-LOSS_PROCESSES = ("residual_waste", "export_reuse_abroad", "recycling_loss")
-PROCESS_LABELS: dict[str, str] = {
-    "market": "New products (market)",
-    "use": "In use",
-    "hibernation": "Hibernating at home",
-    "end_of_life": "End of life",
-    "export_reuse_abroad": "Export / reuse abroad",
-    "residual_waste": "Residual waste",
-    "separate_collection": "Separately collected",
-    "recycling": "Recycling",
-    "secondary_supply": "Secondary supply",
-    "recycling_loss": "Recycling losses",
-}
 
 HIBERNATION_WEIBULL_SHAPE = 1.0  # exponential: a drawer device is discarded with constant yearly odds
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import ingestion, model
+from . import ingestion, system
 from .provenance import join_sources, weakest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -202,6 +202,8 @@ def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, no
     The file is written beside the target and renamed into place at the end: a failure at any
     point leaves the previous file exactly as it was.
     """
+    from . import model  # imported here: reading the store never needs the model's libraries
+
     db_path = Path(db_path or default_db_path())
     tables = ingestion.read_project_tables(data_dir)  # raises DataValidationError listing every problem
     result = model.run_city_model(tables)
@@ -345,7 +347,7 @@ class Store:
             """,
             {"version": version_id, "city": city, "year": year, "material": material},
         )
-        edge_order = {(frm, to): i for i, (frm, to, _) in enumerate(model.EDGES)}
+        edge_order = {(frm, to): i for i, (frm, to, _) in enumerate(system.EDGES)}
         order = [edge_order[(f, t)] for f, t in zip(frame["from_process"], frame["to_process"])]
         return frame.assign(_order=order).sort_values(["material", "_order"]).drop(columns="_order").reset_index(drop=True)
 
@@ -360,7 +362,7 @@ class Store:
         if unknown:
             raise ValueError(f"Cannot group by {', '.join(unknown)}; choose from {', '.join(_GROUPABLE)}.")
         rows_sql = _METRIC_ROWS_SQL.format(year_filter="AND year = $year" if year is not None else "",
-                                           first_year=model.REPORT_START)
+                                           first_year=system.REPORT_START)
         keys = ", ".join(("metric",) + by)
         params = {"version": version_id, "city": city, "material": material}
         if year is not None:
@@ -411,7 +413,7 @@ class Store:
     def mass_balance(self, version_id: int | None = None) -> pd.DataFrame:
         """Residual of every balanced process (inflow - outflow - stock change) per row of the
         model, worst first, with the residual relative to the process throughput."""
-        balanced = ", ".join(f"'{p}'" for p in model.BALANCED_PROCESSES)
+        balanced = ", ".join(f"'{p}'" for p in system.BALANCED_PROCESSES)
         return self._frame(
             f"""
             WITH moves AS (

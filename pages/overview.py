@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from decision_tools import charts
 from decision_tools.formatting import format_mass, format_share
-from decision_tools.model import PROCESS_LABELS
+from decision_tools.system import PROCESS_LABELS
 from decision_tools.provenance import weakest
 from decision_tools.storage import METRICS
 

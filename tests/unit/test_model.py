@@ -6,7 +6,7 @@ import flodym as fd
 import numpy as np
 import pytest
 
-from decision_tools import model
+from decision_tools import model, system
 from decision_tools.ingestion import read_project_tables
 from decision_tools.model import run_city_model, stock_driven, weibull_scale_from_mean
 
@@ -109,7 +109,7 @@ def _balance(result: model.ModelResult):
     stocks = result.stocks.fillna({"district": ""}).sort_values("year")
     stocks["change"] = stocks.groupby(keys[:2] + keys[3:] + ["process"])["kg"].diff()
     worst = 0.0
-    for process in model.BALANCED_PROCESSES:
+    for process in system.BALANCED_PROCESSES:
         inflow = flows[flows["to_process"] == process].groupby(keys)["kg"].sum()
         outflow = flows[flows["from_process"] == process].groupby(keys)["kg"].sum()
         change = stocks[stocks["process"] == process].set_index(keys)["change"].reindex(inflow.index).fillna(0.0)
