@@ -27,6 +27,7 @@ labels = pd.DataFrame({
     "spread used for uncertainty ranges": [f"±{CONFIDENCE_SPREAD[c] * 100:.0f} %" for c in CONFIDENCE_LABELS],
 })
 st.dataframe(labels, hide_index=True, width="stretch")
+ui.download_button(labels, "confidence_labels", "dl_labels")
 
 st.subheader("Sources")
 sources = ui.sources(ctx.version_id)

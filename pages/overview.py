@@ -15,6 +15,7 @@ ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
 material = ui.reference_table(version, "materials").set_index("symbol").loc[sel.material]
 city = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
+product_names = dict(ui.reference_table(version, "products")[["product", "name"]].itertuples(index=False))
 
 st.title(f"{sel.city} · {material['name']} ({sel.material}) · {sel.year}")
 flags = [label for label, on in (("critical (EU 2023)", material["critical_2023"]), ("strategic (CRMA 2024)", material["strategic_2024"])) if on]
@@ -79,7 +80,7 @@ with left:
     else:
         loss_table = pd.DataFrame({
             "route": losses["route"].map(PROCESS_LABELS),
-            "product": losses["product"],
+            "product": losses["product"].map(product_names),
             "kg per year": losses["kg"].round(3),
             "share of losses": (losses["kg"] / losses["kg"].sum()).round(3),
             "confidence": losses["confidence"],
@@ -113,8 +114,9 @@ st.subheader("By product")
 by_product = ui.metric_table(version, sel.city, sel.material, sel.year, ("product",))
 product_table = by_product.pivot_table(index="product", columns="metric", values="kg").reindex(columns=list(METRICS)).fillna(0.0)
 product_table.columns = [f"{METRICS[c][0]} (kg)" for c in product_table.columns]
-confidence = by_product.groupby("product")["confidence"].agg(lambda labels: weakest(labels))
+confidence = by_product.groupby("product")["confidence"].agg(weakest)
 product_table = product_table.round(3).assign(confidence=confidence).reset_index()
+product_table["product"] = product_table["product"].map(product_names)
 st.dataframe(product_table, hide_index=True, width="stretch", column_config=ui.kg_columns(product_table))
 ui.download_button(product_table, f"by_product_{sel.city}_{sel.material}_{sel.year}", "dl_products")
 

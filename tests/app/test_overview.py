@@ -62,3 +62,10 @@ def test_another_city_in_the_url_changes_the_numbers(app):
     ghent = metrics(app(city="Ghent", year="2030").run())["In-use stock"]
     delft = metrics(app(city="Delft", year="2030").run())["In-use stock"]
     assert ghent != delft
+
+
+def test_missing_database_is_a_sentence_not_a_traceback(app, monkeypatch, tmp_path):
+    monkeypatch.setenv(storage.DB_ENV_VAR, str(tmp_path / "gone.duckdb"))
+    at = app().run()
+    assert not at.exception
+    assert "There is no database at" in at.error[0].value

@@ -31,41 +31,36 @@ def _break(tmp_path, table: str, edit) -> str:
     return str(caught.value)
 
 
-def test_negative_mass_names_row_and_column(tmp_path):
+def set_cells(*changes):
+    """An edit that writes (row index, column, value) changes into a table."""
     def edit(frame):
-        frame.loc[2, "grams_per_unit"] = "-3"
+        for row, column, value in changes:
+            frame.loc[row, column] = value
         return frame
-    message = _break(tmp_path, "product_content", edit)
+    return edit
+
+
+def test_negative_mass_names_row_and_column(tmp_path):
+    message = _break(tmp_path, "product_content", set_cells((2, "grams_per_unit", "-3")))
     assert "product_content.csv, row 4, column 'grams_per_unit': value '-3': must be at least 0" in message
 
 
-def test_unknown_material_and_bad_confidence_reported_together(tmp_path):
-    def edit(frame):
-        frame.loc[0, "material"] = "Xx"
-        frame.loc[1, "confidence"] = "certain"
-        return frame
-    message = _break(tmp_path, "product_content", edit)
+def test_bad_confidence_label_is_found_before_cross_table_rules(tmp_path):
+    message = _break(tmp_path, "product_content", set_cells((0, "material", "Xx"), (1, "confidence", "certain")))
     assert "row 3, column 'confidence': value 'certain'" in message
-    # Cross-table rules run once every file is well-formed; the label problem is found first.
+    # Cross-table rules (the unknown material) run once every file is well-formed.
     assert "1 problem(s)" in message
 
 
 def test_unknown_material_code(tmp_path):
-    def edit(frame):
-        frame.loc[0, "material"] = "Xx"
-        return frame
-    message = _break(tmp_path, "product_content", edit)
+    message = _break(tmp_path, "product_content", set_cells((0, "material", "Xx")))
     assert "product_content.csv, row 2, column 'material': value 'Xx': unknown material" in message
 
 
 def test_missing_column_and_share_out_of_range(tmp_path):
     message = _break(tmp_path, "eol_routing", lambda f: f.drop(columns=["collection_rate"]))
     assert "missing column(s) collection_rate" in message
-
-    def edit(frame):
-        frame.loc[0, "export_reuse_share"] = "1.5"
-        return frame
-    message = _break(tmp_path / "second", "eol_routing", edit)
+    message = _break(tmp_path / "second", "eol_routing", set_cells((0, "export_reuse_share", "1.5")))
     assert "column 'export_reuse_share': value '1.5': must be at most 1" in message
 
 
@@ -75,10 +70,7 @@ def test_duplicate_key(tmp_path):
 
 
 def test_unlisted_source(tmp_path):
-    def edit(frame):
-        frame.loc[1, "source_id"] = "EC_CRM_2023;NOWHERE"
-        return frame
-    message = _break(tmp_path, "materials", edit)
+    message = _break(tmp_path, "materials", set_cells((1, "source_id", "EC_CRM_2023;NOWHERE")))
     assert "materials.csv, row 3, column 'source_id': value 'NOWHERE': not listed in sources.csv" in message
 
 
