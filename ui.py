@@ -45,6 +45,11 @@ def metric_table(version_id: int, city: str, material: str, year: int | None, by
 
 
 @st.cache_data(show_spinner=False)
+def headline(version_id: int, city: str, year: int, material: str) -> dict[str, storage.Figure]:
+    return store().headline(version_id, city, year, material)
+
+
+@st.cache_data(show_spinner=False)
 def sources(version_id: int) -> pd.DataFrame:
     return store().sources(version_id)
 

@@ -161,7 +161,7 @@ def run_city_model(tables: dict[str, pd.DataFrame]) -> ModelResult:
     products_table = tables["products"].reset_index(drop=True)
     products = list(products_table["product"])
     regions = _regions(tables["cities"], tables["districts"])
-    n_t, n_r, n_g = len(YEARS), len(regions), len(products)
+    n_r, n_g = len(regions), len(products)
 
     ownership, ownership_prov = _ownership(tables["ownership"], regions, products)
     driver_column = {"per_inhabitant": "population", "per_household": "households", "per_city": "city_share"}
@@ -169,7 +169,7 @@ def run_city_model(tables: dict[str, pd.DataFrame]) -> ModelResult:
     target_stock = ownership * drivers[None, :, :]
 
     # Units: use stock, per lifetime model kind (one flodym lifetime class per run).
-    inflow_u = np.zeros((n_t, n_r, n_g))
+    inflow_u = np.zeros((len(YEARS), n_r, n_g))
     outflow_u = np.zeros_like(inflow_u)
     stock_u = np.zeros_like(inflow_u)
     for kind, group in products_table.groupby("lifetime_model"):

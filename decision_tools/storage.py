@@ -171,7 +171,7 @@ def _checksum(data_dir: Path) -> str:
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, version_id: int) -> None:
-    columns = [c for c in frame.columns]
+    columns = list(frame.columns)
     con.register("incoming", frame)
     try:
         column_list = ", ".join(f'"{c}"' for c in columns)  # names come from our own schema, not users
@@ -320,8 +320,7 @@ class Store:
         if name not in INPUT_TABLES:
             raise ValueError(f"Unknown table {name!r}; choose one of {', '.join(INPUT_TABLES)}.")
         order = ", ".join(ingestion.TABLES[name].key)
-        frame = self._frame(f"SELECT * EXCLUDE (version_id) FROM {name} WHERE version_id = ? ORDER BY {order}", [version_id])
-        return frame
+        return self._frame(f"SELECT * EXCLUDE (version_id) FROM {name} WHERE version_id = ? ORDER BY {order}", [version_id])
 
     def cities(self, version_id: int) -> pd.DataFrame:
         return self.table("cities", version_id)

@@ -24,7 +24,7 @@ st.subheader("The labels and their spreads")
 labels = pd.DataFrame({
     "label": list(CONFIDENCE_LABELS),
     "meaning": [CONFIDENCE_MEANING[c] for c in CONFIDENCE_LABELS],
-    "spread used for uncertainty ranges": [f"±{CONFIDENCE_SPREAD[c] * 100:.0f} %" for c in CONFIDENCE_LABELS],
+    "relative spread assumed for the label": [f"±{CONFIDENCE_SPREAD[c] * 100:.0f} %" for c in CONFIDENCE_LABELS],
 })
 st.dataframe(labels, hide_index=True, width="stretch")
 ui.download_button(labels, "confidence_labels", "dl_labels")

@@ -27,8 +27,8 @@ st.caption(
     f"confidence {material['confidence']}, transcribed from the EU 2023 criticality study."
 )
 
-headline = ui.metric_table(version, sel.city, sel.material, sel.year, ()).set_index("metric")
-if headline.empty or headline["kg"].abs().sum() == 0:
+figures = ui.headline(version, sel.city, sel.year, sel.material)
+if sum(abs(f.kg) for f in figures.values()) == 0:
     st.info(
         f"No product in the city model contains {material['name']} in measurable amounts, so there is nothing to show "
         "for it yet. Its main uses lie outside the modelled product set; a researcher can add products and their "
@@ -38,12 +38,11 @@ if headline.empty or headline["kg"].abs().sum() == 0:
 
 
 def show_metric(column, key: str) -> None:
-    label, meaning = METRICS[key]
-    row = headline.loc[key]
+    figure = figures[key]
     per_year = "" if key.endswith("_stock") else "/yr"
     with column:
-        st.metric(label, format_mass(float(row["kg"])) + per_year, help=meaning)
-        st.caption(ui.provenance_caption(row["confidence"], row["source_ids"], bool(row["downscaled"])))
+        st.metric(figure.label, format_mass(figure.kg) + per_year, help=METRICS[key][1])
+        st.caption(ui.provenance_caption(figure.confidence, figure.source_ids, figure.downscaled))
 
 
 st.subheader("At a glance")
@@ -51,15 +50,14 @@ for keys in (("in_use_stock", "hibernating_stock", "new_products"), ("end_of_lif
     for column, key in zip(st.columns(len(keys)), keys):
         show_metric(column, key)
 
-eol_kg, recovered_kg = float(headline.at["end_of_life", "kg"]), float(headline.at["secondary_supply", "kg"])
-demand_kg = float(headline.at["new_products", "kg"])
+eol_kg, recovered_kg, demand_kg = (figures[k].kg for k in ("end_of_life", "secondary_supply", "new_products"))
 if eol_kg > 0:
     st.markdown(
         f"Of the {material['name'].lower()} reaching end of life in {sel.year}, **{format_share(recovered_kg / eol_kg)}** is "
         f"recovered as secondary raw material; the recovered amount equals **{format_share(recovered_kg / demand_kg) if demand_kg else 'n/a'}** "
         f"of what the city puts into new products that year."
     )
-if headline["downscaled"].any():
+if any(f.downscaled for f in figures.values()):
     st.caption("Ownership figures are EU averages downscaled to the city by its population and households: "
                "good for exploring, not a measurement of this city.")
 
