@@ -48,7 +48,7 @@ def weibull_scale_from_mean(mean_years: np.ndarray, shape: np.ndarray) -> np.nda
     return np.asarray(mean_years, dtype=float) / np.vectorize(lambda k: gamma(1.0 + 1.0 / k))(shape)
 
 
-def _regions(cities: pd.DataFrame, districts: pd.DataFrame) -> pd.DataFrame:
+def regions_of(cities: pd.DataFrame, districts: pd.DataFrame) -> pd.DataFrame:
     """One row per modelled region: a city's districts where known, else the city as a whole."""
     rows = []
     for city in cities.itertuples(index=False):
@@ -91,31 +91,33 @@ def _ownership(ownership: pd.DataFrame, regions: pd.DataFrame, products: list[st
     return values, pd.DataFrame(provenance, columns=["r", "g", "confidence", "source_id", "downscaled", "geography"])
 
 
-def _lifetime_model(dims: fd.DimensionSet, kind: str, mean: np.ndarray, spread: np.ndarray) -> fd.LifetimeModel:
-    per_product = dims["g",]
+def lifetime_model(dims: fd.DimensionSet, kind: str, mean: np.ndarray, spread: np.ndarray) -> fd.LifetimeModel:
+    """A flodym lifetime model whose parameters vary along the last dimension of ``dims`` (products)
+    and, where ``mean`` has two dimensions, along the one before it too."""
+    param_dims = dims[dims.letters[1:]] if np.ndim(mean) > 1 else dims[dims.letters[-1],]
+    mean = np.asarray(mean, dtype=float)
+    spread = np.broadcast_to(np.asarray(spread, dtype=float), mean.shape)
     if kind == "weibull":
         return fd.WeibullLifetime(
             dims=dims,
-            weibull_scale=fd.FlodymArray(dims=per_product, values=weibull_scale_from_mean(mean, spread)),
-            weibull_shape=fd.FlodymArray(dims=per_product, values=np.asarray(spread, dtype=float)),
+            weibull_scale=fd.FlodymArray(dims=param_dims, values=weibull_scale_from_mean(mean, spread)),
+            weibull_shape=fd.FlodymArray(dims=param_dims, values=np.array(spread)),
         )
     if kind == "normal":
-        return fd.NormalLifetime(
-            dims=dims,
-            mean=fd.FlodymArray(dims=per_product, values=np.asarray(mean, dtype=float)),
-            std=fd.FlodymArray(dims=per_product, values=np.asarray(spread, dtype=float)),
-        )
+        return fd.NormalLifetime(dims=dims, mean=fd.FlodymArray(dims=param_dims, values=mean),
+                                 std=fd.FlodymArray(dims=param_dims, values=np.array(spread)))
     if kind == "fixed":
-        return fd.FixedLifetime(dims=dims, mean=fd.FlodymArray(dims=per_product, values=np.asarray(mean, dtype=float)))
+        return fd.FixedLifetime(dims=dims, mean=fd.FlodymArray(dims=param_dims, values=mean))
     raise ValueError(f"Unknown lifetime model {kind!r}; use weibull, normal or fixed.")
 
 
-def _dims(n_regions: int, products: list[str]) -> fd.DimensionSet:
-    return fd.DimensionSet(dim_list=[
-        fd.Dimension(name="time", letter="t", items=[int(y) for y in YEARS]),
-        fd.Dimension(name="region", letter="r", items=list(range(n_regions))),
-        fd.Dimension(name="product", letter="g", items=list(products)),
-    ])
+def model_dims(middle: int | None, products: list[str]) -> fd.DimensionSet:
+    """Time x (regions or samples or lifetime variants, when ``middle`` is given) x products."""
+    dims = [fd.Dimension(name="time", letter="t", items=[int(y) for y in YEARS])]
+    if middle is not None:
+        dims.append(fd.Dimension(name="variant", letter="r", items=list(range(middle))))
+    dims.append(fd.Dimension(name="product", letter="g", items=list(products)))
+    return fd.DimensionSet(dim_list=dims)
 
 
 def stock_driven(dims: fd.DimensionSet, lifetime: fd.LifetimeModel, stock: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -137,14 +139,25 @@ def stock_driven(dims: fd.DimensionSet, lifetime: fd.LifetimeModel, stock: np.nd
     return inflow, dsm.outflow.values.copy(), dsm.stock.values.copy()
 
 
-def inflow_driven(dims: fd.DimensionSet, lifetime: fd.LifetimeModel, inflow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """flodym inflow-driven model; returns (outflow, stock)."""
-    dsm = fd.InflowDrivenDSM(dims=dims, lifetime_model=lifetime, inflow=fd.StockArray(dims=dims, values=inflow))
-    dsm.compute()
-    return dsm.outflow.values.copy(), dsm.stock.values.copy()
+def hibernation_lifetime(products_table: pd.DataFrame) -> fd.LifetimeModel:
+    """Residence time in drawers per product (exponential), on dims (time, product)."""
+    dims = model_dims(None, list(products_table["product"]))
+    mean = products_table["hibernation_mean_years"].to_numpy(float)
+    return lifetime_model(dims, "weibull", mean, np.full(len(mean), HIBERNATION_WEIBULL_SHAPE))
 
 
-def _step_by_year(table: pd.DataFrame, keys: list[tuple], key_columns: list[str], value_column: str) -> np.ndarray:
+def inflow_driven(lifetime: fd.LifetimeModel, inflow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inflow-driven stock on flodym's survival matrices: (outflow, stock), each (t, X, g).
+
+    ``lifetime`` has dims (time, product); the inflow (t, X, g) may carry any middle dimension
+    (regions or Monte Carlo samples): outflow(t) = sum_c pdf(t, c) I(c), stock(t) = sum_c sf(t, c) I(c).
+    """
+    outflow = np.einsum("tcg,cxg->txg", lifetime.pdf, inflow)
+    stock = np.einsum("tcg,cxg->txg", lifetime.sf, inflow)
+    return outflow, stock
+
+
+def step_by_year(table: pd.DataFrame, keys: list[tuple], key_columns: list[str], value_column: str) -> np.ndarray:
     """Values valid 'from_year' on, as an array (t, len(keys)); before the first row: the first row."""
     out = np.zeros((len(YEARS), len(keys)))
     grouped = {k: g.sort_values("from_year") for k, g in table.groupby(key_columns)}
@@ -156,81 +169,131 @@ def _step_by_year(table: pd.DataFrame, keys: list[tuple], key_columns: list[str]
     return out
 
 
-def run_city_model(tables: dict[str, pd.DataFrame]) -> ModelResult:
-    """Run the model for every city in ``tables`` (as returned by ingestion.read_project_tables)."""
-    products_table = tables["products"].reset_index(drop=True)
-    products = list(products_table["product"])
-    regions = _regions(tables["cities"], tables["districts"])
-    n_r, n_g = len(regions), len(products)
+@dataclass
+class ChainInputs:
+    """The parameters of the chain, as arrays over years (t), products (g) and (product, material)
+    pairs (p). Built once from the tables; the Monte Carlo scales copies of them."""
 
-    ownership, ownership_prov = _ownership(tables["ownership"], regions, products)
-    driver_column = {"per_inhabitant": "population", "per_household": "households", "per_city": "city_share"}
-    drivers = np.stack([regions[driver_column[d]].to_numpy(dtype=float) for d in products_table["stock_driver"]], axis=1)
-    target_stock = ownership * drivers[None, :, :]
+    products: list[str]
+    pairs: list[tuple[str, str]]
+    g_of_pair: np.ndarray  # (p,) product index of each pair
+    kg_per_unit: np.ndarray  # (p,) kg of the material per unit of product
+    hibernation_share: np.ndarray  # (t, g) share 0..1 of retiring units kept in drawers
+    export_share: np.ndarray  # (t, g) share 0..1 of end-of-life units leaving the city
+    collection_rate: np.ndarray  # (t, g) share 0..1 of the remaining end-of-life units collected
+    recovery_yield: np.ndarray  # (t, p) share 0..1 of collected material recovered
 
-    # Units: use stock, per lifetime model kind (one flodym lifetime class per run).
-    inflow_u = np.zeros((len(YEARS), n_r, n_g))
-    outflow_u = np.zeros_like(inflow_u)
-    stock_u = np.zeros_like(inflow_u)
-    for kind, group in products_table.groupby("lifetime_model"):
-        idx = group.index.to_numpy()
-        dims = _dims(n_r, [products[i] for i in idx])
-        lifetime = _lifetime_model(dims, kind, group["lifetime_mean_years"].to_numpy(float), group["lifetime_spread"].to_numpy(float))
-        inflow_u[..., idx], outflow_u[..., idx], stock_u[..., idx] = stock_driven(dims, lifetime, target_stock[..., idx])
+    @classmethod
+    def from_tables(cls, tables: dict[str, pd.DataFrame]) -> "ChainInputs":
+        products = list(tables["products"]["product"])
+        content = tables["product_content"].reset_index(drop=True)
+        pairs = list(zip(content["product"], content["material"]))
+        routing = tables["eol_routing"]
+        per_product = [(p,) for p in products]
+        return cls(
+            products=products,
+            pairs=pairs,
+            g_of_pair=np.array([products.index(p) for p, _ in pairs], dtype=int),
+            kg_per_unit=content["grams_per_unit"].to_numpy(float) / 1000.0,
+            hibernation_share=step_by_year(routing, per_product, ["product"], "hibernation_share"),
+            export_share=step_by_year(routing, per_product, ["product"], "export_reuse_share"),
+            collection_rate=step_by_year(routing, per_product, ["product"], "collection_rate"),
+            recovery_yield=step_by_year(tables["recovery_yields"], pairs, ["product", "material"], "recovery_yield"),
+        )
 
-    # Units: hibernation and end-of-life routing.
-    routing = tables["eol_routing"]
-    hibernation_share = _step_by_year(routing, [(p,) for p in products], ["product"], "hibernation_share")[:, None, :]
-    export_share = _step_by_year(routing, [(p,) for p in products], ["product"], "export_reuse_share")[:, None, :]
-    collection_rate = _step_by_year(routing, [(p,) for p in products], ["product"], "collection_rate")[:, None, :]
+
+def material_chain(inflow_u: np.ndarray, outflow_u: np.ndarray, stock_u: np.ndarray, hib_lifetime: fd.LifetimeModel,
+                   hibernation_share: np.ndarray, export_share: np.ndarray, collection_rate: np.ndarray,
+                   g_of_pair: np.ndarray, kg_per_unit: np.ndarray, recovery_yield: np.ndarray):
+    """From units entering, leaving and in use (t, X, g) to every flow and stock of the chain in kg
+    (t, X, p). Shares are (t, X or 1, g), yields (t, X or 1, p), content (X or 1, p) or (p,), so the
+    same code serves regions (the stored model) and Monte Carlo samples.
+
+    Returns (flows: {(from, to): kg}, stocks: {process: kg}, unit_stocks: {process: units}).
+    """
     to_hibernation_u = outflow_u * hibernation_share
-    direct_discard_u = outflow_u - to_hibernation_u
-    dims = _dims(n_r, products)
-    shape = np.full(n_g, HIBERNATION_WEIBULL_SHAPE)
-    hib_lifetime = _lifetime_model(dims, "weibull", products_table["hibernation_mean_years"].to_numpy(float), shape)
-    from_hibernation_u, hibernation_stock_u = inflow_driven(dims, hib_lifetime, to_hibernation_u)
-
-    # Materials: one column per (product, material) pair that has a content figure.
-    content = tables["product_content"].reset_index(drop=True)
-    pairs = list(zip(content["product"], content["material"]))
-    g_of_pair = np.array([products.index(p) for p, _ in pairs])
-    kg_per_unit = content["grams_per_unit"].to_numpy(float) / 1000.0
-    recovery_yield = _step_by_year(tables["recovery_yields"], pairs, ["product", "material"], "recovery_yield")[:, None, :]
+    from_hibernation_u, hibernation_stock_u = inflow_driven(hib_lifetime, to_hibernation_u)
+    eol_u = outflow_u - to_hibernation_u + from_hibernation_u
+    export_u = eol_u * export_share
+    collected_u = (eol_u - export_u) * collection_rate
 
     def to_kg(units: np.ndarray) -> np.ndarray:
         return units[..., g_of_pair] * kg_per_unit
 
-    eol_u = direct_discard_u + from_hibernation_u
-    export_u = eol_u * export_share
-    collected_u = (eol_u - export_u) * collection_rate
-    residual_u = eol_u - export_u - collected_u
     collected_kg = to_kg(collected_u)
     secondary_kg = collected_kg * recovery_yield
-    flows_kg = {
+    flows = {
         ("market", "use"): to_kg(inflow_u),
         ("use", "hibernation"): to_kg(to_hibernation_u),
-        ("use", "end_of_life"): to_kg(direct_discard_u),
+        ("use", "end_of_life"): to_kg(outflow_u - to_hibernation_u),
         ("hibernation", "end_of_life"): to_kg(from_hibernation_u),
         ("end_of_life", "export_reuse_abroad"): to_kg(export_u),
-        ("end_of_life", "residual_waste"): to_kg(residual_u),
+        ("end_of_life", "residual_waste"): to_kg(eol_u - export_u - collected_u),
         ("end_of_life", "separate_collection"): collected_kg,
         ("separate_collection", "recycling"): collected_kg,
         ("recycling", "secondary_supply"): secondary_kg,
         ("recycling", "recycling_loss"): collected_kg - secondary_kg,
     }
-    stocks_kg = {"use": to_kg(stock_u), "hibernation": to_kg(hibernation_stock_u)}
+    stocks = {"use": to_kg(stock_u), "hibernation": to_kg(hibernation_stock_u)}
+    return flows, stocks, {"use": stock_u, "hibernation": hibernation_stock_u}
 
-    provenance = _provenance(tables, regions, products, pairs, ownership_prov)
+
+def target_stock_units(tables: dict[str, pd.DataFrame], regions: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Units that should be in use (t, r, g): ownership per driver x the driver; and its provenance."""
+    products_table = tables["products"].reset_index(drop=True)
+    ownership, provenance = _ownership(tables["ownership"], regions, list(products_table["product"]))
+    driver_column = {"per_inhabitant": "population", "per_household": "households", "per_city": "city_share"}
+    drivers = np.stack([regions[driver_column[d]].to_numpy(dtype=float) for d in products_table["stock_driver"]], axis=1)
+    return ownership * drivers[None, :, :], provenance
+
+
+def use_stock(products_table: pd.DataFrame, target: np.ndarray, lifetime_factor: np.ndarray | None = None):
+    """Stock-driven model of the units in use, one flodym run per kind of lifetime distribution.
+
+    ``target`` is (t, X, g). ``lifetime_factor`` (X, g), when given, scales each product's mean
+    lifetime (and spread, for normal distributions) per variant X. Returns inflow, outflow, stock (t, X, g).
+    """
+    products_table = products_table.reset_index(drop=True)
+    products = list(products_table["product"])
+    n_x = target.shape[1]
+    inflow, outflow, stock = (np.zeros_like(target, dtype=float) for _ in range(3))
+    for kind, group in products_table.groupby("lifetime_model"):
+        idx = group.index.to_numpy()
+        mean = group["lifetime_mean_years"].to_numpy(float)
+        spread = group["lifetime_spread"].to_numpy(float)
+        if lifetime_factor is not None:
+            mean = lifetime_factor[:, idx] * mean  # (X, g)
+            spread = lifetime_factor[:, idx] * spread if kind == "normal" else np.broadcast_to(spread, mean.shape)
+        dims = model_dims(n_x, [products[i] for i in idx])
+        lifetime = lifetime_model(dims, kind, mean, spread)
+        inflow[..., idx], outflow[..., idx], stock[..., idx] = stock_driven(dims, lifetime, target[..., idx])
+    return inflow, outflow, stock
+
+
+def run_city_model(tables: dict[str, pd.DataFrame]) -> ModelResult:
+    """Run the model for every city in ``tables`` (as returned by ingestion.read_project_tables)."""
+    products_table = tables["products"].reset_index(drop=True)
+    regions = regions_of(tables["cities"], tables["districts"])
+    target, ownership_prov = target_stock_units(tables, regions)
+    inflow_u, outflow_u, stock_u = use_stock(products_table, target)
+    inputs = ChainInputs.from_tables(tables)
+    flows_kg, stocks_kg, units = material_chain(
+        inflow_u, outflow_u, stock_u, hibernation_lifetime(products_table),
+        inputs.hibernation_share[:, None, :], inputs.export_share[:, None, :], inputs.collection_rate[:, None, :],
+        inputs.g_of_pair, inputs.kg_per_unit, inputs.recovery_yield[:, None, :],
+    )
+
+    provenance = _provenance(tables, regions, inputs.products, inputs.pairs, ownership_prov)
     report_flow = YEARS >= REPORT_START
     report_stock = YEARS >= REPORT_START - 1
-    flows = _long_frame(regions, pairs, YEARS[report_flow], provenance, [
+    flows = _long_frame(regions, inputs.pairs, YEARS[report_flow], provenance, [
         (frm, to, stage, flows_kg[(frm, to)][report_flow]) for frm, to, stage in EDGES
     ], kind="flow")
-    stocks = _long_frame(regions, pairs, YEARS[report_stock], provenance, [
+    stocks = _long_frame(regions, inputs.pairs, YEARS[report_stock], provenance, [
         (process, None, stage, stocks_kg[process][report_stock]) for process, stage in STOCK_PROCESSES.items()
     ], kind="stock")
-    unit_stocks = _unit_frame(regions, products, YEARS[report_stock], {
-        "use": stock_u[report_stock], "hibernation": hibernation_stock_u[report_stock],
+    unit_stocks = _unit_frame(regions, inputs.products, YEARS[report_stock], {
+        process: values[report_stock] for process, values in units.items()
     })
     return ModelResult(flows=flows, stocks=stocks, unit_stocks=unit_stocks)
 
