@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from decision_tools import storage
+from decision_tools import storage, uncertainty
 from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
@@ -49,6 +49,12 @@ def headline(version_id: int, city: str, year: int, material: str) -> dict[str, 
     return store().headline(version_id, city, year, material)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def simulation(version_id: int, city: str, materials: tuple[str, ...]) -> uncertainty.Simulation:
+    """Monte Carlo of one city (default samples and seed: the same link shows the same ranges)."""
+    return uncertainty.simulate(store().input_tables(version_id), city, list(materials))
+
+
 @st.cache_data(show_spinner=False)
 def sources(version_id: int) -> pd.DataFrame:
     return store().sources(version_id)
@@ -62,6 +68,14 @@ class Context:
 
 def context() -> Context:
     """The selection made by the shared widgets in app.py (they run before every page)."""
+    if "context" not in st.session_state:
+        # A fresh server whose very first request opens a page URL (/indicators) runs that page
+        # through Streamlit's legacy pages/ discovery, because st.navigation has not run yet in this
+        # process. Switch the legacy mode off and rerun: app.py then runs first, as on every run.
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()
     return st.session_state["context"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import plotly.graph_objects as go
+import pydeck as pdk
 
 from .formatting import format_mass
 from .system import LOSS_PROCESSES, PROCESS_LABELS
@@ -107,3 +108,97 @@ def timeseries_chart(series: pd.DataFrame, metrics: tuple[str, ...], title: str,
     )
     rule = alt.Chart(pd.DataFrame({"year": [selected_year]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="year:Q")
     return (lines + rule).properties(title=title, height=300)
+
+
+def band_chart(bands: pd.DataFrame, metrics: tuple[str, ...], title: str, selected_year: int, per_year: bool) -> alt.Chart:
+    """Median lines with their 5-95 % band (rows year, metric, median, p05, p95 in kg)."""
+    data = bands[bands["metric"].isin(metrics)].copy()
+    factor, unit = mass_unit(float(data["p95"].abs().max()) if not data.empty else 0.0)
+    for column in ("median", "p05", "p95"):
+        data[column] = data[column] / factor
+    data["quantity"] = data["metric"].map(lambda m: METRICS[m][0])
+    axis_title = f"{unit} per year" if per_year else unit
+    order = [METRICS[m][0] for m in metrics]
+    colour = alt.Color("quantity:N", title=None, sort=order, legend=alt.Legend(orient="bottom", columns=2))
+    x = alt.X("year:Q", title="Year", axis=alt.Axis(format="d"))
+    band = alt.Chart(data).mark_area(opacity=0.2).encode(x=x, y=alt.Y("p05:Q", title=axis_title), y2="p95:Q", color=colour)
+    line = alt.Chart(data).mark_line(strokeWidth=2.5).encode(
+        x=x, y="median:Q", color=colour,
+        tooltip=[alt.Tooltip("year:Q", format="d"), "quantity:N", alt.Tooltip("median:Q", format=",.3~f", title=f"median ({axis_title})"),
+                 alt.Tooltip("p05:Q", format=",.3~f", title="5 %"), alt.Tooltip("p95:Q", format=",.3~f", title="95 %")],
+    )
+    rule = alt.Chart(pd.DataFrame({"year": [selected_year]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="year:Q")
+    return (band + line + rule).properties(title=title, height=300)
+
+
+def rate_chart(bands: pd.DataFrame, label: str, targets: pd.DataFrame, selected_year: int) -> alt.Chart:
+    """One rate over the years (rows year, median, p05, p95 as shares) with its band, and EU targets
+    (rows year, value_share, description) as dashed reference lines from their year on."""
+    data = bands.assign(**{c: bands[c] * 100 for c in ("median", "p05", "p95")})
+    x = alt.X("year:Q", title="Year", axis=alt.Axis(format="d"), scale=alt.Scale(domain=[int(data["year"].min()), int(data["year"].max())]))
+    y_title = f"{label} (%)"
+    layers = [
+        alt.Chart(data).mark_area(opacity=0.2, color="#4c78a8").encode(x=x, y=alt.Y("p05:Q", title=y_title), y2="p95:Q"),
+        alt.Chart(data).mark_line(strokeWidth=2.5, color="#4c78a8").encode(
+            x=x, y="median:Q",
+            tooltip=[alt.Tooltip("year:Q", format="d"), alt.Tooltip("median:Q", format=".1f", title="median %"),
+                     alt.Tooltip("p05:Q", format=".1f", title="5 %"), alt.Tooltip("p95:Q", format=".1f", title="95 %")]),
+        alt.Chart(pd.DataFrame({"year": [selected_year]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="year:Q"),
+    ]
+    if not targets.empty:
+        lines = targets.assign(value=targets["value_share"] * 100, end=int(data["year"].max()))
+        layers.append(alt.Chart(lines).mark_rule(color="#e45756", strokeDash=[6, 3], strokeWidth=2).encode(
+            x="year:Q", x2="end:Q", y="value:Q", tooltip=["description:N", alt.Tooltip("value:Q", format=".1f", title="target %"),
+                                                            alt.Tooltip("year:Q", format="d", title="from")]))
+        layers.append(alt.Chart(lines).mark_point(color="#e45756", filled=True, size=60).encode(x="year:Q", y="value:Q"))
+    return alt.layer(*layers).properties(title=f"{label} over time, with EU targets (red)", height=300)
+
+
+def mci_chart(frame: pd.DataFrame) -> alt.Chart:
+    """MCI per product (rows name, median, p05, p95) as bars with their 5-95 % range."""
+    y = alt.Y("name:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260))
+    bars = alt.Chart(frame).mark_bar(color="#54a24b").encode(
+        x=alt.X("median:Q", title="Material Circularity Indicator (0.1 linear ... 1 restorative)", scale=alt.Scale(domain=[0, 1])),
+        y=y, tooltip=["name:N", alt.Tooltip("median:Q", format=".2f"), alt.Tooltip("p05:Q", format=".2f", title="5 %"),
+                      alt.Tooltip("p95:Q", format=".2f", title="95 %")])
+    errors = alt.Chart(frame).mark_rule(color="#333").encode(x="p05:Q", x2="p95:Q", y=y)
+    linear = alt.Chart(pd.DataFrame({"x": [0.1]})).mark_rule(strokeDash=[3, 3], color="#888").encode(x="x:Q")
+    return (bars + errors + linear).properties(height=max(120, 32 * len(frame)))
+
+
+def comparison_chart(frame: pd.DataFrame, value_column: str, title: str) -> alt.Chart:
+    """Cities side by side (rows city, value, highlight)."""
+    return alt.Chart(frame).mark_bar().encode(
+        x=alt.X(f"{value_column}:Q", title=title), y=alt.Y("city:N", title=None, sort="-x"),
+        color=alt.condition(alt.datum.highlight, alt.value("#4c78a8"), alt.value("#bab0ac")),
+        tooltip=["city:N", alt.Tooltip(f"{value_column}:Q", format=",.3~f")],
+    ).properties(height=32 * len(frame) + 20)
+
+
+def district_map(districts: pd.DataFrame, centre: tuple[float, float]) -> pdk.Deck:
+    """District circles sized by urban-mine stock and coloured by end of life per inhabitant, with
+    their names: rows name, lat, lon, stock_kg, eol_kg, population. No basemap is needed."""
+    data = districts.copy()
+    largest = float(data["stock_kg"].max()) or 1.0
+    data["radius"] = 6 + 26 * (data["stock_kg"] / largest) ** 0.5  # pixels; area follows the stock
+    per_inhabitant = data["eol_kg"] / data["population"].where(data["population"] > 0)
+    span = float(per_inhabitant.max() - per_inhabitant.min()) or 1.0
+    shade = ((per_inhabitant - per_inhabitant.min()) / span).fillna(0.0)
+    data["colour"] = [[int(80 + 175 * s), int(140 - 90 * s), int(200 - 150 * s), 190] for s in shade]
+    data["stock_text"] = data["stock_kg"].map(format_mass)
+    data["eol_text"] = data["eol_kg"].map(lambda kg: format_mass(kg) + " per year")
+    layers = [
+        pdk.Layer("ScatterplotLayer", data, get_position=["lon", "lat"], get_radius="radius", radius_units="'pixels'",
+                  get_fill_color="colour",
+                  get_line_color=[40, 40, 40, 220], line_width_min_pixels=1, stroked=True, pickable=True),
+        pdk.Layer("TextLayer", data, get_position=["lon", "lat"], get_text="name", get_size=12,
+                  get_color=[20, 20, 20, 255], get_alignment_baseline="'top'", get_pixel_offset=[0, 12],
+                  character_set="'auto'"),  # names carry letters beyond ASCII (ä, Ö); quoted: pydeck evaluates strings
+    ]
+    if len(data) > 1:  # fit the districts, with a margin for the circles and labels
+        view = pdk.data_utils.compute_view(data[["lon", "lat"]].to_numpy().tolist(), view_proportion=1)
+        view.zoom = max(8.0, view.zoom - 0.7)
+    else:
+        view = pdk.ViewState(latitude=centre[0], longitude=centre[1], zoom=11)
+    return pdk.Deck(layers=layers, initial_view_state=view, map_style=None,
+                    tooltip={"text": "{name}\nurban mine: {stock_text}\nend of life: {eol_text}"})

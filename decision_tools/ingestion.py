@@ -166,6 +166,23 @@ TABLES: dict[str, TableSpec] = {
             may_be_empty=True,  # cities without district data are modelled as a whole
         ),
         TableSpec(
+            "targets",
+            "EU targets and benchmarks, for reference lines (shares 0..1)",
+            (
+                Column("target_id", "str"),
+                Column("instrument", "str"),
+                Column("description", "str"),
+                Column("indicator", "str", required=False),  # empty: not a city indicator
+                Column("materials", "str"),  # 'all' or symbols separated by ';'
+                _share("value_share"),
+                Column("direction", "str", choices=("min", "max")),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("target_id",),
+        ),
+        TableSpec(
             "ownership",
             "units of a product per driver (inhabitant, household or city) by year and geography",
             (
@@ -309,6 +326,10 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
     for table in ("product_content", "recovery_yields"):
         check_codes(table, "material", materials, "material")
     check_codes("districts", "city", cities, "city")
+    for idx, value in tables["targets"]["materials"].items():
+        unknown = [m for m in split_sources(value) if m not in materials and m != "all"]
+        if unknown:
+            report.add("targets", _file_row(idx), "materials", ";".join(unknown), "unknown material; use symbols or 'all'")
     check_codes("ownership", "geography", {"EU"} | countries | cities, "geography (EU, a country code or a city)")
 
     routing = tables["eol_routing"]

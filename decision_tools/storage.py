@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,6 +85,11 @@ CREATE TABLE districts (
     version_id INTEGER NOT NULL, city VARCHAR NOT NULL, district VARCHAR NOT NULL, population INTEGER NOT NULL,
     lat DOUBLE NOT NULL, lon DOUBLE NOT NULL, {_PROVENANCE_DDL}, PRIMARY KEY (version_id, city, district)
 );
+CREATE TABLE targets (
+    version_id INTEGER NOT NULL, target_id VARCHAR NOT NULL, instrument VARCHAR NOT NULL, description VARCHAR NOT NULL,
+    indicator VARCHAR, materials VARCHAR NOT NULL, value_share DOUBLE NOT NULL, direction VARCHAR NOT NULL,
+    year INTEGER NOT NULL, {_PROVENANCE_DDL}, note VARCHAR, PRIMARY KEY (version_id, target_id)
+);
 CREATE TABLE ownership (
     version_id INTEGER NOT NULL, geography VARCHAR NOT NULL, product VARCHAR NOT NULL, year INTEGER NOT NULL,
     units_per_driver DOUBLE NOT NULL, {_PROVENANCE_DDL}, basis VARCHAR,
@@ -122,8 +128,9 @@ METRICS: dict[str, tuple[str, str]] = {
 
 _METRIC_ROWS_SQL = """
     SELECT CASE process WHEN 'use' THEN 'in_use_stock' ELSE 'hibernating_stock' END AS metric,
-           NULL AS route, year, product, district, kg, confidence, source_ids, downscaled
-    FROM stocks WHERE version_id = $version AND city = $city AND material = $material {year_filter}
+           NULL AS route, city, year, product, district, kg, confidence, source_ids, downscaled
+    FROM stocks WHERE version_id = $version AND ($city IS NULL OR city = $city)
+      AND list_contains($materials, material) {year_filter}
       AND year >= {first_year}  -- the opening stock of the year before is kept only for balance checks
     UNION ALL
     SELECT CASE
@@ -134,12 +141,13 @@ _METRIC_ROWS_SQL = """
              ELSE 'lost' END AS metric,
            CASE WHEN to_process IN ('residual_waste', 'export_reuse_abroad', 'recycling_loss')
                 THEN to_process END AS route,
-           year, product, district, kg, confidence, source_ids, downscaled
-    FROM flows WHERE version_id = $version AND city = $city AND material = $material {year_filter}
+           city, year, product, district, kg, confidence, source_ids, downscaled
+    FROM flows WHERE version_id = $version AND ($city IS NULL OR city = $city)
+      AND list_contains($materials, material) {year_filter}
       AND (from_process = 'market' OR to_process IN ('end_of_life', 'separate_collection',
            'secondary_supply', 'residual_waste', 'export_reuse_abroad', 'recycling_loss'))
 """
-_GROUPABLE = ("year", "product", "district", "route")
+_GROUPABLE = ("city", "year", "product", "district", "route")
 
 
 class StoreError(RuntimeError):
@@ -156,6 +164,10 @@ class DatabaseBusyError(StoreError):
 
 class DatabaseCorruptError(StoreError):
     pass
+
+
+def _as_list(materials: str | Sequence[str]) -> list[str]:
+    return [materials] if isinstance(materials, str) else list(materials)
 
 
 def default_db_path() -> Path:
@@ -322,6 +334,10 @@ class Store:
         order = ", ".join(ingestion.TABLES[name].key)
         return self._frame(f"SELECT * EXCLUDE (version_id) FROM {name} WHERE version_id = ? ORDER BY {order}", [version_id])
 
+    def input_tables(self, version_id: int) -> dict[str, pd.DataFrame]:
+        """Every input table of a version, as the model takes them."""
+        return {name: self.table(name, version_id) for name in INPUT_TABLES}
+
     def cities(self, version_id: int) -> pd.DataFrame:
         return self.table("cities", version_id)
 
@@ -333,29 +349,31 @@ class Store:
         return int(row.at[0, "lo"]), int(row.at[0, "hi"])
 
     # --- the chain ---------------------------------------------------------------------------
-    def chain(self, version_id: int, city: str, year: int, material: str | None = None) -> pd.DataFrame:
-        """Flows of the chain for a city and year, kg per year, summed over products and districts,
-        in the order of the chain."""
+    def chain(self, version_id: int, city: str, year: int, materials: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Flows of the chain for a city and year, kg per year per material, summed over products and
+        districts, in the order of the chain. ``materials`` None means every material."""
         frame = self._frame(
             """
             SELECT material, from_process, to_process, sum(kg) AS kg
             FROM flows
             WHERE version_id = $version AND city = $city AND year = $year
-              AND ($material IS NULL OR material = $material)
+              AND ($materials IS NULL OR list_contains($materials, material))
             GROUP BY material, from_process, to_process
             """,
-            {"version": version_id, "city": city, "year": year, "material": material},
+            {"version": version_id, "city": city, "year": year,
+             "materials": None if materials is None else _as_list(materials)},
         )
         edge_order = {(frm, to): i for i, (frm, to, _) in enumerate(system.EDGES)}
         order = [edge_order[(f, t)] for f, t in zip(frame["from_process"], frame["to_process"])]
         return frame.assign(_order=order).sort_values(["material", "_order"]).drop(columns="_order").reset_index(drop=True)
 
-    def metric_table(self, version_id: int, city: str, material: str, year: int | None = None,
+    def metric_table(self, version_id: int, city: str | None, materials: str | Sequence[str], year: int | None = None,
                      by: tuple[str, ...] = ()) -> pd.DataFrame:
         """The headline quantities (METRICS) summed over everything but ``by``, with provenance.
 
-        Returns one row per metric (and per value of ``by``): kg, confidence (weakest input),
-        source_ids (union), downscaled (any input downscaled from a national or EU average).
+        ``city`` None means every city; ``materials`` is one symbol or several (summed). Returns one
+        row per metric (and per value of ``by``): kg, confidence (weakest input), source_ids
+        (union), downscaled (any input downscaled from a national or EU average).
         """
         unknown = [b for b in by if b not in _GROUPABLE]
         if unknown:
@@ -363,7 +381,7 @@ class Store:
         rows_sql = _METRIC_ROWS_SQL.format(year_filter="AND year = $year" if year is not None else "",
                                            first_year=system.REPORT_START)
         keys = ", ".join(("metric",) + by)
-        params = {"version": version_id, "city": city, "material": material}
+        params = {"version": version_id, "city": city, "materials": _as_list(materials)}
         if year is not None:
             params["year"] = year
         frame = self._frame(

@@ -1,0 +1,192 @@
+"""Circularity indicators: pure functions on masses (kg) and shares (fractions 0..1).
+
+Each works on floats and, element-wise, on numpy arrays (Monte Carlo samples). Definitions and
+their sources are in reference METHODS.md, section 2, and on the app's Methods page:
+
+- recycling rates: UNEP International Resource Panel (2011), Recycling Rates of Metals
+- end-of-life recycling input rate (EOL-RIR): European Commission CRM methodology (city analogue here)
+- circular material use rate: Eurostat (city analogue here)
+- Material Circularity Indicator: Ellen MacArthur Foundation and Granta Design, Circularity
+  Indicators methodology (2015, updated 2019)
+- 25 % recycling benchmark: Critical Raw Materials Act, Regulation (EU) 2024/1252, art. 5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CRMA_RECYCLING_BENCHMARK = 0.25  # share of EU consumption from recycling, 2030 (art. 5(1)(a)(iii))
+
+
+def _ratio(numerator, denominator):
+    """numerator / denominator, NaN where the denominator is zero (an undefined rate, not 0 %)."""
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    out = np.divide(numerator, denominator, out=np.full(np.broadcast(numerator, denominator).shape, np.nan),
+                    where=denominator != 0)
+    return out.item() if out.ndim == 0 else out
+
+
+def collection_rate(collected_kg, end_of_life_kg):
+    """Share of end-of-life material that is separately collected (0..1)."""
+    return _ratio(collected_kg, end_of_life_kg)
+
+
+def recovery_efficiency(secondary_supply_kg, collected_kg):
+    """Share of collected material recovered by pre- and end-processing (0..1)."""
+    return _ratio(secondary_supply_kg, collected_kg)
+
+
+def eol_recycling_rate(secondary_supply_kg, end_of_life_kg):
+    """End-of-life recycling rate: metal recycled from end-of-life scrap / metal in it (UNEP IRP 2011);
+    equals collection rate x processing yield."""
+    return _ratio(secondary_supply_kg, end_of_life_kg)
+
+
+def recycled_content(secondary_input_kg, total_input_kg):
+    """Recycled content: secondary metal / all metal input to production (UNEP IRP 2011)."""
+    return _ratio(secondary_input_kg, total_input_kg)
+
+
+def hibernation_share(hibernating_kg, in_use_kg):
+    """Share of the urban mine kept unused at home: hibernating / (in use + hibernating)."""
+    return _ratio(hibernating_kg, np.asarray(in_use_kg, dtype=float) + np.asarray(hibernating_kg, dtype=float))
+
+
+def secondary_supply_share(secondary_supply_kg, new_products_kg):
+    """The city's analogue of the EU EOL-RIR: secondary supply from its end-of-life products / the
+    material in new products entering use in the city."""
+    return _ratio(secondary_supply_kg, new_products_kg)
+
+
+def circular_material_use_rate(secondary_supply_kg, new_products_kg):
+    """City analogue of Eurostat's CMU rate: secondary material / (material demand + secondary material)."""
+    secondary = np.asarray(secondary_supply_kg, dtype=float)
+    return _ratio(secondary, np.asarray(new_products_kg, dtype=float) + secondary)
+
+
+def gap_to_benchmark(share, benchmark: float = CRMA_RECYCLING_BENCHMARK):
+    """Shortfall against a benchmark share, in share points (positive: below the benchmark)."""
+    out = benchmark - np.asarray(share, dtype=float)
+    return out.item() if out.ndim == 0 else out
+
+
+def stock_per_inhabitant(stock_kg, population):
+    """Urban-mine stock (in use + hibernating) per inhabitant, kg."""
+    return _ratio(stock_kg, population)
+
+
+def _check_share(name: str, value) -> None:
+    array = np.asarray(value, dtype=float)
+    if np.any(np.isnan(array)) or np.any(array < 0) or np.any(array > 1):
+        raise ValueError(f"{name} must be a share between 0 and 1; got {value!r}.")
+
+
+def material_circularity_indicator(mass_kg, recycled_feedstock=0.0, reused_feedstock=0.0,
+                                   collected_for_recycling=0.0, collected_for_reuse=0.0,
+                                   recycling_efficiency_eol=1.0, recycling_efficiency_feedstock=1.0,
+                                   lifetime_ratio=1.0, intensity_ratio=1.0):
+    """Material Circularity Indicator (Ellen MacArthur Foundation and Granta Design, 2015/2019) of a
+    product of mass M; all shares are fractions 0..1, for metals (no biological or energy recovery):
+
+        V   = M (1 - F_R - F_U)                  virgin feedstock
+        W0  = M (1 - C_R - C_U)                  unrecoverable waste
+        W_C = M (1 - E_C) C_R                    waste from recycling the product at end of life
+        W_F = M (1 - E_F) F_R / E_F              waste from producing the recycled feedstock
+        W   = W0 + (W_F + W_C) / 2
+        LFI = (V + W) / (2M + (W_F - W_C) / 2)   linear flow index
+        X   = (L / L_av) (U / U_av),  F(X) = 0.9 / X
+        MCI = max(0, 1 - LFI F(X))
+
+    Fully linear with average utility gives 0.1; fully restorative (F_R = C_R = E_C = E_F = 1) gives 1.
+    Works element-wise on arrays; invalid inputs raise ValueError with a sentence saying which.
+    """
+    mass = np.asarray(mass_kg, dtype=float)
+    if np.any(~(mass > 0)):
+        raise ValueError(f"mass_kg must be positive; got {mass_kg!r}.")
+    shares = {
+        "recycled_feedstock": recycled_feedstock, "reused_feedstock": reused_feedstock,
+        "collected_for_recycling": collected_for_recycling, "collected_for_reuse": collected_for_reuse,
+        "recycling_efficiency_eol": recycling_efficiency_eol,
+        "recycling_efficiency_feedstock": recycling_efficiency_feedstock,
+    }
+    for name, value in shares.items():
+        _check_share(name, value)
+    f_r, f_u = np.asarray(recycled_feedstock, float), np.asarray(reused_feedstock, float)
+    c_r, c_u = np.asarray(collected_for_recycling, float), np.asarray(collected_for_reuse, float)
+    e_c, e_f = np.asarray(recycling_efficiency_eol, float), np.asarray(recycling_efficiency_feedstock, float)
+    if np.any(f_r + f_u > 1 + 1e-12):
+        raise ValueError("recycled_feedstock + reused_feedstock must not exceed 1 (they are shares of the same feedstock).")
+    if np.any(c_r + c_u > 1 + 1e-12):
+        raise ValueError("collected_for_recycling + collected_for_reuse must not exceed 1 (they are shares of the same waste).")
+    if np.any((e_f == 0) & (f_r > 0)):
+        raise ValueError("recycling_efficiency_feedstock is 0 while recycled_feedstock is above 0: recycled feedstock cannot be produced.")
+    for name, value in (("lifetime_ratio", lifetime_ratio), ("intensity_ratio", intensity_ratio)):
+        if np.any(~(np.asarray(value, dtype=float) > 0)):
+            raise ValueError(f"{name} must be positive; got {value!r}.")
+
+    virgin = mass * (1 - f_r - f_u)
+    unrecoverable = mass * (1 - c_r - c_u)
+    waste_recycling_eol = mass * (1 - e_c) * c_r
+    waste_feedstock = np.divide(mass * (1 - e_f) * f_r, e_f, out=np.zeros(np.broadcast(mass, e_f, f_r).shape), where=f_r > 0)
+    waste = unrecoverable + (waste_feedstock + waste_recycling_eol) / 2
+    linear_flow_index = (virgin + waste) / (2 * mass + (waste_feedstock - waste_recycling_eol) / 2)
+    utility = np.asarray(lifetime_ratio, float) * np.asarray(intensity_ratio, float)
+    mci = np.maximum(0.0, 1 - linear_flow_index * 0.9 / utility)
+    return mci.item() if mci.ndim == 0 else mci
+
+
+def mass_weighted_mean(values, masses, axis=-1):
+    """Portfolio value: mean of ``values`` weighted by ``masses`` (kg) along ``axis``; NaN values
+    (undefined for a product) are left out."""
+    values = np.asarray(values, dtype=float)
+    masses = np.where(np.isnan(values), 0.0, np.asarray(masses, dtype=float))
+    total = masses.sum(axis=axis)
+    weighted = np.nansum(values * masses, axis=axis)
+    return _ratio(weighted, total)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    label: str
+    unit: str  # "share" (0..1, shown as %), "share_points" (difference of shares), "kg_per_inhabitant", "index"
+    explanation: str  # one plain-language line
+    definition: str
+    source: str
+
+
+INDICATORS: dict[str, Indicator] = {i.key: i for i in (
+    Indicator("collection_rate", "Collection rate", "share",
+              "Of the material reaching end of life, the share separately collected.",
+              "separately collected / end of life generated", "UNEP IRP 2011"),
+    Indicator("recovery_efficiency", "Recovery efficiency", "share",
+              "Of what is collected, the share that recycling turns back into raw material.",
+              "secondary supply / separately collected", "UNEP IRP 2011 (processing yield)"),
+    Indicator("eol_recycling_rate", "End-of-life recycling rate", "share",
+              "Of the material reaching end of life, the share that comes back as raw material.",
+              "secondary supply / end of life generated = collection rate x processing yield", "UNEP IRP 2011"),
+    Indicator("secondary_supply_share", "Secondary-supply share", "share",
+              "The city's own recovered material relative to what it puts into new products (a city EOL-RIR).",
+              "secondary supply / material in new products entering use", "European Commission EOL-RIR, city analogue"),
+    Indicator("gap_to_crma_benchmark", "Gap to the EU 25 % recycling benchmark", "share_points",
+              "How far the secondary-supply share is below the CRMA's 25 % recycling benchmark for 2030 (negative: above it).",
+              "0.25 - secondary-supply share", "Regulation (EU) 2024/1252, art. 5"),
+    Indicator("circular_material_use_rate", "Circular material use rate", "share",
+              "Secondary material as a share of all material the city uses (Eurostat's CMU rate, city analogue).",
+              "secondary supply / (new products + secondary supply)", "Eurostat CMU, city analogue"),
+    Indicator("recycled_content", "Recycled content of new products", "share",
+              "Share of the material in new products that comes from recycled old scrap, taken as the EU end-of-life recycling input rate.",
+              "EU EOL-RIR of the material (products are made elsewhere)", "European Commission CRM study 2023"),
+    Indicator("hibernation_share", "Hibernation share", "share",
+              "Share of the urban mine lying unused in drawers at home.",
+              "hibernating stock / (in-use + hibernating stock)", "project definition"),
+    Indicator("urban_mine_per_inhabitant", "Urban mine per inhabitant", "kg_per_inhabitant",
+              "Material in products in use or hibernating, per inhabitant.",
+              "(in-use + hibernating stock) / population", "project definition"),
+    Indicator("portfolio_mci", "Material Circularity Indicator (portfolio)", "index",
+              "From 0.1 (take, make, dispose) to 1 (fully restorative), mass-weighted over the city's products.",
+              "EMF MCI per product and material, weighted by material in new products", "Ellen MacArthur Foundation 2019"),
+)}
