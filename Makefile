@@ -36,4 +36,5 @@ clean:
 	rm -rf $(VENV) $(DB) .pytest_cache
 
 bench: $(STAMP)
+	$(BIN)/python bench/monte_carlo.py
 	$(BIN)/python bench/cold_start.py

@@ -53,17 +53,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_flows(args: argparse.Namespace) -> int:
     with storage.Store.open(args.db) as store:
         version = store.current_version()
-        cities = list(store.cities(version)["city"])
-        materials = list(store.materials(version)["symbol"])
+        city, material, problem = _resolve(store, version, args.city, args.material)
+        if problem:
+            return _fail(problem, 2)
         first, last = store.year_range(version)
-        city = {c.lower(): c for c in cities}.get(args.city.lower())
-        if city is None:
-            return _fail(f"unknown city '{args.city}'; choose one of: {', '.join(cities)}", 2)
-        material = None
-        if args.material is not None:
-            material = {m.lower(): m for m in materials}.get(args.material.lower())
-            if material is None:
-                return _fail(f"unknown material '{args.material}'; choose one of: {', '.join(materials)}", 2)
         if not first <= args.year <= last:
             return _fail(f"year {args.year} is outside the modelled {first}-{last}", 2)
         chain = store.chain(version, city, args.year, material)
@@ -81,6 +74,69 @@ def cmd_flows(args: argparse.Namespace) -> int:
         )[["material", "from", "to", "kg"]]
         print(f"{city}, {args.year}: flows in kg per year (dataset version {version})")
         print(shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    return 0
+
+
+def _resolve(store: storage.Store, version: int, city_arg: str, material_arg: str | None):
+    """Case-insensitive city and material, or (None, message) naming the valid choices."""
+    cities = list(store.cities(version)["city"])
+    materials = list(store.materials(version)["symbol"])
+    city = {c.lower(): c for c in cities}.get(city_arg.lower())
+    if city is None:
+        return None, None, f"unknown city '{city_arg}'; choose one of: {', '.join(cities)}"
+    material = None
+    if material_arg is not None:
+        material = {m.lower(): m for m in materials}.get(material_arg.lower())
+        if material is None:
+            return None, None, f"unknown material '{material_arg}'; choose one of: {', '.join(materials)}"
+    return city, material, None
+
+
+def cmd_indicators(args: argparse.Namespace) -> int:
+    from . import uncertainty  # the Monte Carlo needs the model's libraries; import only when used
+    from .indicators import INDICATORS
+
+    with storage.Store.open(args.db) as store:
+        version = store.current_version()
+        city, material, problem = _resolve(store, version, args.city, args.material)
+        if problem:
+            return _fail(problem, 2)
+        first, last = store.year_range(version)
+        if not first <= args.year <= last:
+            return _fail(f"year {args.year} is outside the modelled {first}-{last}", 2)
+        tables = store.input_tables(version)
+    critical = list(tables["materials"].loc[tables["materials"]["critical_2023"].astype(bool), "symbol"])
+    materials = [material] if material else critical
+    samples_n = uncertainty.DEFAULT_SAMPLES if args.samples is None else args.samples
+    seed = uncertainty.DEFAULT_SEED if args.seed is None else args.seed
+    if samples_n < 1:
+        return _fail("--samples must be at least 1", 2)
+    try:
+        sim = uncertainty.simulate(tables, city, materials, samples=samples_n, seed=seed)
+    except ValueError as exc:
+        return _fail(str(exc))
+    samples = uncertainty.indicator_samples(sim, args.year)
+
+    def clean(value: float) -> float | None:
+        return None if value != value else round(float(value), 6)  # NaN (undefined rate) -> null
+
+    result = {}
+    for key, indicator in INDICATORS.items():
+        band = uncertainty.summarise(samples[key])
+        result[key] = {"label": indicator.label, "unit": indicator.unit, "median": clean(band["median"]),
+                       "p05": clean(band["p05"]), "p95": clean(band["p95"]), "definition": indicator.definition,
+                       "source": indicator.source}
+    if args.format == "json":
+        print(json.dumps({
+            "city": city, "year": args.year, "materials": materials, "dataset_version": version,
+            "samples": samples_n, "seed": seed, "range": "5-95 % of the Monte Carlo samples",
+            "indicators": result,
+        }, indent=2))
+    else:
+        scope = material or "all critical raw materials"
+        print(f"{city}, {args.year}, {scope}: median and 5-95 % range of {samples_n:,} samples (dataset version {version})")
+        for key, row in result.items():
+            print(f"  {row['label']:<45} {row['median']!s:>12}  [{row['p05']} .. {row['p95']}]  ({row['unit']})")
     return 0
 
 
@@ -112,6 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     flows.add_argument("--db", type=Path, help=db_help)
     flows.set_defaults(func=cmd_flows)
+
+    indicators = sub.add_parser("indicators", help="print the circularity indicators with their uncertainty ranges",
+                                description="Run the Monte Carlo for a city and print every circularity indicator "
+                                            "(median and 5-95 %% range) for a year.")
+    indicators.add_argument("--city", required=True, help="city name, e.g. Helsinki")
+    indicators.add_argument("--year", required=True, type=int, help="year, e.g. 2030")
+    indicators.add_argument("--material", help="material symbol, e.g. Co (default: all critical raw materials together)")
+    indicators.add_argument("--samples", type=int, help="Monte Carlo samples (default: 1000, as in the app)")
+    indicators.add_argument("--seed", type=int, help="random seed (default: the app's, so the numbers match)")
+    indicators.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    indicators.add_argument("--db", type=Path, help=db_help)
+    indicators.set_defaults(func=cmd_indicators)
     return parser
 
 

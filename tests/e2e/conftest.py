@@ -32,10 +32,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_url(small_db):
+def start_server(db_path):
+    """Start `streamlit run app.py` on a free port; return (process, url) once it answers."""
     port = _free_port()
-    env = dict(os.environ, **{storage.DB_ENV_VAR: str(small_db)})
+    env = dict(os.environ, **{storage.DB_ENV_VAR: str(db_path)})
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(PROJECT_DIR / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -52,9 +52,19 @@ def server_url(small_db):
     else:
         process.kill()
         pytest.fail(f"the Streamlit server did not start:\n{process.stdout.read()}")
-    yield url
+    return process, url
+
+
+def stop_server(process) -> None:
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server_url(small_db):
+    process, url = start_server(small_db)
+    yield url
+    stop_server(process)
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +84,11 @@ def page(browser):
     opened = context.new_page()
     yield opened
     context.close()
+
+
+def frontend_errors(page) -> list[str]:
+    """Error boxes the browser shows (a chart that failed to render), which the server never sees."""
+    return [text for text in page.locator('[data-testid="stAlertContentError"], [data-testid="stException"]').all_inner_texts()]
 
 
 def wait_ready(page) -> None:

@@ -58,8 +58,26 @@ def test_missing_database_is_a_sentence(tmp_path, capsys):
     assert "There is no database at" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"]])
 def test_help_on_every_command(command):
     result = run_cli(*command, "--help")
     assert result.returncode == 0
     assert "usage:" in result.stdout
+
+
+def test_indicators_json_has_every_indicator_with_a_range(small_db, capsys):
+    assert main(["indicators", "--db", str(small_db), "--city", "Ghent", "--year", "2030", "--material", "Co",
+                 "--samples", "200", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["materials"] == ["Co"] and payload["samples"] == 200
+    for key in ("collection_rate", "eol_recycling_rate", "secondary_supply_share", "gap_to_crma_benchmark",
+                "recycled_content", "hibernation_share", "urban_mine_per_inhabitant", "portfolio_mci"):
+        row = payload["indicators"][key]
+        assert row["p05"] <= row["median"] <= row["p95"], key
+
+
+def test_indicators_default_to_all_crms_and_reject_unknown_city(small_db, capsys):
+    assert main(["indicators", "--db", str(small_db), "--city", "Delft", "--year", "2030", "--samples", "50"]) == 0
+    assert "all critical raw materials" in capsys.readouterr().out
+    assert main(["indicators", "--db", str(small_db), "--city", "Nowhere", "--year", "2030"]) == 2
+    assert "unknown city 'Nowhere'; choose one of: Delft, Ghent" in capsys.readouterr().err

@@ -70,6 +70,10 @@ TINY = {
     "cities.csv": "city,country_iso3,population,households,lat,lon,source_id,confidence,note\nTestville,FIN,1000,500,60,25,T,high,\n",
     "districts.csv": "city,district,population,lat,lon,source_id,confidence\n",
     "ownership.csv": "geography,product,year,units_per_driver,source_id,confidence,basis\nEU,phone,1980,1,T,illustrative,\n",
+    "targets.csv": (
+        "target_id,instrument,description,indicator,materials,value_share,direction,year,source_id,confidence,note\n"
+        "t1,Test,a target,collection_rate,all,0.5,min,2030,T,high,\n"
+    ),
 }
 
 
