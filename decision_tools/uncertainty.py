@@ -16,6 +16,7 @@ With every factor set to 1 the result equals the stored model (a unit test check
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -199,7 +200,8 @@ def pair_mci(sim: Simulation, t: int) -> np.ndarray:
 
 def summarise(samples: np.ndarray, axis: int = 0) -> dict[str, np.ndarray | float]:
     """Median and the 5-95 % range of samples along ``axis`` (NaNs ignored)."""
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # an all-NaN slice (a rate undefined in that year) gives NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
         low, median, high = np.nanpercentile(np.asarray(samples, dtype=float), [5, 50, 95], axis=axis)
     as_value = (lambda x: float(x)) if np.ndim(median) == 0 else (lambda x: x)
     return {"median": as_value(median), "p05": as_value(low), "p95": as_value(high)}

@@ -106,8 +106,9 @@ applies = targets["materials"].map(lambda m: m == "all" or (not all_crms and sel
 relevant = targets[(targets["indicator"] == rate_key) & applies]
 st.altair_chart(charts.rate_chart(rate_bands, INDICATORS[rate_key].label, relevant, sel.year), width="stretch", key="rate_chart")
 if not relevant.empty:
-    st.caption("EU targets: " + "; ".join(f"{r.description} ({r.instrument}, {r.year}, {r.confidence}){': ' + r.note if r.note else ''}"
-                                          for r in relevant.itertuples()))
+    st.caption("EU targets: " + "; ".join(
+        f"{r.description} ({r.instrument}, {r.year}, {r.confidence}){': ' + r.note if pd.notna(r.note) and r.note else ''}"
+        for r in relevant.itertuples()))
 
 st.subheader("Material Circularity Indicator by product")
 year_index = int(list(sim.years).index(sel.year))

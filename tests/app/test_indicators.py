@@ -41,3 +41,11 @@ def test_url_state_restores_scope_and_rate(app):
     assert at.toggle(key="all_crms").value is True
     assert at.selectbox(key="rate").value == "Collection rate"
     assert "all critical raw materials" in at.caption[0].value
+
+
+def test_targets_appear_for_the_rate_they_belong_to(app):
+    at = app(city="Ghent", year="2032", material="Li", rate="Recovery efficiency").run()
+    at.switch_page("pages/indicators.py").run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "lithium recovered from waste batteries 50 %" in captions and "80 %" in captions
