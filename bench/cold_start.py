@@ -9,9 +9,7 @@ Writes bench/results/cold_start.csv (phase, median seconds, target seconds, rati
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -26,7 +24,9 @@ from playwright.sync_api import sync_playwright
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
+sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
+from results_csv import machine, write_results  # noqa: E402
 from decision_tools import storage  # noqa: E402
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
 
@@ -83,8 +83,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         runs = [one_run(browser) for _ in range(args.runs)]
         browser.close()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"Cold start over {args.runs} runs on {machine}")
+    print(f"Cold start over {args.runs} runs on {machine()}")
     rows = []
     for phase in runs[0]:
         median = statistics.median(r[phase] for r in runs)
@@ -92,12 +91,7 @@ def main() -> None:
         ratio = f"{median / target:.2f}" if target else ""
         rows.append({"phase": phase, "median_s": f"{median:.2f}", "target_s": target or "", "ratio_to_target": ratio})
         print(f"  {phase:<22} median {median:6.2f} s" + (f"   target {target:.0f} s, ratio {ratio}" if target else ""))
-    out = PROJECT_DIR / "bench" / "results" / "cold_start.csv"
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["phase", "median_s", "target_s", "ratio_to_target"])
-        writer.writeheader()
-        writer.writerows(rows)
-        handle.write(f"# {machine}\n")
+    out = write_results("cold_start", rows)
     print(f"Written to {out.relative_to(PROJECT_DIR)}")
 
 

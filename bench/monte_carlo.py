@@ -9,9 +9,6 @@ target, and writes bench/results/monte_carlo.csv. Uses a scratch database built 
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -20,7 +17,9 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
+sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
+from results_csv import machine, write_results  # noqa: E402
 from decision_tools import storage, uncertainty  # noqa: E402
 
 TARGET_S = 2.0
@@ -39,8 +38,7 @@ def main() -> None:
         with storage.Store.open(db) as store:
             tables = store.input_tables(store.current_version())
     critical = list(tables["materials"].loc[tables["materials"]["critical_2023"].astype(bool), "symbol"])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"Monte Carlo, {uncertainty.DEFAULT_SAMPLES:,} samples per run, median of {args.runs} runs on {machine}")
+    print(f"Monte Carlo, {uncertainty.DEFAULT_SAMPLES:,} samples per run, median of {args.runs} runs on {machine()}")
     rows = []
     for city, scope in CASES:
         materials = critical if scope.startswith("all") else [scope]
@@ -55,12 +53,7 @@ def main() -> None:
         rows.append({"case": f"{city}, {scope}", "samples": uncertainty.DEFAULT_SAMPLES, "median_s": f"{median:.3f}",
                      "target_s": TARGET_S, "ratio_to_target": f"{median / TARGET_S:.2f}"})
         print(f"  {city + ', ' + scope:<45} median {median:6.3f} s   target {TARGET_S:.1f} s, ratio {median / TARGET_S:.2f}")
-    out = PROJECT_DIR / "bench" / "results" / "monte_carlo.csv"
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        handle.write(f"# {machine}\n")
+    out = write_results("monte_carlo", rows)
     print(f"Written to {out.relative_to(PROJECT_DIR)}")
 
 

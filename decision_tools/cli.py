@@ -22,6 +22,30 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
+class UsageError(Exception):
+    """A wrong argument: said in one line, exit code 2."""
+
+
+def _selection(store: storage.Store, args: argparse.Namespace) -> tuple[int, str, str | None]:
+    """The current version and the city and material asked for (case-insensitive), checked against the
+    data; raises UsageError naming the valid choices."""
+    version = store.current_version()
+    cities = list(store.cities(version)["city"])
+    materials = list(store.materials(version)["symbol"])
+    city = {c.lower(): c for c in cities}.get(args.city.lower())
+    if city is None:
+        raise UsageError(f"unknown city '{args.city}'; choose one of: {', '.join(cities)}")
+    material = None
+    if args.material is not None:
+        material = {m.lower(): m for m in materials}.get(args.material.lower())
+        if material is None:
+            raise UsageError(f"unknown material '{args.material}'; choose one of: {', '.join(materials)}")
+    first, last = store.year_range(version)
+    if not first <= args.year <= last:
+        raise UsageError(f"year {args.year} is outside the modelled {first}-{last}")
+    return version, city, material
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
@@ -52,13 +76,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_flows(args: argparse.Namespace) -> int:
     with storage.Store.open(args.db) as store:
-        version = store.current_version()
-        city, material, problem = _resolve(store, version, args.city, args.material)
-        if problem:
-            return _fail(problem, 2)
-        first, last = store.year_range(version)
-        if not first <= args.year <= last:
-            return _fail(f"year {args.year} is outside the modelled {first}-{last}", 2)
+        version, city, material = _selection(store, args)
         chain = store.chain(version, city, args.year, material)
     chain = chain[chain["kg"] > 0].reset_index(drop=True)
     if args.format == "json":
@@ -77,33 +95,12 @@ def cmd_flows(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve(store: storage.Store, version: int, city_arg: str, material_arg: str | None):
-    """Case-insensitive city and material, or (None, message) naming the valid choices."""
-    cities = list(store.cities(version)["city"])
-    materials = list(store.materials(version)["symbol"])
-    city = {c.lower(): c for c in cities}.get(city_arg.lower())
-    if city is None:
-        return None, None, f"unknown city '{city_arg}'; choose one of: {', '.join(cities)}"
-    material = None
-    if material_arg is not None:
-        material = {m.lower(): m for m in materials}.get(material_arg.lower())
-        if material is None:
-            return None, None, f"unknown material '{material_arg}'; choose one of: {', '.join(materials)}"
-    return city, material, None
-
-
 def cmd_indicators(args: argparse.Namespace) -> int:
     from . import uncertainty  # the Monte Carlo needs the model's libraries; import only when used
     from .indicators import INDICATORS
 
     with storage.Store.open(args.db) as store:
-        version = store.current_version()
-        city, material, problem = _resolve(store, version, args.city, args.material)
-        if problem:
-            return _fail(problem, 2)
-        first, last = store.year_range(version)
-        if not first <= args.year <= last:
-            return _fail(f"year {args.year} is outside the modelled {first}-{last}", 2)
+        version, city, material = _selection(store, args)
         tables = store.input_tables(version)
     critical = list(tables["materials"].loc[tables["materials"]["critical_2023"].astype(bool), "symbol"])
     materials = [material] if material else critical
@@ -187,5 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except UsageError as exc:
+        return _fail(str(exc), 2)
     except storage.StoreError as exc:
         return _fail(str(exc))
