@@ -204,18 +204,23 @@ class ChainInputs:
 
 def material_chain(inflow_u: np.ndarray, outflow_u: np.ndarray, stock_u: np.ndarray, hib_lifetime: fd.LifetimeModel,
                    hibernation_share: np.ndarray, export_share: np.ndarray, collection_rate: np.ndarray,
-                   g_of_pair: np.ndarray, kg_per_unit: np.ndarray, recovery_yield: np.ndarray):
+                   g_of_pair: np.ndarray, kg_per_unit: np.ndarray, recovery_yield: np.ndarray,
+                   take_back_share: np.ndarray | None = None):
     """From units entering, leaving and in use (t, X, g) to every flow and stock of the chain in kg
     (t, X, p). Shares are (t, X or 1, g), yields (t, X or 1, p), content (X or 1, p) or (p,), so the
-    same code serves regions (the stored model) and Monte Carlo samples.
+    same code serves regions (the stored model), Monte Carlo samples and scenarios.
 
-    Returns (flows: {(from, to): kg}, stocks: {process: kg}, unit_stocks: {process: units}).
+    ``take_back_share`` (t, X or 1, g): share of retiring units that a take-back campaign brings
+    straight to separate collection instead of drawers (default none). Returns (flows: {(from, to):
+    kg}, stocks: {process: kg}, unit_stocks: {process: units}).
     """
+    returned_u = outflow_u * take_back_share if take_back_share is not None else np.zeros_like(outflow_u)
     to_hibernation_u = outflow_u * hibernation_share
     from_hibernation_u, hibernation_stock_u = inflow_driven(hib_lifetime, to_hibernation_u)
-    eol_u = outflow_u - to_hibernation_u + from_hibernation_u
-    export_u = eol_u * export_share
-    collected_u = (eol_u - export_u) * collection_rate
+    discarded_u = outflow_u - to_hibernation_u - returned_u + from_hibernation_u  # reaches waste handling as usual
+    eol_u = discarded_u + returned_u
+    export_u = discarded_u * export_share
+    collected_u = (discarded_u - export_u) * collection_rate + returned_u
 
     def to_kg(units: np.ndarray) -> np.ndarray:
         return units[..., g_of_pair] * kg_per_unit
@@ -225,7 +230,7 @@ def material_chain(inflow_u: np.ndarray, outflow_u: np.ndarray, stock_u: np.ndar
     flows = {
         ("market", "use"): to_kg(inflow_u),
         ("use", "hibernation"): to_kg(to_hibernation_u),
-        ("use", "end_of_life"): to_kg(outflow_u - to_hibernation_u),
+        ("use", "end_of_life"): to_kg(outflow_u - to_hibernation_u),  # includes units taken back
         ("hibernation", "end_of_life"): to_kg(from_hibernation_u),
         ("end_of_life", "export_reuse_abroad"): to_kg(export_u),
         ("end_of_life", "residual_waste"): to_kg(eol_u - export_u - collected_u),
@@ -247,11 +252,14 @@ def target_stock_units(tables: dict[str, pd.DataFrame], regions: pd.DataFrame) -
     return ownership * drivers[None, :, :], provenance
 
 
-def use_stock(products_table: pd.DataFrame, target: np.ndarray, lifetime_factor: np.ndarray | None = None):
+def use_stock(products_table: pd.DataFrame, target: np.ndarray, lifetime_factor: np.ndarray | None = None,
+              lifetime_factor_by_year: np.ndarray | None = None):
     """Stock-driven model of the units in use, one flodym run per kind of lifetime distribution.
 
     ``target`` is (t, X, g). ``lifetime_factor`` (X, g), when given, scales each product's mean
-    lifetime (and spread, for normal distributions) per variant X. Returns inflow, outflow, stock (t, X, g).
+    lifetime (and spread, for normal distributions) per variant X. ``lifetime_factor_by_year``
+    (t, X, g), when given, extends lifetimes from a year on for every cohort still in use (repair:
+    flodym's "nurture" factor, Krych et al. 2024). Returns inflow, outflow, stock (t, X, g).
     """
     products_table = products_table.reset_index(drop=True)
     products = list(products_table["product"])
@@ -266,6 +274,8 @@ def use_stock(products_table: pd.DataFrame, target: np.ndarray, lifetime_factor:
             spread = lifetime_factor[:, idx] * spread if kind == "normal" else np.broadcast_to(spread, mean.shape)
         dims = model_dims(n_x, [products[i] for i in idx])
         lifetime = lifetime_model(dims, kind, mean, spread)
+        if lifetime_factor_by_year is not None and not np.allclose(lifetime_factor_by_year[..., idx], 1.0):
+            lifetime.lt_factor_by_year = fd.FlodymArray(dims=dims, values=lifetime_factor_by_year[..., idx].copy())
         inflow[..., idx], outflow[..., idx], stock[..., idx] = stock_driven(dims, lifetime, target[..., idx])
     return inflow, outflow, stock
 
@@ -367,3 +377,79 @@ def _unit_frame(regions, products, years, stocks: dict[str, np.ndarray]) -> pd.D
             "units": values.reshape(-1),
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+@dataclass
+class CityInputs:
+    """One city's model inputs for a set of materials, at city level (districts share every parameter
+    but population, and the model is linear in population, so their sum is exact). Scenario levers and
+    the Monte Carlo modify copies of these arrays; the defaults of the last five change nothing."""
+
+    city: str
+    population: float
+    products_table: pd.DataFrame  # only the products that carry the materials
+    target: np.ndarray  # (t, 1, g) units that should be in use
+    chain: ChainInputs  # restricted to those products and (product, material) pairs
+    ownership_labels: np.ndarray  # (g,) confidence of each product's ownership figures
+    lifetime_factor_by_year: np.ndarray  # (t, g) lifetime extension of every unit in use, from a year on
+    reuse_share: np.ndarray  # (t, g) share 0..1 of retiring units reused in the city instead of new ones
+    take_back_share: np.ndarray  # (t, g) share 0..1 of retiring units brought straight to collection
+    recycled_content: np.ndarray  # (t, p) share 0..1 of recycled old scrap in new products
+    utility: np.ndarray  # (t, p) lifetime and intensity of use against the average (MCI's X)
+
+    def copy(self) -> "CityInputs":
+        arrays = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(self).items() if k != "chain"}
+        chain = ChainInputs(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(self.chain).items()})
+        return CityInputs(chain=chain, **arrays)
+
+
+def city_inputs(tables: dict[str, pd.DataFrame], city: str, materials: list[str]) -> CityInputs:
+    """Inputs of ``city`` for the pairs whose material is in ``materials``; ValueError in a sentence
+    for an unknown city or materials no product contains."""
+    cities = tables["cities"]
+    if city not in set(cities["city"]):
+        raise ValueError(f"Unknown city {city!r}; choose one of {', '.join(cities['city'])}.")
+    full = ChainInputs.from_tables(tables)
+    selected = [i for i, (_, m) in enumerate(full.pairs) if m in set(materials)]
+    if not selected:
+        raise ValueError(f"No product in the model contains {', '.join(materials)}.")
+    used_g = sorted({int(full.g_of_pair[i]) for i in selected})
+    products_table = tables["products"].reset_index(drop=True).iloc[used_g].reset_index(drop=True)
+    products = list(products_table["product"])
+    pairs = [full.pairs[i] for i in selected]
+    chain = ChainInputs(
+        products=products, pairs=pairs, g_of_pair=np.array([products.index(p) for p, _ in pairs], dtype=int),
+        kg_per_unit=full.kg_per_unit[selected], hibernation_share=full.hibernation_share[:, used_g],
+        export_share=full.export_share[:, used_g], collection_rate=full.collection_rate[:, used_g],
+        recovery_yield=full.recovery_yield[:, selected],
+    )
+    city_row = cities[cities["city"] == city]
+    regions = regions_of(city_row, tables["districts"][tables["districts"]["city"] == city])
+    target, provenance = target_stock_units(tables, regions)
+    rir = tables["materials"].set_index("symbol")["eu_eol_rir_share"]
+    n_t, n_g, n_p = len(YEARS), len(products), len(pairs)
+    return CityInputs(
+        city=city, population=float(city_row["population"].iloc[0]), products_table=products_table,
+        target=target[..., used_g].sum(axis=1, keepdims=True), chain=chain,
+        ownership_labels=provenance[provenance["r"] == 0].set_index("g").loc[used_g, "confidence"].to_numpy(),
+        lifetime_factor_by_year=np.ones((n_t, n_g)), reuse_share=np.zeros((n_t, n_g)), take_back_share=np.zeros((n_t, n_g)),
+        recycled_content=np.tile([float(rir[m]) for _, m in pairs], (n_t, 1)), utility=np.ones((n_t, n_p)),
+    )
+
+
+def run_city_inputs(inputs: CityInputs):
+    """The central (deterministic) chain of one city's inputs: (flows, stocks) in kg, each (t, 1, p).
+
+    Reuse: retiring units reused in the city replace new ones, so both the inflow of new units and
+    the outflow to end of life fall by the reused units (the stock in use is unchanged).
+    """
+    c = inputs.chain
+    inflow_u, outflow_u, stock_u = use_stock(inputs.products_table, inputs.target,
+                                             lifetime_factor_by_year=inputs.lifetime_factor_by_year[:, None, :])
+    reused_u = np.minimum(outflow_u * inputs.reuse_share[:, None, :], inflow_u)
+    flows, stocks, _ = material_chain(
+        inflow_u - reused_u, outflow_u - reused_u, stock_u, hibernation_lifetime(inputs.products_table),
+        c.hibernation_share[:, None, :], c.export_share[:, None, :], c.collection_rate[:, None, :],
+        c.g_of_pair, c.kg_per_unit, c.recovery_yield[:, None, :], inputs.take_back_share[:, None, :],
+    )
+    return flows, stocks

@@ -49,8 +49,31 @@ class Simulation:
     totals: dict[str, np.ndarray]
     pairs: list[tuple[str, str]]
     by_pair: dict[str, np.ndarray]
-    recycled_content: np.ndarray  # (p,) share 0..1: EU EOL-RIR of each pair's material
+    recycled_content: np.ndarray  # (t, p) share 0..1 of recycled old scrap in new products
+    utility: np.ndarray  # (t, p) lifetime and intensity of use against the average (the MCI's X)
     confidence: dict[str, str] = field(default_factory=dict)  # weakest input label per quantity
+
+    @classmethod
+    def from_chain(cls, inputs: model.CityInputs, flows: dict, stocks: dict, samples: int, seed: int,
+                   confidence: dict[str, str]) -> "Simulation":
+        """Collect the chain's arrays (t, s, p) into the quantities, for the reported years."""
+        report = model.YEARS >= REPORT_START
+        by_pair = {
+            "in_use_stock": stocks["use"], "hibernating_stock": stocks["hibernation"],
+            "new_products": flows[("market", "use")],
+            "end_of_life": flows[("use", "end_of_life")] + flows[("hibernation", "end_of_life")],
+            "separately_collected": flows[("end_of_life", "separate_collection")],
+            "secondary_supply": flows[("recycling", "secondary_supply")],
+            "lost": flows[("end_of_life", "residual_waste")] + flows[("end_of_life", "export_reuse_abroad")]
+                    + flows[("recycling", "recycling_loss")],
+        }
+        by_pair = {k: np.moveaxis(v[report], 0, 1) for k, v in by_pair.items()}  # (s, t, p)
+        return cls(
+            city=inputs.city, materials=tuple(dict.fromkeys(m for _, m in inputs.chain.pairs)),
+            population=inputs.population, years=model.YEARS[report], samples=samples, seed=seed,
+            totals={k: v.sum(axis=2) for k, v in by_pair.items()}, pairs=list(inputs.chain.pairs), by_pair=by_pair,
+            recycled_content=inputs.recycled_content[report], utility=inputs.utility[report], confidence=confidence,
+        )
 
 
 def _factor(rng: np.random.Generator, labels: np.ndarray, samples: int) -> np.ndarray:
@@ -68,91 +91,58 @@ def simulate(tables: dict[str, pd.DataFrame], city: str, materials: list[str], s
              seed: int = DEFAULT_SEED, spread_scale: float = 1.0) -> Simulation:
     """Monte Carlo of the chain for one city and the given materials. ``spread_scale`` 0 gives the
     central model (every factor 1)."""
-    rng = np.random.default_rng(seed)
-    cities = tables["cities"]
-    if city not in set(cities["city"]):
-        raise ValueError(f"Unknown city {city!r}; choose one of {', '.join(cities['city'])}.")
-    inputs = model.ChainInputs.from_tables(tables)
-    selected = [i for i, (_, m) in enumerate(inputs.pairs) if m in set(materials)]
-    if not selected:
-        raise ValueError(f"No product in the model contains {', '.join(materials)}.")
-    pairs = [inputs.pairs[i] for i in selected]
-    products_table = tables["products"].reset_index(drop=True)
-    used_g = sorted({inputs.g_of_pair[i] for i in selected})
-    products_table = products_table.iloc[used_g].reset_index(drop=True)
-    products = list(products_table["product"])
-    g_of_pair = np.array([products.index(p) for p, _ in pairs])
+    return simulate_inputs(model.city_inputs(tables, city, materials), tables, samples, seed, spread_scale)
 
-    # Units that should be in use, for the whole city (districts share every parameter but population).
-    city_row = cities[cities["city"] == city]
-    regions = model.regions_of(city_row, tables["districts"][tables["districts"]["city"] == city])
-    target, ownership_prov = model.target_stock_units(tables, regions)
-    target = target[..., used_g].sum(axis=1, keepdims=True)  # (t, 1, g)
-    own_labels = ownership_prov[ownership_prov["r"] == 0].set_index("g").loc[used_g, "confidence"].to_numpy()
+
+def simulate_inputs(inputs: model.CityInputs, tables: dict[str, pd.DataFrame], samples: int = DEFAULT_SAMPLES,
+                    seed: int = DEFAULT_SEED, spread_scale: float = 1.0) -> Simulation:
+    """Monte Carlo of prepared city inputs (see ``simulate``)."""
+    rng = np.random.default_rng(seed)
+    c = inputs.chain
+    products_table = inputs.products_table
+    city_labels = [weakest(tables["cities"].loc[tables["cities"]["city"] == inputs.city, "confidence"])]
 
     # Lifetime grid: one stock model per lifetime factor.
     life_labels = products_table["confidence"].to_numpy()
     life_sigma = np.array([CONFIDENCE_SPREAD[label] for label in life_labels]) / Z_90 * spread_scale
     grid = np.maximum(0.2, 1.0 + LIFETIME_GRID_Z[:, None] * life_sigma[None, :])  # (k, g)
-    grid_in, grid_out, grid_stock = model.use_stock(products_table, np.repeat(target, len(LIFETIME_GRID_Z), axis=1), grid)
+    grid_in, grid_out, grid_stock = model.use_stock(products_table, np.repeat(inputs.target, len(LIFETIME_GRID_Z), axis=1), grid)
 
     # Draws, one per sample and input.
     def factor(labels):
-        f = _factor(rng, labels, samples)
-        return 1.0 + (f - 1.0) * spread_scale
+        return 1.0 + (_factor(rng, labels, samples) - 1.0) * spread_scale
 
-    population_f = factor(np.array([weakest(city_row["confidence"])]))  # (s, 1)
-    stock_f = factor(own_labels) * population_f  # (s, g)
-    z_life = np.clip(rng.standard_normal((samples, len(products))) * spread_scale, -3.0, 3.0)
-    routing_labels = _labels_per(tables["eol_routing"], products, ["product"])
+    stock_f = factor(inputs.ownership_labels) * factor(np.array(city_labels))  # (s, g)
+    z_life = np.clip(rng.standard_normal((samples, len(c.products))) * spread_scale, -3.0, 3.0)
+    routing_labels = _labels_per(tables["eol_routing"], c.products, ["product"])
     hib_f, export_f, collect_f = factor(routing_labels), factor(routing_labels), factor(routing_labels)
-    content_labels = _labels_per(tables["product_content"], pairs, ["product", "material"])
-    yield_labels = _labels_per(tables["recovery_yields"], pairs, ["product", "material"])
+    content_labels = _labels_per(tables["product_content"], c.pairs, ["product", "material"])
+    yield_labels = _labels_per(tables["recovery_yields"], c.pairs, ["product", "material"])
     content_f, yield_f = factor(content_labels), factor(yield_labels)
 
     # Interpolate the lifetime grid per sample and product: (t, s, g).
     position = (z_life - LIFETIME_GRID_Z[0]) / (LIFETIME_GRID_Z[1] - LIFETIME_GRID_Z[0])
     low = np.minimum(np.floor(position).astype(int), len(LIFETIME_GRID_Z) - 2)
     frac = position - low
-    g_idx = np.arange(len(products))[None, :]
+    g_idx = np.arange(len(c.products))[None, :]
 
     def pick(grid_values):  # (t, k, g) -> (t, s, g)
         return (grid_values[:, low, g_idx] * (1 - frac) + grid_values[:, low + 1, g_idx] * frac) * stock_f
 
-    inflow_u, outflow_u, stock_u = pick(grid_in), pick(grid_out), pick(grid_stock)
-    pair_idx = np.array(selected)
     flows, stocks, _ = model.material_chain(
-        inflow_u, outflow_u, stock_u, model.hibernation_lifetime(products_table),
-        np.clip(inputs.hibernation_share[:, None, used_g] * hib_f, 0, 1),
-        np.clip(inputs.export_share[:, None, used_g] * export_f, 0, 1),
-        np.clip(inputs.collection_rate[:, None, used_g] * collect_f, 0, 1),
-        g_of_pair, inputs.kg_per_unit[pair_idx] * content_f,
-        np.clip(inputs.recovery_yield[:, None, pair_idx] * yield_f, 0, 1),
+        pick(grid_in), pick(grid_out), pick(grid_stock), model.hibernation_lifetime(products_table),
+        np.clip(c.hibernation_share[:, None, :] * hib_f, 0, 1),
+        np.clip(c.export_share[:, None, :] * export_f, 0, 1),
+        np.clip(c.collection_rate[:, None, :] * collect_f, 0, 1),
+        c.g_of_pair, c.kg_per_unit * content_f, np.clip(c.recovery_yield[:, None, :] * yield_f, 0, 1),
     )
-    report = model.YEARS >= REPORT_START
-    by_pair = {
-        "in_use_stock": stocks["use"], "hibernating_stock": stocks["hibernation"],
-        "new_products": flows[("market", "use")],
-        "end_of_life": flows[("use", "end_of_life")] + flows[("hibernation", "end_of_life")],
-        "separately_collected": flows[("end_of_life", "separate_collection")],
-        "secondary_supply": flows[("recycling", "secondary_supply")],
-        "lost": flows[("end_of_life", "residual_waste")] + flows[("end_of_life", "export_reuse_abroad")]
-                + flows[("recycling", "recycling_loss")],
+    labels = list(inputs.ownership_labels) + list(life_labels) + list(content_labels) + city_labels
+    confidence = {
+        "stock": weakest(labels),
+        "routing": weakest(labels + list(routing_labels)),
+        "recovery": weakest(labels + list(routing_labels) + list(yield_labels)),
     }
-    by_pair = {k: np.moveaxis(v[report], 0, 1) for k, v in by_pair.items()}  # (s, t, p)
-    rir = tables["materials"].set_index("symbol")["eu_eol_rir_share"]
-    labels = list(own_labels) + list(life_labels) + list(content_labels) + [weakest(city_row["confidence"])]
-    return Simulation(
-        city=city, materials=tuple(materials), population=float(city_row["population"].iloc[0]),
-        years=model.YEARS[report], samples=samples, seed=seed,
-        totals={k: v.sum(axis=2) for k, v in by_pair.items()}, pairs=pairs, by_pair=by_pair,
-        recycled_content=np.array([float(rir[m]) for _, m in pairs]),
-        confidence={
-            "stock": weakest(labels),
-            "routing": weakest(labels + list(routing_labels)),
-            "recovery": weakest(labels + list(routing_labels) + list(yield_labels)),
-        },
-    )
+    return Simulation.from_chain(inputs, flows, stocks, samples, seed, confidence)
 
 
 def indicator_samples(sim: Simulation, year: int) -> dict[str, np.ndarray]:
@@ -170,7 +160,7 @@ def indicator_samples(sim: Simulation, year: int) -> dict[str, np.ndarray]:
         "secondary_supply_share": share,
         "gap_to_crma_benchmark": ind.gap_to_benchmark(share),
         "circular_material_use_rate": ind.circular_material_use_rate(q["secondary_supply"], q["new_products"]),
-        "recycled_content": ind.mass_weighted_mean(np.broadcast_to(sim.recycled_content, new_pairs.shape), new_pairs),
+        "recycled_content": ind.mass_weighted_mean(np.broadcast_to(sim.recycled_content[t], new_pairs.shape), new_pairs),
         "hibernation_share": ind.hibernation_share(q["hibernating_stock"], q["in_use_stock"]),
         "urban_mine_per_inhabitant": ind.stock_per_inhabitant(q["in_use_stock"] + q["hibernating_stock"], sim.population),
         "portfolio_mci": ind.mass_weighted_mean(pair_mci(sim, t), new_pairs),
@@ -181,9 +171,10 @@ def pair_mci(sim: Simulation, t: int) -> np.ndarray:
     """MCI per sample and (product, material) pair in year index ``t`` (s, p); NaN where a pair has
     no end-of-life flow yet (its collection share is undefined).
 
-    F_R = the material's EU EOL-RIR; C_R = separately collected / end of life; E_C = recovery
-    efficiency (1 where nothing is collected: it does not matter then); E_F = 1, the methodology's
-    value when unknown; average lifetime and intensity of use (X = 1).
+    F_R = recycled content (the material's EU EOL-RIR unless a lever raises it); C_R = separately
+    collected / end of life; E_C = recovery efficiency (1 where nothing is collected: it does not
+    matter then); E_F = 1, the methodology's value when unknown; X = the utility (1 unless repair or
+    sharing levers raise lifetime or intensity of use).
     """
     eol = sim.by_pair["end_of_life"][:, t, :]
     collected = sim.by_pair["separately_collected"][:, t, :]
@@ -192,8 +183,9 @@ def pair_mci(sim: Simulation, t: int) -> np.ndarray:
     efficiency = np.clip(np.where(collected > 0, ind.recovery_efficiency(secondary, np.where(collected > 0, collected, 1.0)), 1.0), 0, 1)
     defined = ~np.isnan(collected_share)
     values = ind.material_circularity_indicator(
-        np.ones_like(eol), recycled_feedstock=np.broadcast_to(sim.recycled_content, eol.shape),
+        np.ones_like(eol), recycled_feedstock=np.broadcast_to(sim.recycled_content[t], eol.shape),
         collected_for_recycling=np.where(defined, collected_share, 0.0), recycling_efficiency_eol=efficiency,
+        lifetime_ratio=np.broadcast_to(sim.utility[t], eol.shape),
     )
     return np.where(defined, values, np.nan)
 
