@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from decision_tools import storage, uncertainty
+from decision_tools import scenarios, storage, uncertainty
 from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
@@ -16,8 +16,9 @@ from decision_tools.views import Selection
 
 @st.cache_resource(show_spinner=False)
 def get_store(db_path: str) -> storage.Store:
-    """One read-only connection per process; queries take their own cursor."""
-    return storage.Store.open(db_path, read_only=True)
+    """One read-write connection per process: the app is the database's single writer (saved
+    scenarios, later uploads); every query takes its own cursor, so readers see consistent snapshots."""
+    return storage.Store.open(db_path, read_only=False)
 
 
 def store() -> storage.Store:
@@ -53,6 +54,12 @@ def headline(version_id: int, city: str, year: int, material: str) -> dict[str, 
 def simulation(version_id: int, city: str, materials: tuple[str, ...]) -> uncertainty.Simulation:
     """Monte Carlo of one city (default samples and seed: the same link shows the same ranges)."""
     return uncertainty.simulate(store().input_tables(version_id), city, list(materials))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def scenario_engine(version_id: int, city: str, materials: tuple[str, ...]) -> scenarios.ScenarioEngine:
+    """One engine per city and material set; its runs do not change it, so sessions can share it."""
+    return scenarios.ScenarioEngine(store().input_tables(version_id), city, list(materials))
 
 
 @st.cache_data(show_spinner=False)

@@ -202,3 +202,40 @@ def district_map(districts: pd.DataFrame, centre: tuple[float, float]) -> pdk.De
         view = pdk.ViewState(latitude=centre[0], longitude=centre[1], zoom=11)
     return pdk.Deck(layers=layers, initial_view_state=view, map_style=None,
                     tooltip={"text": "{name}\nurban mine: {stock_text}\nend of life: {eol_text}"})
+
+
+def scenario_chart(series: pd.DataFrame, label: str, unit: str, selected_year: int) -> alt.Chart:
+    """Baseline against scenario over the years (rows year, run, value)."""
+    data = series.copy()
+    if unit == "share":
+        data["value"] = data["value"] * 100
+        unit = "%"
+    return (alt.Chart(data).mark_line(strokeWidth=2.5).encode(
+        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")), y=alt.Y("value:Q", title=f"{label} ({unit})"),
+        color=alt.Color("run:N", title=None, scale=alt.Scale(domain=["baseline", "scenario"], range=["#9d9d9d", "#2e7d32"]),
+                        legend=alt.Legend(orient="bottom")),
+        strokeDash=alt.StrokeDash("run:N", scale=alt.Scale(domain=["baseline", "scenario"], range=[[5, 4], [1, 0]]), legend=None),
+        tooltip=[alt.Tooltip("year:Q", format="d"), "run:N", alt.Tooltip("value:Q", format=",.4~g")],
+    ) + alt.Chart(pd.DataFrame({"year": [selected_year]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="year:Q")
+    ).properties(title=f"{label}: scenario against the baseline", height=300)
+
+
+def tornado_chart(ranking: pd.DataFrame, value_column: str, title: str) -> alt.Chart:
+    """Levers as horizontal bars around zero, largest effect on top (rows lever, competence, value)."""
+    return alt.Chart(ranking).mark_bar().encode(
+        x=alt.X(f"{value_column}:Q", title=title),
+        y=alt.Y("lever:N", title=None, sort=alt.EncodingSortField(field=value_column, op="max", order="descending"),
+                axis=alt.Axis(labelLimit=280)),
+        color=alt.Color("competence:N", title="city's competence",
+                        scale=alt.Scale(domain=["direct", "partners", "advocacy"], range=["#2e7d32", "#4c78a8", "#f58518"])),
+        tooltip=["lever:N", "competence:N", alt.Tooltip(f"{value_column}:Q", format=",.4~g")],
+    ).properties(height=26 * len(ranking) + 30)
+
+
+def value_creation_chart(frame: pd.DataFrame, value_column: str, title: str) -> alt.Chart:
+    """Business models side by side on one measure (rows business model, value)."""
+    return alt.Chart(frame).mark_bar(color="#54a24b").encode(
+        x=alt.X(f"{value_column}:Q", title=title),
+        y=alt.Y("business model:N", title=None, sort="-x", axis=alt.Axis(labelLimit=240)),
+        tooltip=["business model:N", alt.Tooltip(f"{value_column}:Q", format=",.4~g")],
+    ).properties(height=30 * len(frame) + 20)

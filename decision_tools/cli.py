@@ -102,8 +102,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     with storage.Store.open(args.db) as store:
         version, city, material = _selection(store, args)
         tables = store.input_tables(version)
-    critical = list(tables["materials"].loc[tables["materials"]["critical_2023"].astype(bool), "symbol"])
-    materials = [material] if material else critical
+    materials = [material] if material else _critical(tables)
     samples_n = uncertainty.DEFAULT_SAMPLES if args.samples is None else args.samples
     seed = uncertainty.DEFAULT_SEED if args.seed is None else args.seed
     if samples_n < 1:
@@ -134,6 +133,63 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         print(f"{city}, {args.year}, {scope}: median and 5-95 % range of {samples_n:,} samples (dataset version {version})")
         for key, row in result.items():
             print(f"  {row['label']:<45} {row['median']!s:>12}  [{row['p05']} .. {row['p95']}]  ({row['unit']})")
+    return 0
+
+
+def _critical(tables) -> list[str]:
+    return list(tables["materials"].loc[tables["materials"]["critical_2023"].astype(bool), "symbol"])
+
+
+def cmd_levers(args: argparse.Namespace) -> int:
+    with storage.Store.open(args.db) as store:
+        levers = store.table("levers", store.current_version())
+    if args.format == "json":
+        print(json.dumps(levers.to_dict(orient="records"), indent=2, default=str))
+        return 0
+    print(f"{'lever':<26} {'range':<13} {'default':<8} {'competence':<10} name")
+    for row in levers.itertuples():
+        print(f"{row.lever_id:<26} {f'{row.minimum:g}..{row.maximum:g}':<13} {row.default:<8g} {row.competence:<10} {row.name}")
+    return 0
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        lever_id, sep, value = pair.partition("=")
+        if not sep or not lever_id:
+            raise UsageError(f"--set takes LEVER=VALUE; got '{pair}'")
+        settings[lever_id.strip()] = value.strip()
+    return settings
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from . import scenarios  # the model's libraries: import only when used
+
+    with storage.Store.open(args.db) as store:
+        version, city, material = _selection(store, args)
+        tables = store.input_tables(version)
+    try:
+        engine = scenarios.ScenarioEngine(tables, city, [material] if material else _critical(tables))
+        settings = scenarios.check_settings(engine.levers, _parse_settings(args.set or []))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    run = engine.run(settings)
+    baseline = engine.indicators(engine.baseline, args.year)
+    scenario = engine.indicators(run, args.year)
+
+    def clean(values: dict[str, float]) -> dict[str, float | None]:
+        return {k: (None if v != v else round(v, 6)) for k, v in values.items()}  # NaN (undefined) -> null
+
+    if args.format == "json":
+        print(json.dumps({
+            "city": city, "year": args.year, "materials": material or "all critical raw materials",
+            "dataset_version": version, "settings": settings, "baseline": clean(baseline), "scenario": clean(scenario),
+            "units": {"*_kg": "kg (stocks) or kg per year (flows)", "shares": "0..1", "cost_eur_per_year": "EUR per year at full roll-out"},
+        }, indent=2))
+    else:
+        print(f"{city}, {args.year}, {material or 'all critical raw materials'}: baseline -> scenario {settings or '(no lever moved)'}")
+        for key in scenario:
+            print(f"  {key:<32} {baseline[key]:>16.6g} -> {scenario[key]:<16.6g}")
     return 0
 
 
@@ -177,6 +233,23 @@ def build_parser() -> argparse.ArgumentParser:
     indicators.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     indicators.add_argument("--db", type=Path, help=db_help)
     indicators.set_defaults(func=cmd_indicators)
+
+    levers = sub.add_parser("levers", help="list the policy levers with their ranges",
+                            description="List every lever: its id, range, default, the city's competence and its name.")
+    levers.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    levers.add_argument("--db", type=Path, help=db_help)
+    levers.set_defaults(func=cmd_levers)
+
+    scenario = sub.add_parser("scenario", help="run a policy scenario against the baseline",
+                              description="Set levers (see the levers command) and print every indicator of the year "
+                                          "for the baseline and the scenario.")
+    scenario.add_argument("--city", required=True, help="city name, e.g. Helsinki")
+    scenario.add_argument("--year", required=True, type=int, help="year, e.g. 2035")
+    scenario.add_argument("--set", action="append", metavar="LEVER=VALUE", help="a lever level; repeat for several")
+    scenario.add_argument("--material", help="material symbol (default: all critical raw materials together)")
+    scenario.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    scenario.add_argument("--db", type=Path, help=db_help)
+    scenario.set_defaults(func=cmd_scenario)
     return parser
 
 

@@ -16,6 +16,8 @@ from .provenance import CONFIDENCE_LABELS, split_sources
 
 STOCK_DRIVERS = ("per_inhabitant", "per_household", "per_city")
 LIFETIME_MODELS = ("weibull", "normal", "fixed")
+LEVER_PARAMETERS = ("collection_rate", "hibernation_return", "lifetime_extension", "reuse_share", "recovery_yield",
+                    "recycled_content", "units_needed", "export_share")
 MIN_YEAR, MAX_YEAR = 1950, 2100
 
 
@@ -183,6 +185,60 @@ TABLES: dict[str, TableSpec] = {
             key=("target_id",),
         ),
         TableSpec(
+            "levers",
+            "the levers a city has: what each moves, its range, who acts and what it costs",
+            (
+                Column("lever_id", "str"),
+                Column("name", "str"),
+                Column("description", "str"),
+                Column("parameter", "str", choices=LEVER_PARAMETERS),
+                Column("products", "str"),  # 'all' or product codes separated by ';'
+                Column("materials", "str"),  # 'all' or material symbols separated by ';'
+                Column("unit", "str"),
+                Column("minimum", "float", min_value=0.0, max_value=1.0),
+                Column("default", "float", min_value=0.0, max_value=1.0),
+                Column("maximum", "float", min_value=0.0, max_value=1.0),
+                Column("step", "float", min_value=0.0, max_value=1.0),
+                Column("competence", "str", choices=("direct", "partners", "advocacy")),
+                Column("who_acts", "str"),
+                Column("start_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("ramp_years", "int", min_value=1, max_value=30),
+                Column("cost_eur_per_inhabitant_at_max", "float", min_value=0.0),
+                Column("cost_confidence", "str", choices=CONFIDENCE_LABELS),
+                *_PROVENANCE,
+            ),
+            key=("lever_id",),
+        ),
+        TableSpec(
+            "material_prices",
+            "a price per kg per material, to value retained material",
+            (
+                Column("material", "str"),
+                Column("price_eur_per_kg", "float", min_value=0.0),
+                Column("price_basis", "str"),
+                Column("price_date", "str"),
+                *_PROVENANCE,
+            ),
+            key=("material",),
+        ),
+        TableSpec(
+            "business_models",
+            "value-creation models a company could use, as changes to one product's chain",
+            (
+                Column("model_id", "str"),
+                Column("name", "str"),
+                Column("description", "str"),
+                Column("lifetime_extension", "float", min_value=0.0, max_value=2.0),
+                _share("reuse_share"),
+                _share("take_back_share"),
+                Column("collection_points", "float", min_value=-1.0, max_value=1.0),  # -1: no collection at all
+                _share("yield_points"),
+                _share("units_needed_cut"),
+                *_PROVENANCE,
+            ),
+            key=("model_id",),
+        ),
+        TableSpec(
             "ownership",
             "units of a product per driver (inhabitant, household or city) by year and geography",
             (
@@ -326,6 +382,19 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
     for table in ("product_content", "recovery_yields"):
         check_codes(table, "material", materials, "material")
     check_codes("districts", "city", cities, "city")
+    check_codes("material_prices", "material", materials, "material")
+    for symbol in sorted(materials - set(tables["material_prices"]["material"])):
+        report.add("material_prices", None, "material", symbol, "every material needs a price")
+    levers = tables["levers"]
+    for idx, row in levers.iterrows():
+        if not row["minimum"] <= row["default"] <= row["maximum"]:
+            report.add("levers", _file_row(idx), "default", row["default"], "must lie between minimum and maximum")
+        for code in split_sources(row["products"]):
+            if code != "all" and code not in products:
+                report.add("levers", _file_row(idx), "products", code, "unknown product; use product codes or 'all'")
+        for code in split_sources(row["materials"]):
+            if code != "all" and code not in materials:
+                report.add("levers", _file_row(idx), "materials", code, "unknown material; use symbols or 'all'")
     for idx, value in tables["targets"]["materials"].items():
         unknown = [m for m in split_sources(value) if m not in materials and m != "all"]
         if unknown:

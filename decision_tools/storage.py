@@ -90,6 +90,24 @@ CREATE TABLE targets (
     indicator VARCHAR, materials VARCHAR NOT NULL, value_share DOUBLE NOT NULL, direction VARCHAR NOT NULL,
     year INTEGER NOT NULL, {_PROVENANCE_DDL}, note VARCHAR, PRIMARY KEY (version_id, target_id)
 );
+CREATE TABLE levers (
+    version_id INTEGER NOT NULL, lever_id VARCHAR NOT NULL, name VARCHAR NOT NULL, description VARCHAR NOT NULL,
+    parameter VARCHAR NOT NULL, products VARCHAR NOT NULL, materials VARCHAR NOT NULL, unit VARCHAR NOT NULL,
+    minimum DOUBLE NOT NULL, "default" DOUBLE NOT NULL, maximum DOUBLE NOT NULL, step DOUBLE NOT NULL,
+    competence VARCHAR NOT NULL, who_acts VARCHAR NOT NULL, start_year INTEGER NOT NULL, ramp_years INTEGER NOT NULL,
+    cost_eur_per_inhabitant_at_max DOUBLE NOT NULL, cost_confidence VARCHAR NOT NULL, {_PROVENANCE_DDL},
+    PRIMARY KEY (version_id, lever_id)
+);
+CREATE TABLE material_prices (
+    version_id INTEGER NOT NULL, material VARCHAR NOT NULL, price_eur_per_kg DOUBLE NOT NULL,
+    price_basis VARCHAR NOT NULL, price_date VARCHAR NOT NULL, {_PROVENANCE_DDL}, PRIMARY KEY (version_id, material)
+);
+CREATE TABLE business_models (
+    version_id INTEGER NOT NULL, model_id VARCHAR NOT NULL, name VARCHAR NOT NULL, description VARCHAR NOT NULL,
+    lifetime_extension DOUBLE NOT NULL, reuse_share DOUBLE NOT NULL, take_back_share DOUBLE NOT NULL,
+    collection_points DOUBLE NOT NULL, yield_points DOUBLE NOT NULL, units_needed_cut DOUBLE NOT NULL,
+    {_PROVENANCE_DDL}, PRIMARY KEY (version_id, model_id)
+);
 CREATE TABLE ownership (
     version_id INTEGER NOT NULL, geography VARCHAR NOT NULL, product VARCHAR NOT NULL, year INTEGER NOT NULL,
     units_per_driver DOUBLE NOT NULL, {_PROVENANCE_DDL}, basis VARCHAR,
@@ -111,6 +129,15 @@ CREATE TABLE unit_stocks (
     product VARCHAR NOT NULL, process VARCHAR NOT NULL, units DOUBLE NOT NULL
 );
 """
+
+# What people make in the app (not part of a dataset version): created on first read-write open.
+WORKSPACE_SQL = """
+CREATE TABLE IF NOT EXISTS saved_scenarios (
+    name VARCHAR PRIMARY KEY, city VARCHAR NOT NULL, settings JSON NOT NULL, note VARCHAR,
+    created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, dataset_version INTEGER NOT NULL
+);
+"""
+MAX_NAME_LENGTH = 80
 
 INPUT_TABLES = tuple(ingestion.TABLES)
 RESULT_TABLES = ("flows", "stocks", "unit_stocks")
@@ -229,6 +256,7 @@ def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, no
         try:
             con.execute("BEGIN TRANSACTION")
             con.execute(SCHEMA_SQL)
+            con.execute(WORKSPACE_SQL)
             row_counts = {}
             for name, frame in tables.items():
                 _insert(con, name, frame, version_id)
@@ -299,7 +327,10 @@ class Store:
 
     @classmethod
     def open(cls, db_path: Path | None = None, *, read_only: bool = True) -> "Store":
-        return cls(connect(db_path, read_only=read_only))
+        con = connect(db_path, read_only=read_only)
+        if not read_only:
+            con.execute(WORKSPACE_SQL)  # databases built before a workspace table existed get it now
+        return cls(con)
 
     def close(self) -> None:
         self._con.close()
@@ -457,3 +488,38 @@ class Store:
             """,
             {"version": version_id},
         )
+
+    # --- saved scenarios (written by the app, the single writer) ------------------------------
+    def save_scenario(self, name: str, city: str, settings: dict[str, float], version_id: int,
+                      created_by: str = "anonymous", note: str = "") -> None:
+        """Save (or replace) a scenario under ``name`` in one transaction; ValueError in a sentence
+        for an empty or too long name."""
+        name = name.strip()
+        if not name:
+            raise ValueError("Give the scenario a name.")
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValueError(f"A scenario name has at most {MAX_NAME_LENGTH} characters; this one has {len(name)}.")
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            cursor.execute("DELETE FROM saved_scenarios WHERE name = ?", [name])
+            cursor.execute(
+                "INSERT INTO saved_scenarios VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [name, city, json.dumps(settings, sort_keys=True), note, datetime.now(timezone.utc).replace(tzinfo=None),
+                 created_by, version_id],
+            )
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+
+    def saved_scenarios(self) -> pd.DataFrame:
+        """Saved scenarios, newest first, with their settings as dicts."""
+        try:
+            frame = self._frame("SELECT * FROM saved_scenarios ORDER BY created_at DESC, name")
+        except duckdb.CatalogException:  # a read-only database built before saved scenarios existed
+            return pd.DataFrame(columns=["name", "city", "settings", "note", "created_at", "created_by", "dataset_version"])
+        frame["settings"] = [json.loads(v) for v in frame["settings"]]
+        return frame

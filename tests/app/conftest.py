@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -6,9 +8,12 @@ from tests.conftest import PROJECT_DIR
 
 
 @pytest.fixture()
-def app(small_db, monkeypatch):
-    """An AppTest of the whole app (app.py and its navigation) on the small test database."""
-    monkeypatch.setenv(storage.DB_ENV_VAR, str(small_db))
+def app(small_db, monkeypatch, tmp_path):
+    """An AppTest of the whole app (app.py and its navigation) on a copy of the small test database:
+    the app holds its database read-write, and the tests read the original for expected numbers."""
+    copy = tmp_path / "app.duckdb"
+    shutil.copy(small_db, copy)
+    monkeypatch.setenv(storage.DB_ENV_VAR, str(copy))
 
     def make(**query_params) -> AppTest:
         at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)

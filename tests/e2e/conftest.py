@@ -61,8 +61,16 @@ def stop_server(process) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url(small_db):
-    process, url = start_server(small_db)
+def server_db(small_db, tmp_path_factory):
+    """The server's own copy of the test database: it holds it read-write while tests read the original."""
+    copy = tmp_path_factory.mktemp("server") / "server.duckdb"
+    shutil.copy(small_db, copy)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def server_url(server_db):
+    process, url = start_server(server_db)
     yield url
     stop_server(process)
 

@@ -41,10 +41,12 @@ def test_all_crms_toggle_is_in_the_link(browser, page, server_url):
         fresh.close()
 
 
-def test_a_page_link_works_as_the_first_request_to_a_fresh_server(page, small_db):
+def test_a_page_link_works_as_the_first_request_to_a_fresh_server(page, small_db, tmp_path):
     # Streamlit runs a pages/ file directly when it is the very first request of the process; the
     # app must recover and still run app.py first.
-    process, url = start_server(small_db)
+    copy = tmp_path / "fresh.duckdb"
+    copy.write_bytes(small_db.read_bytes())
+    process, url = start_server(copy)
     try:
         page.goto(f"{url}/indicators?city=Delft&year=2031&material=Co")
         wait_ready(page)

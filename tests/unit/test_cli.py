@@ -58,7 +58,7 @@ def test_missing_database_is_a_sentence(tmp_path, capsys):
     assert "There is no database at" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"], ["levers"], ["scenario"]])
 def test_help_on_every_command(command):
     result = run_cli(*command, "--help")
     assert result.returncode == 0
@@ -81,3 +81,29 @@ def test_indicators_default_to_all_crms_and_reject_unknown_city(small_db, capsys
     assert "all critical raw materials" in capsys.readouterr().out
     assert main(["indicators", "--db", str(small_db), "--city", "Nowhere", "--year", "2030"]) == 2
     assert "unknown city 'Nowhere'; choose one of: Delft, Ghent" in capsys.readouterr().err
+
+
+def test_scenario_json_has_baseline_and_scenario_with_the_same_keys(small_db, capsys):
+    assert main(["scenario", "--db", str(small_db), "--city", "Ghent", "--year", "2035",
+                 "--set", "weee_collection=0.3", "--set", "pcb_contracts=0.2", "--material", "Pd", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["settings"] == {"weee_collection": 0.3, "pcb_contracts": 0.2}
+    assert set(payload["baseline"]) == set(payload["scenario"]) and "secondary_supply_kg" in payload["scenario"]
+    assert payload["scenario"]["secondary_supply_kg"] > payload["baseline"]["secondary_supply_kg"]
+
+
+@pytest.mark.parametrize("setting, fragment", [
+    ("teleport=1", "error: Unknown lever 'teleport'; choose one of: "),
+    ("weee_collection=0.9", "error: Lever 'weee_collection' takes values from 0 to 0.4; got 0.9."),
+    ("weee_collection", "error: --set takes LEVER=VALUE; got 'weee_collection'"),
+])
+def test_scenario_rejects_bad_levers_with_exit_2(small_db, capsys, setting, fragment):
+    assert main(["scenario", "--db", str(small_db), "--city", "Ghent", "--year", "2035", "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(fragment) and err.count("\n") == 1
+
+
+def test_levers_lists_ids_and_ranges(small_db, capsys):
+    assert main(["levers", "--db", str(small_db)]) == 0
+    out = capsys.readouterr().out
+    assert "weee_collection" in out and "0..0.4" in out and len(out.splitlines()) >= 11

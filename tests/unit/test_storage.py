@@ -110,3 +110,20 @@ def test_database_held_by_another_process_is_a_sentence(small_db, tmp_path):
         holder.wait()
     time.sleep(0.1)
     storage.Store.open(copy).close()
+
+
+def test_saved_scenarios_roundtrip_and_names_are_checked(small_db, tmp_path):
+    copy = tmp_path / "writer.duckdb"
+    copy.write_bytes(small_db.read_bytes())
+    with storage.Store.open(copy, read_only=False) as store:
+        store.save_scenario("  Collection push ", "Ghent", {"weee_collection": 0.3}, 1, note="first")
+        store.save_scenario("Collection push", "Ghent", {"weee_collection": 0.4}, 1)  # replaces
+        saved = store.saved_scenarios()
+        assert saved["name"].tolist() == ["Collection push"]
+        assert saved.at[0, "settings"] == {"weee_collection": 0.4}
+        with pytest.raises(ValueError, match="Give the scenario a name"):
+            store.save_scenario("   ", "Ghent", {}, 1)
+        with pytest.raises(ValueError, match="at most 80 characters"):
+            store.save_scenario("x" * 81, "Ghent", {}, 1)
+    with storage.Store.open(copy) as reader:  # the saved scenario outlives the writer
+        assert reader.saved_scenarios()["name"].tolist() == ["Collection push"]

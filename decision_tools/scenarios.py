@@ -1,0 +1,326 @@
+"""Policy scenarios: the city's levers applied to the model, ranked by leverage, combined in a
+portfolio under a budget, and the value-creation models companies could use.
+
+A lever (data/levers.csv) moves one model parameter for some products (and materials) from its start
+year on, ramping up linearly over its ramp-up years. A scenario is a set of lever levels; running it
+reruns the city's model (central values) for the chosen materials and gives every indicator by year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from . import model
+from .indicators import INDICATORS
+from .provenance import split_sources
+from .uncertainty import Simulation, indicator_samples, pair_mci
+
+
+@dataclass(frozen=True)
+class Lever:
+    lever_id: str
+    name: str
+    description: str
+    parameter: str
+    products: tuple[str, ...] | None  # None: every product
+    materials: tuple[str, ...] | None  # None: every material
+    unit: str
+    minimum: float
+    default: float
+    maximum: float
+    step: float
+    competence: str
+    who_acts: str
+    start_year: int
+    ramp_years: int
+    cost_eur_per_inhabitant_at_max: float
+    cost_confidence: str
+    source_id: str
+    confidence: str
+
+    def ramp(self) -> np.ndarray:
+        """Share 0..1 of the lever's effect in each model year: 0 before the start year, then
+        rising linearly to 1 over the ramp-up years."""
+        return np.clip((model.YEARS - self.start_year + 1) / self.ramp_years, 0.0, 1.0)
+
+    def cost_eur_per_year(self, level: float, population: float) -> float:
+        """Yearly cost at full roll-out, linear in the level above the default (EUR per year)."""
+        span = self.maximum - self.default
+        return 0.0 if span <= 0 else self.cost_eur_per_inhabitant_at_max * population * (level - self.default) / span
+
+
+def _codes(value: str) -> tuple[str, ...] | None:
+    codes = tuple(split_sources(value))
+    return None if codes in ((), ("all",)) else codes
+
+
+def levers_from_table(table: pd.DataFrame) -> dict[str, Lever]:
+    levers = {}
+    for row in table.to_dict(orient="records"):
+        row["products"], row["materials"] = _codes(row["products"]), _codes(row["materials"])
+        for key in ("minimum", "default", "maximum", "step", "cost_eur_per_inhabitant_at_max"):
+            row[key] = float(row[key])
+        row["start_year"], row["ramp_years"] = int(row["start_year"]), int(row["ramp_years"])
+        levers[row["lever_id"]] = Lever(**row)
+    return levers
+
+
+def check_settings(levers: Mapping[str, Lever], settings: Mapping[str, float]) -> dict[str, float]:
+    """Lever levels as floats, or ValueError in a sentence for an unknown lever or a level out of range."""
+    checked = {}
+    for lever_id, value in settings.items():
+        lever = levers.get(lever_id)
+        if lever is None:
+            raise ValueError(f"Unknown lever '{lever_id}'; choose one of: {', '.join(sorted(levers))}.")
+        try:
+            level = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"Lever '{lever_id}' needs a number; got {value!r}.") from None
+        if not (lever.minimum - 1e-12 <= level <= lever.maximum + 1e-12):
+            raise ValueError(f"Lever '{lever_id}' takes values from {lever.minimum:g} to {lever.maximum:g}; got {level:g}.")
+        checked[lever_id] = level
+    return checked
+
+
+def apply_levers(inputs: model.CityInputs, levers: Mapping[str, Lever], settings: Mapping[str, float]) -> model.CityInputs:
+    """A copy of ``inputs`` with each lever's parameter moved, for its products and materials only,
+    from its start year on. Shares never leave 0..1; a lever at its default changes nothing."""
+    out = inputs.copy()
+    c = out.chain
+    for lever_id, level in check_settings(levers, settings).items():
+        lever = levers[lever_id]
+        effect = lever.ramp()[:, None] * (level - lever.default)  # (t, 1)
+        if not np.any(effect):
+            continue
+        g = np.array([lever.products is None or p in lever.products for p in c.products])
+        p = np.array([(lever.products is None or prod in lever.products) and (lever.materials is None or mat in lever.materials)
+                      for prod, mat in c.pairs])
+        p_of_g = g[c.g_of_pair]
+        if lever.parameter == "collection_rate":
+            c.collection_rate[:, g] = np.clip(c.collection_rate[:, g] + effect, 0, 1)
+        elif lever.parameter == "hibernation_return":
+            returned = c.hibernation_share[:, g] * effect
+            out.take_back_share[:, g] = np.clip(out.take_back_share[:, g] + returned, 0, 1)
+            c.hibernation_share[:, g] = c.hibernation_share[:, g] - returned
+        elif lever.parameter == "lifetime_extension":
+            out.lifetime_factor_by_year[:, g] *= 1 + effect
+            out.utility[:, p_of_g] *= 1 + effect
+        elif lever.parameter == "reuse_share":
+            out.reuse_share[:, g] = np.clip(out.reuse_share[:, g] + effect, 0, 1)
+        elif lever.parameter == "recovery_yield":
+            c.recovery_yield[:, p] = np.clip(c.recovery_yield[:, p] + effect, 0, 1)
+        elif lever.parameter == "recycled_content":
+            out.recycled_content[:, p] = np.clip(out.recycled_content[:, p] + effect, 0, 1)
+        elif lever.parameter == "units_needed":
+            out.target[:, 0, g] *= 1 - effect
+            out.utility[:, p_of_g] /= 1 - effect  # the same service from fewer units: more intense use
+        elif lever.parameter == "export_share":
+            c.export_share[:, g] *= 1 - effect
+        else:
+            raise ValueError(f"Lever '{lever_id}' moves an unknown parameter {lever.parameter!r}.")
+    return out
+
+
+# Objectives a lever can be ranked on: key -> (label, unit).
+OBJECTIVES: dict[str, tuple[str, str]] = {
+    "secondary_supply_kg": ("Secondary supply", "kg per year"),
+    "secondary_supply_share": ("Secondary-supply share", "share"),
+    "risk_weighted_secondary_kg": ("Supply-risk-weighted secondary supply", "kg x EU supply risk per year"),
+    "portfolio_mci": ("Material Circularity Indicator (portfolio)", "index"),
+}
+
+
+@dataclass
+class Run:
+    """One scenario run: the chain's quantities and the indicators computed from them."""
+
+    settings: dict[str, float]
+    simulation: Simulation
+    cost_eur_per_year: float
+
+
+class ScenarioEngine:
+    """Scenarios for one city and a set of materials. The baseline inputs are prepared once, so each
+    scenario only reruns the stock model and the chain (a few tens of milliseconds)."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], city: str, materials: list[str]):
+        self.tables = tables
+        self.city = city
+        self.inputs = model.city_inputs(tables, city, materials)
+        self.levers = levers_from_table(tables["levers"])
+        supply_risk = tables["materials"].set_index("symbol")["supply_risk"]
+        self.pair_supply_risk = np.array([float(supply_risk[m]) for _, m in self.inputs.chain.pairs])
+        self.baseline = self.run({})
+
+    def cost(self, settings: Mapping[str, float]) -> float:
+        return sum(self.levers[k].cost_eur_per_year(v, self.inputs.population) for k, v in settings.items())
+
+    def run(self, settings: Mapping[str, float]) -> Run:
+        settings = check_settings(self.levers, settings)
+        inputs = apply_levers(self.inputs, self.levers, settings)
+        flows, stocks = model.run_city_inputs(inputs)
+        simulation = Simulation.from_chain(inputs, flows, stocks, samples=1, seed=0, confidence={})
+        return Run(settings=settings, simulation=simulation, cost_eur_per_year=self.cost(settings))
+
+    def indicators(self, run: Run, year: int) -> dict[str, float]:
+        """Every indicator of the year as a plain number (kg, kg per year, shares 0..1, index)."""
+        sim = run.simulation
+        t = int(np.searchsorted(sim.years, year))
+        values = {key: float(v[0]) for key, v in indicator_samples(sim, year).items()}
+        for key, series in sim.totals.items():
+            values[f"{key}_kg"] = float(series[0, t])
+        values["risk_weighted_secondary_kg"] = float(sim.by_pair["secondary_supply"][0, t] @ self.pair_supply_risk)
+        values["cost_eur_per_year"] = run.cost_eur_per_year
+        return values
+
+    def timeseries(self, run: Run) -> pd.DataFrame:
+        """Indicators by year for the run (rows year, indicator, value)."""
+        rows = []
+        for year in run.simulation.years:
+            for key, value in self.indicators(run, int(year)).items():
+                rows.append({"year": int(year), "indicator": key, "value": value})
+        return pd.DataFrame(rows)
+
+    def objective(self, run: Run, key: str, year: int) -> float:
+        if key not in OBJECTIVES:
+            raise ValueError(f"Unknown objective '{key}'; choose one of: {', '.join(OBJECTIVES)}.")
+        value = self.indicators(run, year)[key]
+        return 0.0 if value != value else value  # an undefined share counts as nothing gained
+
+    def leverage_ranking(self, key: str, year: int, progress: Callable[[float], None] | None = None) -> pd.DataFrame:
+        """Each lever alone from its default to its maximum: the change of the objective in ``year``,
+        absolutely and per 1,000 EUR of yearly cost; sorted by the absolute change."""
+        base = self.objective(self.baseline, key, year)
+        rows = []
+        for i, lever in enumerate(self.levers.values()):
+            run = self.run({lever.lever_id: lever.maximum})
+            effect = self.objective(run, key, year) - base
+            cost = run.cost_eur_per_year
+            rows.append({"lever_id": lever.lever_id, "lever": lever.name, "competence": lever.competence,
+                         "effect": effect, "cost_eur_per_year": cost,
+                         "effect_per_1000_eur": effect / cost * 1000 if cost > 0 else np.nan})
+            if progress:
+                progress((i + 1) / len(self.levers))
+        return pd.DataFrame(rows).sort_values("effect", key=np.abs, ascending=False).reset_index(drop=True)
+
+    def portfolio(self, key: str, year: int, budget_eur_per_year: float, steps: int = 4,
+                  progress: Callable[[float], None] | None = None) -> "Portfolio":
+        """Lever levels that maximise the objective within a yearly budget.
+
+        Each lever may be set to one of ``steps`` levels between its default and maximum (or left
+        alone); its effect at each level is measured by running it alone, and an exact mixed-integer
+        program (scipy's HiGHS) picks at most one level per lever so that the summed effects are largest
+        and the summed costs stay within the budget. The chosen set is then run together, since levers
+        interact (more collection makes better recovery worth more)."""
+        base = self.objective(self.baseline, key, year)
+        options = []
+        levers = list(self.levers.values())
+        for i, lever in enumerate(levers):
+            for level in np.linspace(lever.default, lever.maximum, steps + 1)[1:]:
+                run = self.run({lever.lever_id: float(level)})
+                options.append((lever.lever_id, float(level), self.objective(run, key, year) - base, run.cost_eur_per_year))
+            if progress:
+                progress((i + 1) / len(levers))
+        effects = np.array([o[2] for o in options])
+        costs = np.array([o[3] for o in options])
+        one_per_lever = np.array([[1.0 if o[0] == lever.lever_id else 0.0 for o in options] for lever in levers])
+        result = milp(
+            c=-effects, integrality=np.ones(len(options)), bounds=Bounds(0, 1),
+            constraints=[LinearConstraint(costs[None, :], -np.inf, budget_eur_per_year),
+                         LinearConstraint(one_per_lever, 0, 1)],
+        )
+        chosen = [options[i] for i in np.flatnonzero(result.x > 0.5)] if result.success else []
+        settings = {lever_id: level for lever_id, level, _, _ in chosen}
+        combined = self.run(settings)
+        table = pd.DataFrame([{"lever_id": lid, "lever": self.levers[lid].name, "level": level, "effect_alone": effect,
+                               "cost_eur_per_year": cost, "effect_per_1000_eur": effect / cost * 1000 if cost > 0 else np.nan}
+                              for lid, level, effect, cost in chosen],
+                             columns=["lever_id", "lever", "level", "effect_alone", "cost_eur_per_year", "effect_per_1000_eur"])
+        return Portfolio(objective=key, year=year, budget_eur_per_year=budget_eur_per_year, settings=settings,
+                         choices=table.sort_values("effect_alone", ascending=False).reset_index(drop=True),
+                         baseline_value=base, combined_value=self.objective(combined, key, year),
+                         sum_of_single_effects=float(table["effect_alone"].sum()) if len(table) else 0.0,
+                         cost_eur_per_year=combined.cost_eur_per_year)
+
+    def value_creation(self, product: str, year: int) -> pd.DataFrame:
+        """The business models of data/business_models.csv applied to one product alone: material in
+        new products (demand), demand avoided against linear use, secondary supply, MCI and the value
+        of the material kept in use or recovered (EUR per year, at data/material_prices.csv)."""
+        c = self.inputs.chain
+        if product not in c.products:
+            raise ValueError(f"Product '{product}' carries none of the chosen materials; choose one of: {', '.join(c.products)}.")
+        g = c.products.index(product)
+        p_mask = c.g_of_pair == g
+        prices = self.tables["material_prices"].set_index("material")["price_eur_per_kg"]
+        pair_price = np.array([float(prices[m]) for _, m in c.pairs])
+        rows = []
+        for bm in self.tables["business_models"].to_dict(orient="records"):
+            inputs = self.inputs.copy()
+            ramp = np.clip((model.YEARS - 2026 + 1) / 3, 0, 1)  # business models start in 2026 and take three years
+            chain = inputs.chain
+            inputs.lifetime_factor_by_year[:, g] *= 1 + ramp * bm["lifetime_extension"]
+            inputs.reuse_share[:, g] = ramp * bm["reuse_share"]
+            inputs.take_back_share[:, g] = ramp * bm["take_back_share"]
+            chain.hibernation_share[:, g] *= 1 - ramp * bm["take_back_share"]
+            if bm["collection_points"] < 0:  # linear: nothing collected, nothing taken back
+                chain.collection_rate[:, g] = 0.0
+            else:
+                chain.collection_rate[:, g] = np.clip(chain.collection_rate[:, g] + ramp * bm["collection_points"], 0, 1)
+            chain.recovery_yield[:, p_mask] = np.clip(chain.recovery_yield[:, p_mask] + ramp[:, None] * bm["yield_points"], 0, 1)
+            inputs.target[:, 0, g] *= 1 - ramp * bm["units_needed_cut"]
+            inputs.utility[:, p_mask] *= ((1 + ramp * bm["lifetime_extension"]) / (1 - ramp * bm["units_needed_cut"]))[:, None]
+            flows, stocks = model.run_city_inputs(inputs)
+            sim = Simulation.from_chain(inputs, flows, stocks, samples=1, seed=0, confidence={})
+            t = int(np.searchsorted(sim.years, year))
+            demand = sim.by_pair["new_products"][0, t, p_mask]
+            secondary = sim.by_pair["secondary_supply"][0, t, p_mask]
+            mci = pair_mci(sim, t)[0, p_mask]
+            weights = np.where(np.isnan(mci), 0, demand)
+            rows.append({"model_id": bm["model_id"], "business model": bm["name"], "description": bm["description"],
+                         "demand_kg": float(demand.sum()), "secondary_supply_kg": float(secondary.sum()),
+                         "mci": float(np.nansum(mci * weights) / weights.sum()) if weights.sum() > 0 else np.nan,
+                         "_demand_by_pair": demand, "_secondary_by_pair": secondary,
+                         "confidence": bm["confidence"]})
+        frame = pd.DataFrame(rows)
+        linear = frame.set_index("model_id").loc["linear"]
+        frame["demand_avoided_kg"] = linear["demand_kg"] - frame["demand_kg"]
+        frame["value_retained_eur_per_year"] = [
+            float(((linear["_demand_by_pair"] - d) + s) @ pair_price[p_mask])
+            for d, s in zip(frame["_demand_by_pair"], frame["_secondary_by_pair"])
+        ]
+        return frame.drop(columns=["_demand_by_pair", "_secondary_by_pair"])
+
+
+@dataclass
+class Portfolio:
+    objective: str
+    year: int
+    budget_eur_per_year: float
+    settings: dict[str, float]
+    choices: pd.DataFrame
+    baseline_value: float
+    combined_value: float
+    sum_of_single_effects: float
+    cost_eur_per_year: float
+
+    def explanation(self) -> str:
+        """Why these levers, in plain words."""
+        label, unit = OBJECTIVES[self.objective]
+        if self.choices.empty:
+            return (f"No lever fits a yearly budget of {self.budget_eur_per_year:,.0f} EUR or raises {label.lower()} "
+                    f"in {self.year}; the baseline stays.")
+        names = ", ".join(f"{r.lever} at {r.level:g}" for r in self.choices.itertuples())
+        return (f"Within {self.budget_eur_per_year:,.0f} EUR per year the solver picks {names}, costing "
+                f"{self.cost_eur_per_year:,.0f} EUR per year at full roll-out. It ranks every level of every lever by what it "
+                f"adds to {label.lower()} in {self.year} and chooses the combination with the largest total that the budget "
+                f"allows. Together they move it from {self.baseline_value:,.4g} to {self.combined_value:,.4g} ({unit}); "
+                f"the single effects add up to {self.sum_of_single_effects:,.4g}, and the difference comes from levers "
+                "acting on each other (collecting more makes better recovery count more).")
+
+
+INDICATOR_LABELS = {**{k: v.label for k, v in INDICATORS.items()}, **{k: v[0] for k, v in OBJECTIVES.items()}}

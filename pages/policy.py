@@ -1,0 +1,205 @@
+"""Policy intervention points: the levers a city has, a scenario against the baseline, which lever
+moves the chosen indicator most (leverage ranking), saved scenarios side by side, the best portfolio
+within a budget, and the value-creation models companies could use."""
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from decision_tools import charts
+from decision_tools.formatting import escape_markdown, format_mass, format_share
+from decision_tools.scenarios import INDICATOR_LABELS, OBJECTIVES
+
+ctx = ui.context()
+sel, version = ctx.selection, ctx.version_id
+materials_table = ui.reference_table(version, "materials")
+material_name = materials_table.set_index("symbol").at[sel.material, "name"]
+critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
+
+st.title(f"Policy intervention points · {sel.city} · {sel.year}")
+all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params")
+materials = critical if all_crms else (sel.material,)
+scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
+st.caption(f"For {scope}. Move the levers the city has; every number is the central model (no uncertainty draws), "
+           f"and {sel.year} is the target year. Lever costs and effects are illustrative: good for comparing options, not for budgets.")
+
+try:
+    engine = ui.scenario_engine(version, sel.city, materials)
+except ValueError:
+    st.info(f"No product in the city model contains {scope}; there is nothing to steer yet.")
+    st.stop()
+levers = engine.levers
+
+objective_labels = {label: key for key, (label, _) in OBJECTIVES.items()}
+objective_label = st.selectbox("Indicator to improve", list(objective_labels), key="objective", bind="query-params")
+objective = objective_labels[objective_label]
+objective_unit = OBJECTIVES[objective][1]
+
+
+def shown(key: str, value: float) -> str:
+    if value != value:
+        return "n/a"
+    if key.endswith("_kg"):
+        return format_mass(value) + ("" if key.endswith("stock_kg") else "/yr")
+    if key == "cost_eur_per_year":
+        return f"{value:,.0f} EUR/yr"
+    if key in ("portfolio_mci",):
+        return f"{value:.3f}"
+    if key == "gap_to_crma_benchmark":
+        return f"{value * 100:+.1f} points"
+    if key == "urban_mine_per_inhabitant":
+        return format_mass(value)
+    return format_share(value)
+
+
+# Bound sliders drop values they cannot use; say so, as for the city, year and material.
+for lever in levers.values():
+    raw = st.query_params.get(lever.lever_id)
+    if raw is not None:
+        try:
+            valid = lever.minimum <= float(raw) <= lever.maximum
+        except ValueError:
+            valid = False
+        if not valid:
+            st.warning(f"The link set the lever “{lever.name}” to '{escape_markdown(raw)}', outside {lever.minimum:g} to "
+                       f"{lever.maximum:g}; it is left at {lever.default:g}.", icon="⚠️")
+
+st.subheader("Levers")
+settings = {}
+groups = {"direct": "The city acts directly", "partners": "Through partners", "advocacy": "Advocacy only"}
+for column, (competence, heading) in zip(st.columns(3), groups.items()):
+    with column:
+        st.markdown(f"**{heading}**")
+        for lever in (lv for lv in levers.values() if lv.competence == competence):
+            settings[lever.lever_id] = st.slider(
+                lever.name, min_value=lever.minimum, max_value=lever.maximum, value=lever.default, step=lever.step,
+                key=lever.lever_id, bind="query-params",
+                help=f"{lever.description} Unit: {lever.unit}. Who acts: {lever.who_acts}. From {lever.start_year}, "
+                     f"full effect after {lever.ramp_years} years. About {lever.cost_eur_per_inhabitant_at_max:.2f} EUR per "
+                     f"inhabitant per year at the maximum ({lever.cost_confidence}).",
+            )
+moved = {k: v for k, v in settings.items() if v != levers[k].default}
+run = engine.run(moved)
+baseline_values = engine.indicators(engine.baseline, sel.year)
+scenario_values = engine.indicators(run, sel.year)
+
+st.subheader("Scenario against the baseline")
+left, right = st.columns([3, 2])
+with left:
+    base_series = engine.timeseries(engine.baseline)
+    scen_series = engine.timeseries(run)
+    series = pd.concat([base_series.assign(run="baseline"), scen_series.assign(run="scenario")])
+    series = series[series["indicator"] == objective]
+    unit = "share" if objective_unit == "share" else objective_unit
+    st.altair_chart(charts.scenario_chart(series, objective_label, unit, sel.year), width="stretch", key="scenario_chart")
+with right:
+    change = scenario_values[objective] - baseline_values[objective]
+    delta = (f"{change * 100:+.1f} points" if objective_unit == "share" else
+             f"{'+' if change >= 0 else '-'}{format_mass(abs(change))}/yr" if objective.endswith("_kg") else f"{change:+,.4g}")
+    st.metric(f"{objective_label}, {sel.year}", shown(objective, scenario_values[objective]), delta=delta,
+              help=f"Baseline: {shown(objective, baseline_values[objective])}")
+    st.metric("Yearly cost at full roll-out", f"{run.cost_eur_per_year:,.0f} EUR",
+              help="Sum of the levers' illustrative costs, linear in each lever's level.")
+    st.caption("Confidence: **illustrative** (levers, their costs and most model inputs are assumptions).")
+comparison = pd.DataFrame({
+    "indicator": [INDICATOR_LABELS.get(k, k.replace("_kg", "").replace("_", " ") + " (kg)") for k in scenario_values],
+    "key": list(scenario_values),
+    "baseline": list(baseline_values.values()),
+    "scenario": list(scenario_values.values()),
+})
+comparison["change"] = comparison["scenario"] - comparison["baseline"]
+st.dataframe(comparison.assign(**{"baseline (shown)": [shown(k, v) for k, v in zip(comparison["key"], comparison["baseline"])],
+                                  "scenario (shown)": [shown(k, v) for k, v in zip(comparison["key"], comparison["scenario"])]})
+             [["indicator", "baseline (shown)", "scenario (shown)"]], hide_index=True, width="stretch")
+ui.download_button(comparison, f"scenario_{sel.city}_{sel.year}", "dl_scenario")
+
+with st.form("save_scenario", clear_on_submit=False, border=True):
+    st.markdown("**Save this scenario**")
+    name = st.text_input("Name", max_chars=80, placeholder="e.g. Collection push 2030")
+    note = st.text_input("Note (optional)", max_chars=300)
+    if st.form_submit_button("Save"):
+        try:
+            ui.store().save_scenario(name, sel.city, moved, version, note=note)
+            st.success(f"Saved “{name.strip()}” with {len(moved)} lever(s) moved.")
+        except ValueError as exc:
+            st.error(str(exc))
+
+saved = ui.store().saved_scenarios()
+if not saved.empty:
+    st.subheader("Saved scenarios side by side")
+    chosen = st.multiselect("Compare up to four", list(saved["name"]), max_selections=4, key="compare", bind="query-params")
+    if chosen:
+        columns = {"baseline": baseline_values}
+        for scenario_name in chosen:
+            row = saved.set_index("name").loc[scenario_name]
+            try:
+                columns[scenario_name] = engine.indicators(engine.run(row["settings"]), sel.year)
+            except ValueError as exc:  # a lever renamed or narrowed since the scenario was saved
+                st.warning(f"“{scenario_name}” cannot run on this dataset version: {exc}")
+        side = pd.DataFrame({name: {k: shown(k, v) for k, v in values.items()} for name, values in columns.items()})
+        side.index = [INDICATOR_LABELS.get(k, k.replace("_kg", "").replace("_", " ") + " (kg)") for k in side.index]
+        st.dataframe(side, width="stretch")
+        ui.download_button(side.reset_index(names="indicator"), f"scenarios_{sel.city}_{sel.year}", "dl_side")
+        st.caption("Saved scenarios are run for the city, year and materials picked now.")
+
+st.subheader("Which lever moves it most")
+with st.status("Running each lever alone at its maximum…", expanded=False) as status:
+    bar = st.progress(0.0)
+    ranking = engine.leverage_ranking(objective, sel.year, progress=bar.progress)
+    status.update(label=f"Leverage ranking: {len(ranking)} levers, each alone at its maximum, {sel.year}", state="complete")
+left, right = st.columns(2)
+with left:
+    st.altair_chart(charts.tornado_chart(ranking, "effect", f"change of {objective_label.lower()} ({objective_unit})"),
+                    width="stretch", key="tornado_effect")
+with right:
+    st.altair_chart(charts.tornado_chart(ranking.dropna(subset=["effect_per_1000_eur"]), "effect_per_1000_eur",
+                                         "change per 1,000 EUR of yearly cost"), width="stretch", key="tornado_per_eur")
+st.dataframe(ranking, hide_index=True, width="stretch")
+ui.download_button(ranking, f"leverage_{objective}_{sel.city}_{sel.year}", "dl_ranking")
+
+st.subheader("The best portfolio within a budget")
+budget = st.number_input("Yearly budget (EUR)", min_value=0, max_value=100_000_000, value=500_000, step=50_000,
+                         key="budget", bind="query-params")
+with st.status("Measuring every level of every lever…", expanded=False) as status:
+    bar = st.progress(0.0)
+    portfolio = engine.portfolio(objective, sel.year, float(budget), progress=bar.progress)
+    status.update(label=f"Portfolio for {float(budget):,.0f} EUR per year: {len(portfolio.choices)} lever(s) chosen", state="complete")
+st.markdown(portfolio.explanation())
+st.dataframe(portfolio.choices, hide_index=True, width="stretch")
+ui.download_button(portfolio.choices, f"portfolio_{objective}_{sel.city}_{sel.year}", "dl_portfolio")
+
+
+def apply_portfolio() -> None:
+    for lever_id, lever in levers.items():
+        st.session_state[lever_id] = portfolio.settings.get(lever_id, lever.default)
+
+
+st.button("Set the levers to this portfolio", on_click=apply_portfolio, disabled=portfolio.choices.empty)
+
+st.subheader("Value-creation models for companies")
+products = ui.reference_table(version, "products").set_index("product")["name"]
+product_names = {products[p]: p for p in engine.inputs.chain.products}
+product_name = st.selectbox("Product", list(product_names), key="product", bind="query-params")
+models = engine.value_creation(product_names[product_name], sel.year)
+models = models.sort_values("model_id", key=lambda ids: ids.map({"linear": 0, "today": 1}).fillna(2), kind="stable")
+left, right = st.columns(2)
+with left:
+    st.altair_chart(charts.value_creation_chart(models, "value_retained_eur_per_year", "material value kept or recovered (EUR per year)"),
+                    width="stretch", key="vc_value")
+with right:
+    st.altair_chart(charts.value_creation_chart(models, "demand_avoided_kg", "material demand avoided against linear use (kg per year)"),
+                    width="stretch", key="vc_demand")
+st.dataframe(models, hide_index=True, width="stretch", column_config={
+    "mci": st.column_config.NumberColumn("MCI", format="%.3f"),
+    "value_retained_eur_per_year": st.column_config.NumberColumn("value retained (EUR/yr)", format="localized"),
+})
+prices = ui.reference_table(version, "material_prices")
+st.caption(f"For {scope} in the product “{product_name}” in {sel.city}, {sel.year}; each model applies to this product alone from "
+           "2026, ramping up over three years. Value = (demand avoided + secondary supply) x a 2024 price per kg "
+           f"(confidence {', '.join(sorted(set(prices['confidence'])))}; sources on the Methods page). Confidence: illustrative.")
+ui.download_button(models, f"value_creation_{product_names[product_name]}_{sel.city}_{sel.year}", "dl_models")
+
+st.subheader("What each lever means and who acts")
+catalogue = ui.reference_table(version, "levers")
+st.dataframe(catalogue, hide_index=True, width="stretch")
+ui.download_button(catalogue, f"levers_v{version}", "dl_levers")

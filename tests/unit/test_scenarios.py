@@ -1,0 +1,136 @@
+"""Levers move exactly their parameter; collection and recovery never lower secondary supply; the
+ranking, the portfolio and the value-creation models behave."""
+
+import numpy as np
+import pytest
+
+from decision_tools import model, scenarios, storage
+
+
+@pytest.fixture(scope="module")
+def tables(small_db):
+    with storage.Store.open(small_db) as store:
+        yield store.input_tables(1)
+
+
+@pytest.fixture(scope="module")
+def critical(tables):
+    return list(tables["materials"].loc[tables["materials"]["critical_2023"].astype(bool), "symbol"])
+
+
+@pytest.fixture(scope="module")
+def engine(tables, critical):
+    return scenarios.ScenarioEngine(tables, "Ghent", critical)
+
+
+# Which arrays of CityInputs each kind of lever may change.
+MOVES = {
+    "collection_rate": {"chain.collection_rate"},
+    "hibernation_return": {"chain.hibernation_share", "take_back_share"},
+    "lifetime_extension": {"lifetime_factor_by_year", "utility"},
+    "reuse_share": {"reuse_share"},
+    "recovery_yield": {"chain.recovery_yield"},
+    "recycled_content": {"recycled_content"},
+    "units_needed": {"target", "utility"},
+    "export_share": {"chain.export_share"},
+}
+
+
+def _arrays(inputs: model.CityInputs) -> dict[str, np.ndarray]:
+    out = {k: v for k, v in vars(inputs).items() if isinstance(v, np.ndarray) and v.dtype.kind == "f"}
+    out.update({f"chain.{k}": v for k, v in vars(inputs.chain).items() if isinstance(v, np.ndarray) and v.dtype.kind == "f"})
+    return out
+
+
+def test_each_lever_moves_its_parameter_and_nothing_else(engine):
+    base = _arrays(engine.inputs)
+    chain = engine.inputs.chain
+    for lever in engine.levers.values():
+        moved = _arrays(scenarios.apply_levers(engine.inputs, engine.levers, {lever.lever_id: lever.maximum}))
+        changed = {name for name in base if not np.array_equal(base[name], moved[name])}
+        assert changed, f"{lever.lever_id} changes nothing"
+        assert changed <= MOVES[lever.parameter], f"{lever.lever_id} also changes {changed - MOVES[lever.parameter]}"
+        before_start = model.YEARS < lever.start_year
+        for name in changed:
+            difference = base[name] != moved[name]
+            assert not difference[before_start].any(), f"{lever.lever_id} acts before {lever.start_year}"
+            # only the lever's products (and materials) are touched
+            columns = np.flatnonzero(difference.reshape(len(model.YEARS), -1).any(axis=0))
+            width = base[name].reshape(len(model.YEARS), -1).shape[1]
+            if width == len(chain.products):
+                touched = {chain.products[i] for i in columns}
+            else:
+                touched = {chain.pairs[i][0] for i in columns}
+                if lever.materials is not None:
+                    assert {chain.pairs[i][1] for i in columns} <= set(lever.materials)
+            if lever.products is not None:
+                assert touched <= set(lever.products), f"{lever.lever_id} touches {touched}"
+
+
+def test_levers_at_their_default_change_nothing(engine, store):
+    run = engine.run({lever_id: lever.default for lever_id, lever in engine.levers.items()})
+    np.testing.assert_array_equal(run.simulation.totals["secondary_supply"], engine.baseline.simulation.totals["secondary_supply"])
+    assert run.cost_eur_per_year == 0
+    # and the baseline is the stored model
+    t = list(engine.baseline.simulation.years).index(2030)
+    materials = sorted({m for _, m in engine.inputs.chain.pairs})
+    stored = store.metric_table(1, "Ghent", materials, 2030).set_index("metric").at["secondary_supply", "kg"]
+    assert engine.baseline.simulation.totals["secondary_supply"][0, t] == pytest.approx(stored, rel=1e-9)
+
+
+@pytest.mark.parametrize("parameter", ["collection_rate", "recovery_yield", "hibernation_return"])
+@pytest.mark.parametrize("city", ["Ghent", "Delft"])
+def test_collection_and_recovery_never_lower_secondary_supply(tables, critical, parameter, city):
+    engine = scenarios.ScenarioEngine(tables, city, critical)
+    for lever in (lv for lv in engine.levers.values() if lv.parameter == parameter):
+        previous = engine.baseline.simulation.by_pair["secondary_supply"]
+        for level in np.linspace(lever.default, lever.maximum, 4)[1:]:
+            current = engine.run({lever.lever_id: float(level)}).simulation.by_pair["secondary_supply"]
+            assert (current >= previous - 1e-9).all(), f"{lever.lever_id} at {level} lowers secondary supply"
+            previous = current
+
+
+def test_settings_are_checked_in_sentences(engine):
+    with pytest.raises(ValueError, match="Unknown lever 'teleport'; choose one of: battery_partnership"):
+        engine.run({"teleport": 1})
+    with pytest.raises(ValueError, match="Lever 'weee_collection' takes values from 0 to 0.4; got 0.9"):
+        engine.run({"weee_collection": 0.9})
+    with pytest.raises(ValueError, match="needs a number"):
+        engine.run({"weee_collection": "lots"})
+
+
+def test_cost_is_linear_in_the_level(engine):
+    lever = engine.levers["weee_collection"]
+    full = lever.cost_eur_per_year(lever.maximum, engine.inputs.population)
+    assert full == pytest.approx(lever.cost_eur_per_inhabitant_at_max * engine.inputs.population)
+    assert lever.cost_eur_per_year(lever.maximum / 2, engine.inputs.population) == pytest.approx(full / 2)
+
+
+def test_leverage_ranking_is_sorted_and_complete(engine):
+    ranking = engine.leverage_ranking("secondary_supply_kg", 2040)
+    assert set(ranking["lever_id"]) == set(engine.levers)
+    assert list(ranking["effect"].abs()) == sorted(ranking["effect"].abs(), reverse=True)
+    assert ranking.set_index("lever_id").at["battery_partnership", "effect"] > 0
+
+
+def test_portfolio_respects_the_budget_and_explains_itself(engine):
+    portfolio = engine.portfolio("secondary_supply_kg", 2040, 300_000)
+    assert 0 < portfolio.cost_eur_per_year <= 300_000
+    assert portfolio.choices["lever_id"].is_unique
+    assert portfolio.combined_value > portfolio.baseline_value
+    assert "Within 300,000 EUR per year the solver picks" in portfolio.explanation()
+    nothing = engine.portfolio("secondary_supply_kg", 2040, 0)
+    assert nothing.settings == {} and "the baseline stays" in nothing.explanation()
+
+
+def test_value_creation_models(engine):
+    models = engine.value_creation("ev_battery", 2040).set_index("model_id")
+    assert models.at["linear", "secondary_supply_kg"] == 0
+    assert models.at["linear", "demand_avoided_kg"] == 0 and models.at["linear", "value_retained_eur_per_year"] == 0
+    assert models.at["today", "demand_avoided_kg"] == pytest.approx(0, abs=1e-6)
+    assert models.at["recycling", "secondary_supply_kg"] > models.at["today", "secondary_supply_kg"]
+    assert models.at["repair", "demand_avoided_kg"] > 0 and models.at["product_as_a_service", "demand_avoided_kg"] > 0
+    # linear use only gains from the recycled content bought in with new products (MCI = 0.1 + 0.45 F_R)
+    assert 0.1 <= models.at["linear", "mci"] < models.at["today", "mci"] < models.at["recycling", "mci"]
+    with pytest.raises(ValueError, match="carries none of the chosen materials"):
+        scenarios.ScenarioEngine(engine.tables, "Ghent", ["Pt"]).value_creation("laptop", 2040)
