@@ -37,4 +37,5 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python bench/monte_carlo.py
+	$(BIN)/python bench/scenario.py
 	$(BIN)/python bench/cold_start.py

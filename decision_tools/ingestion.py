@@ -208,6 +208,7 @@ TABLES: dict[str, TableSpec] = {
                 *_PROVENANCE,
             ),
             key=("lever_id",),
+            may_be_empty=True,
         ),
         TableSpec(
             "material_prices",
@@ -237,6 +238,7 @@ TABLES: dict[str, TableSpec] = {
                 *_PROVENANCE,
             ),
             key=("model_id",),
+            may_be_empty=True,
         ),
         TableSpec(
             "ownership",

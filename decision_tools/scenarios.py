@@ -148,6 +148,8 @@ class ScenarioEngine:
     """Scenarios for one city and a set of materials. The baseline inputs are prepared once, so each
     scenario only reruns the stock model and the chain (a few tens of milliseconds)."""
 
+    MAX_REMEMBERED_RUNS = 512
+
     def __init__(self, tables: dict[str, pd.DataFrame], city: str, materials: list[str]):
         self.tables = tables
         self.city = city
@@ -155,13 +157,24 @@ class ScenarioEngine:
         self.levers = levers_from_table(tables["levers"])
         supply_risk = tables["materials"].set_index("symbol")["supply_risk"]
         self.pair_supply_risk = np.array([float(supply_risk[m]) for _, m in self.inputs.chain.pairs])
+        self._runs: dict[tuple, Run] = {}
         self.baseline = self.run({})
 
     def cost(self, settings: Mapping[str, float]) -> float:
         return sum(self.levers[k].cost_eur_per_year(v, self.inputs.population) for k, v in settings.items())
 
     def run(self, settings: Mapping[str, float]) -> Run:
+        """Run a scenario; runs are remembered (the same settings always give the same numbers), so
+        the ranking and the portfolio cost their runs only once per engine."""
         settings = check_settings(self.levers, settings)
+        key = tuple(sorted((k, v) for k, v in settings.items() if v != self.levers[k].default))
+        if key not in self._runs:
+            if len(self._runs) >= self.MAX_REMEMBERED_RUNS:
+                self._runs.pop(next(iter(self._runs)))  # forget the oldest
+            self._runs[key] = self._compute(settings)
+        return self._runs[key]
+
+    def _compute(self, settings: dict[str, float]) -> Run:
         inputs = apply_levers(self.inputs, self.levers, settings)
         flows, stocks = model.run_city_inputs(inputs)
         simulation = Simulation.from_chain(inputs, flows, stocks, samples=1, seed=0, confidence={})
