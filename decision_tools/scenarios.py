@@ -328,12 +328,15 @@ class Portfolio:
             return (f"No lever fits a yearly budget of {self.budget_eur_per_year:,.0f} EUR or raises {label.lower()} "
                     f"in {self.year}; the baseline stays.")
         names = ", ".join(f"{r.lever} at {r.level:g}" for r in self.choices.itertuples())
-        return (f"Within {self.budget_eur_per_year:,.0f} EUR per year the solver picks {names}, costing "
+        text = (f"Within {self.budget_eur_per_year:,.0f} EUR per year the solver picks {names}, costing "
                 f"{self.cost_eur_per_year:,.0f} EUR per year at full roll-out. It ranks every level of every lever by what it "
                 f"adds to {label.lower()} in {self.year} and chooses the combination with the largest total that the budget "
-                f"allows. Together they move it from {self.baseline_value:,.4g} to {self.combined_value:,.4g} ({unit}); "
-                f"the single effects add up to {self.sum_of_single_effects:,.4g}, and the difference comes from levers "
-                "acting on each other (collecting more makes better recovery count more).")
+                f"allows. Together they move it from {self.baseline_value:,.4g} to {self.combined_value:,.4g} ({unit})")
+        together = self.combined_value - self.baseline_value
+        if abs(together - self.sum_of_single_effects) > 0.01 * max(abs(together), 1e-12):
+            text += (f"; one by one they would add {self.sum_of_single_effects:,.4g}, and the difference comes from levers "
+                     "acting on each other (collecting more makes better recovery count more)")
+        return text + "."
 
 
 INDICATOR_LABELS = {**{k: v.label for k, v in INDICATORS.items()}, **{k: v[0] for k, v in OBJECTIVES.items()}}
