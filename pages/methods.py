@@ -8,6 +8,7 @@ import streamlit as st
 
 import ui
 import decision_tools
+from decision_tools import storage
 from decision_tools.provenance import CONFIDENCE_LABELS, CONFIDENCE_MEANING, CONFIDENCE_SPREAD
 
 ctx = ui.context()
@@ -40,7 +41,7 @@ ui.download_button(shown, f"sources_v{ctx.version_id}", "dl_sources")
 
 st.subheader("The data behind the model")
 st.caption("Each table as stored in this dataset version, with the source and confidence of every row.")
-for name in ("materials", "products", "product_content", "eol_routing", "recovery_yields", "ownership", "cities", "districts"):
+for name in (n for n in storage.INPUT_TABLES if n != "sources"):
     with st.expander(name.replace("_", " ").capitalize()):
         table = ui.reference_table(ctx.version_id, name)
         st.dataframe(table, hide_index=True, width="stretch")
