@@ -58,6 +58,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(storage.SCHEMA_SQL.strip())
+    print(storage.WORKSPACE_SQL.strip())
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     with storage.Store.open(args.db) as store:
         report = store.mass_balance()
@@ -207,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--data-dir", default=str(storage.DATA_DIR), help="folder with the project CSV files")
     build.add_argument("--note", help="a note stored with the dataset version")
     build.set_defaults(func=cmd_build)
+
+    schema = sub.add_parser("schema", help="print the database schema (DDL)",
+                            description="Print the CREATE TABLE statements of the database.")
+    schema.set_defaults(func=cmd_schema)
 
     check = sub.add_parser("check", help="check the mass balance of every process",
                            description="Print the worst mass-balance residual; exit 1 if any exceeds 1e-6 of throughput.")

@@ -241,6 +241,90 @@ TABLES: dict[str, TableSpec] = {
             may_be_empty=True,
         ),
         TableSpec(
+            "eu_criticality",
+            "every material of the EU 2023 criticality assessment (for the criticality chart and SR recomputation)",
+            (
+                Column("material_name", "str"),
+                Column("symbol", "str", required=False),
+                Column("material_group", "str", required=False),
+                Column("supply_risk", "float", min_value=0.0),
+                Column("economic_importance", "float", min_value=0.0),
+                Column("bottleneck_stage", "str", choices=("extraction", "processing")),
+                Column("sr_extraction", "float", required=False, min_value=0.0),
+                Column("sr_processing", "float", required=False, min_value=0.0),
+                Column("si_ei", "float", required=False, min_value=0.0, max_value=1.0),
+                Column("si_sr", "float", required=False, min_value=0.0, max_value=1.0),
+                Column("import_reliance_extraction", "float", required=False, min_value=0.0, max_value=1.0),
+                Column("import_reliance_processing", "float", required=False, min_value=0.0, max_value=1.0),
+                _share("eol_rir_share"),
+                Column("critical_2023", "bool"),
+                Column("strategic_2024", "bool"),
+                *_PROVENANCE,
+            ),
+            key=("material_name",),
+        ),
+        TableSpec(
+            "supplier_shares",
+            "shares 0..1 of world supply by country, per material and stage (ROW: the rest, unspecified)",
+            (
+                Column("material", "str"),
+                Column("stage", "str", choices=("extraction", "processing")),
+                Column("country_iso3", "str"),
+                _share("share"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("material", "stage", "country_iso3"),
+        ),
+        TableSpec(
+            "production_concentration",
+            "published Herfindahl-Hirschman index over all producing countries (0..1)",
+            (
+                Column("material", "str"),
+                Column("stage", "str", choices=("extraction", "processing")),
+                _share("hhi_published"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("material", "stage"),
+        ),
+        TableSpec(
+            "countries",
+            "supplying countries: name, centre, political stability (WGI, normalised 0 stable .. 1)",
+            (
+                Column("country_iso3", "str"),
+                Column("name", "str"),
+                Column("lat", "float", min_value=-90.0, max_value=90.0),
+                Column("lon", "float", min_value=-180.0, max_value=180.0),
+                Column("wgi_pv_norm", "float", required=False, min_value=0.0, max_value=1.0),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("country_iso3",),
+        ),
+        TableSpec(
+            "export_controls",
+            "export restrictions on critical raw materials: ready-made disruption scenarios",
+            (
+                Column("control_id", "str"),
+                Column("date", "str"),
+                Column("country_iso3", "str"),
+                Column("measure", "str"),
+                Column("materials", "str"),  # symbols separated by ';' (some are not modelled)
+                Column("confidence", "str", choices=CONFIDENCE_LABELS),
+                Column("source_id", "str"),
+            ),
+            key=("control_id",),
+        ),
+        TableSpec(
+            "by_products",
+            "metals produced mostly as by-products of a host metal (supply cannot follow their own price)",
+            (Column("material", "str"), Column("host_metals", "str"), *_PROVENANCE),
+            key=("material",),
+        ),
+        TableSpec(
             "ownership",
             "units of a product per driver (inhabitant, household or city) by year and geography",
             (
@@ -360,7 +444,7 @@ def validate_table(name: str, frame: pd.DataFrame, report: ValidationReport) -> 
 
 
 def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport) -> None:
-    """Cross-table rules: codes exist, sources are listed, shares add up."""
+    """Cross-table rules among the tables read: codes exist, sources are listed, shares add up."""
     known_sources = set(tables["sources"]["source_id"])
     products = set(tables["products"]["product"])
     materials = set(tables["materials"]["symbol"])
@@ -375,33 +459,45 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
                         report.add(name, _file_row(idx), "source_id", source, "not listed in sources.csv")
 
     def check_codes(table: str, column: str, allowed: set[str], what: str) -> None:
+        if table not in tables:
+            return
         for idx, value in tables[table][column].items():
             if value is not None and value not in allowed:
                 report.add(table, _file_row(idx), column, value, f"unknown {what}; known: {', '.join(sorted(allowed))}")
 
+    def check_code_lists(table: str, column: str, allowed: set[str], what: str) -> None:
+        if table not in tables:
+            return
+        for idx, value in tables[table][column].items():
+            unknown = [code for code in split_sources(value) if code != "all" and code not in allowed]
+            if unknown:
+                report.add(table, _file_row(idx), column, ";".join(unknown), f"unknown {what}; use codes separated by ';' or 'all'")
+
     for table in ("eol_routing", "product_content", "recovery_yields", "ownership"):
         check_codes(table, "product", products, "product")
-    for table in ("product_content", "recovery_yields"):
+    for table in ("product_content", "recovery_yields", "material_prices", "supplier_shares", "production_concentration", "by_products"):
         check_codes(table, "material", materials, "material")
     check_codes("districts", "city", cities, "city")
-    check_codes("material_prices", "material", materials, "material")
-    for symbol in sorted(materials - set(tables["material_prices"]["material"])):
-        report.add("material_prices", None, "material", symbol, "every material needs a price")
-    levers = tables["levers"]
-    for idx, row in levers.iterrows():
-        if not row["minimum"] <= row["default"] <= row["maximum"]:
-            report.add("levers", _file_row(idx), "default", row["default"], "must lie between minimum and maximum")
-        for code in split_sources(row["products"]):
-            if code != "all" and code not in products:
-                report.add("levers", _file_row(idx), "products", code, "unknown product; use product codes or 'all'")
-        for code in split_sources(row["materials"]):
-            if code != "all" and code not in materials:
-                report.add("levers", _file_row(idx), "materials", code, "unknown material; use symbols or 'all'")
-    for idx, value in tables["targets"]["materials"].items():
-        unknown = [m for m in split_sources(value) if m not in materials and m != "all"]
-        if unknown:
-            report.add("targets", _file_row(idx), "materials", ";".join(unknown), "unknown material; use symbols or 'all'")
     check_codes("ownership", "geography", {"EU"} | countries | cities, "geography (EU, a country code or a city)")
+    check_code_lists("levers", "products", products, "product")
+    check_code_lists("levers", "materials", materials, "material")
+    check_code_lists("targets", "materials", materials, "material")
+    if "countries" in tables:
+        known_countries = set(tables["countries"]["country_iso3"])
+        check_codes("supplier_shares", "country_iso3", known_countries | {"ROW"}, "country (or ROW)")
+        check_codes("export_controls", "country_iso3", known_countries, "country")
+    if "supplier_shares" in tables:
+        for (material, stage), total in tables["supplier_shares"].groupby(["material", "stage"])["share"].sum().items():
+            if abs(float(total) - 1.0) > 0.002:
+                report.add("supplier_shares", None, "share", round(float(total), 4),
+                           f"the shares of {material} at {stage} must sum to 1 (add a ROW row for the rest)")
+    if "material_prices" in tables:
+        for symbol in sorted(materials - set(tables["material_prices"]["material"])):
+            report.add("material_prices", None, "material", symbol, "every material needs a price")
+    if "levers" in tables:
+        for idx, row in tables["levers"].iterrows():
+            if not row["minimum"] <= row["default"] <= row["maximum"]:
+                report.add("levers", _file_row(idx), "default", row["default"], "must lie between minimum and maximum")
 
     routing = tables["eol_routing"]
     for product in sorted(products):
@@ -425,11 +521,18 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
             )
 
 
-def read_project_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
-    """Read and validate every project table; raise DataValidationError listing all problems."""
+# The tables the city model needs; the others feed the pages (levers, exposure, targets, ...).
+MODEL_TABLES = ("sources", "materials", "products", "eol_routing", "product_content", "recovery_yields",
+                "cities", "districts", "ownership")
+
+
+def read_project_tables(data_dir: Path, names: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+    """Read and validate the project tables (all of them, or ``names`` and what the model needs);
+    raise DataValidationError listing every problem."""
     report = ValidationReport()
     tables: dict[str, pd.DataFrame] = {}
-    for name in TABLES:
+    wanted = TABLES if names is None else [n for n in TABLES if n in set(names) | set(MODEL_TABLES)]
+    for name in wanted:
         path = Path(data_dir) / f"{name}.csv"
         try:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
@@ -448,3 +551,16 @@ def read_project_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     if not report.ok:
         raise DataValidationError(report)
     return tables
+
+
+_SQL_TYPES = {"str": "VARCHAR", "float": "DOUBLE", "int": "INTEGER", "bool": "BOOLEAN"}
+
+
+def table_ddl(spec: TableSpec) -> str:
+    """CREATE TABLE for an input table: its columns with SQL types, NOT NULL where required, and
+    the key (with version_id) as primary key. Input tables are versioned: every row has a version_id."""
+    columns = ["version_id INTEGER NOT NULL"] + [
+        f'"{c.name}" {_SQL_TYPES[c.kind]}{" NOT NULL" if c.required else ""}' for c in spec.columns
+    ]
+    key = ", ".join(["version_id", *(f'"{k}"' for k in spec.key)])
+    return f"CREATE TABLE {spec.name} (\n    " + ",\n    ".join(columns) + f",\n    PRIMARY KEY ({key})\n);"

@@ -29,7 +29,6 @@ DATA_DIR = PROJECT_DIR / "data"
 DEFAULT_DB_PATH = DATA_DIR / "urban_symbiosis.duckdb"
 DB_ENV_VAR = "URBAN_SYMBIOSIS_DB"
 
-_PROVENANCE_DDL = "source_id VARCHAR NOT NULL, confidence VARCHAR NOT NULL"
 _MODEL_PROVENANCE_DDL = "confidence VARCHAR NOT NULL, source_ids VARCHAR NOT NULL, downscaled BOOLEAN NOT NULL"
 
 SCHEMA_SQL = f"""
@@ -42,76 +41,6 @@ CREATE TABLE dataset_versions (
     checksum VARCHAR NOT NULL,           -- sha256 of the input tables
     row_counts JSON NOT NULL,
     status VARCHAR NOT NULL CHECK (status IN ('published', 'withdrawn'))
-);
-CREATE TABLE sources (
-    version_id INTEGER NOT NULL, source_id VARCHAR NOT NULL, citation VARCHAR NOT NULL,
-    publisher VARCHAR NOT NULL, year INTEGER NOT NULL, url VARCHAR, note VARCHAR,
-    PRIMARY KEY (version_id, source_id)
-);
-CREATE TABLE materials (
-    version_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, name VARCHAR NOT NULL,
-    material_group VARCHAR NOT NULL, supply_risk DOUBLE NOT NULL, economic_importance DOUBLE NOT NULL,
-    bottleneck_stage VARCHAR NOT NULL, eu_eol_rir_share DOUBLE NOT NULL,     -- share 0..1
-    critical_2023 BOOLEAN NOT NULL, strategic_2024 BOOLEAN NOT NULL, role VARCHAR NOT NULL,
-    {_PROVENANCE_DDL}, PRIMARY KEY (version_id, symbol)
-);
-CREATE TABLE products (
-    version_id INTEGER NOT NULL, product VARCHAR NOT NULL, name VARCHAR NOT NULL, sector VARCHAR NOT NULL,
-    unit VARCHAR NOT NULL, stock_driver VARCHAR NOT NULL, lifetime_model VARCHAR NOT NULL,
-    lifetime_mean_years DOUBLE NOT NULL, lifetime_spread DOUBLE NOT NULL, hibernation_mean_years DOUBLE NOT NULL,
-    {_PROVENANCE_DDL}, PRIMARY KEY (version_id, product)
-);
-CREATE TABLE eol_routing (
-    version_id INTEGER NOT NULL, product VARCHAR NOT NULL, from_year INTEGER NOT NULL,
-    hibernation_share DOUBLE NOT NULL, export_reuse_share DOUBLE NOT NULL, collection_rate DOUBLE NOT NULL,
-    {_PROVENANCE_DDL}, basis VARCHAR, PRIMARY KEY (version_id, product, from_year)
-);
-CREATE TABLE product_content (
-    version_id INTEGER NOT NULL, product VARCHAR NOT NULL, material VARCHAR NOT NULL,
-    grams_per_unit DOUBLE NOT NULL, {_PROVENANCE_DDL}, basis VARCHAR,
-    PRIMARY KEY (version_id, product, material)
-);
-CREATE TABLE recovery_yields (
-    version_id INTEGER NOT NULL, product VARCHAR NOT NULL, material VARCHAR NOT NULL, from_year INTEGER NOT NULL,
-    recovery_yield DOUBLE NOT NULL, {_PROVENANCE_DDL}, basis VARCHAR,
-    PRIMARY KEY (version_id, product, material, from_year)
-);
-CREATE TABLE cities (
-    version_id INTEGER NOT NULL, city VARCHAR NOT NULL, country_iso3 VARCHAR NOT NULL,
-    population INTEGER NOT NULL, households INTEGER NOT NULL, lat DOUBLE NOT NULL, lon DOUBLE NOT NULL,
-    {_PROVENANCE_DDL}, note VARCHAR, PRIMARY KEY (version_id, city)
-);
-CREATE TABLE districts (
-    version_id INTEGER NOT NULL, city VARCHAR NOT NULL, district VARCHAR NOT NULL, population INTEGER NOT NULL,
-    lat DOUBLE NOT NULL, lon DOUBLE NOT NULL, {_PROVENANCE_DDL}, PRIMARY KEY (version_id, city, district)
-);
-CREATE TABLE targets (
-    version_id INTEGER NOT NULL, target_id VARCHAR NOT NULL, instrument VARCHAR NOT NULL, description VARCHAR NOT NULL,
-    indicator VARCHAR, materials VARCHAR NOT NULL, value_share DOUBLE NOT NULL, direction VARCHAR NOT NULL,
-    year INTEGER NOT NULL, {_PROVENANCE_DDL}, note VARCHAR, PRIMARY KEY (version_id, target_id)
-);
-CREATE TABLE levers (
-    version_id INTEGER NOT NULL, lever_id VARCHAR NOT NULL, name VARCHAR NOT NULL, description VARCHAR NOT NULL,
-    parameter VARCHAR NOT NULL, products VARCHAR NOT NULL, materials VARCHAR NOT NULL, unit VARCHAR NOT NULL,
-    minimum DOUBLE NOT NULL, "default" DOUBLE NOT NULL, maximum DOUBLE NOT NULL, step DOUBLE NOT NULL,
-    competence VARCHAR NOT NULL, who_acts VARCHAR NOT NULL, start_year INTEGER NOT NULL, ramp_years INTEGER NOT NULL,
-    cost_eur_per_inhabitant_at_max DOUBLE NOT NULL, cost_confidence VARCHAR NOT NULL, {_PROVENANCE_DDL},
-    PRIMARY KEY (version_id, lever_id)
-);
-CREATE TABLE material_prices (
-    version_id INTEGER NOT NULL, material VARCHAR NOT NULL, price_eur_per_kg DOUBLE NOT NULL,
-    price_basis VARCHAR NOT NULL, price_date VARCHAR NOT NULL, {_PROVENANCE_DDL}, PRIMARY KEY (version_id, material)
-);
-CREATE TABLE business_models (
-    version_id INTEGER NOT NULL, model_id VARCHAR NOT NULL, name VARCHAR NOT NULL, description VARCHAR NOT NULL,
-    lifetime_extension DOUBLE NOT NULL, reuse_share DOUBLE NOT NULL, take_back_share DOUBLE NOT NULL,
-    collection_points DOUBLE NOT NULL, yield_points DOUBLE NOT NULL, units_needed_cut DOUBLE NOT NULL,
-    {_PROVENANCE_DDL}, PRIMARY KEY (version_id, model_id)
-);
-CREATE TABLE ownership (
-    version_id INTEGER NOT NULL, geography VARCHAR NOT NULL, product VARCHAR NOT NULL, year INTEGER NOT NULL,
-    units_per_driver DOUBLE NOT NULL, {_PROVENANCE_DDL}, basis VARCHAR,
-    PRIMARY KEY (version_id, geography, product, year)
 );
 -- Model results. district is NULL where the city is modelled as a whole.
 CREATE TABLE flows (
@@ -140,6 +69,9 @@ CREATE TABLE IF NOT EXISTS saved_scenarios (
 MAX_NAME_LENGTH = 80
 
 INPUT_TABLES = tuple(ingestion.TABLES)
+# The input tables' DDL comes from their declared layout (ingestion.TABLES), so the CSV rules and the
+# database schema cannot drift apart; print it with `python -m decision_tools schema`.
+SCHEMA_SQL += "\n".join(ingestion.table_ddl(spec) for spec in ingestion.TABLES.values())
 RESULT_TABLES = ("flows", "stocks", "unit_stocks")
 
 # Headline quantities: what each one adds up. Stocks are kg at year end, flows kg per year.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from decision_tools import model, system
-from decision_tools.ingestion import read_project_tables
+from decision_tools.ingestion import MODEL_TABLES, read_project_tables
 from decision_tools.model import run_city_model, stock_driven, weibull_scale_from_mean
 
 
@@ -70,19 +70,6 @@ TINY = {
     "cities.csv": "city,country_iso3,population,households,lat,lon,source_id,confidence,note\nTestville,FIN,1000,500,60,25,T,high,\n",
     "districts.csv": "city,district,population,lat,lon,source_id,confidence\n",
     "ownership.csv": "geography,product,year,units_per_driver,source_id,confidence,basis\nEU,phone,1980,1,T,illustrative,\n",
-    "levers.csv": (
-        "lever_id,name,description,parameter,products,materials,unit,minimum,default,maximum,step,competence,who_acts,"
-        "start_year,ramp_years,cost_eur_per_inhabitant_at_max,cost_confidence,source_id,confidence\n"
-    ),
-    "business_models.csv": (
-        "model_id,name,description,lifetime_extension,reuse_share,take_back_share,collection_points,yield_points,"
-        "units_needed_cut,source_id,confidence\n"
-    ),
-    "material_prices.csv": "material,price_eur_per_kg,price_basis,price_date,source_id,confidence\nCo,26,metal,2024,T,low\n",
-    "targets.csv": (
-        "target_id,instrument,description,indicator,materials,value_share,direction,year,source_id,confidence,note\n"
-        "t1,Test,a target,collection_rate,all,0.5,min,2030,T,high,\n"
-    ),
 }
 
 
@@ -90,7 +77,7 @@ TINY = {
 def tiny_tables(tmp_path: Path):
     for name, text in TINY.items():
         (tmp_path / name).write_text(text)
-    return read_project_tables(tmp_path)
+    return read_project_tables(tmp_path, MODEL_TABLES)
 
 
 def test_chain_hand_worked_steady_state(tiny_tables):
