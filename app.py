@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/location_city:", default=True),
     st.Page("pages/indicators.py", title="Circularity indicators", icon=":material/donut_large:"),
     st.Page("pages/policy.py", title="Policy intervention points", icon=":material/tune:"),
+    st.Page("pages/exposure.py", title="Supply chain exposure", icon=":material/public:"),
     st.Page("pages/methods.py", title="Methods and sources", icon=":material/menu_book:"),
 ]
 navigation = st.navigation(PAGES)  # called on every run, so Streamlit never falls back to pages/ discovery

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from decision_tools import scenarios, storage, uncertainty
+from decision_tools import exposure, scenarios, storage, uncertainty
 from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
@@ -60,6 +60,11 @@ def simulation(version_id: int, city: str, materials: tuple[str, ...]) -> uncert
 def scenario_engine(version_id: int, city: str, materials: tuple[str, ...]) -> scenarios.ScenarioEngine:
     """One engine per city and material set; its runs do not change it, so sessions can share it."""
     return scenarios.ScenarioEngine(store().input_tables(version_id), city, list(materials))
+
+
+@st.cache_resource(show_spinner=False)
+def exposure_data(version_id: int) -> exposure.ExposureData:
+    return exposure.ExposureData.from_tables(store().input_tables(version_id))
 
 
 @st.cache_data(show_spinner=False)

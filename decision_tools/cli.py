@@ -199,6 +199,74 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exposure(args: argparse.Namespace) -> int:
+    from . import exposure, scenarios  # the model's libraries: import only when used
+    from .uncertainty import quantity_frame
+
+    with storage.Store.open(args.db) as store:
+        version, city, material = _selection(store, args)
+        tables = store.input_tables(version)
+    disruption = None
+    if args.disrupt:
+        country, sep, cut = args.disrupt.partition(":")
+        known = set(tables["countries"]["country_iso3"])
+        if not sep or country.upper() not in known:
+            raise UsageError(f"--disrupt takes ISO3:CUT with a known country ({', '.join(sorted(known))}); got '{args.disrupt}'")
+        try:
+            cut_share = float(cut)
+        except ValueError:
+            raise UsageError(f"the cut in --disrupt must be a number from 0 to 1; got '{cut}'") from None
+        if not 0 <= cut_share <= 1:
+            raise UsageError(f"the cut in --disrupt must be a share from 0 to 1; got {cut_share:g}")
+        disruption = (country.upper(), cut_share)
+    materials = [material] if material else _critical(tables)
+    try:
+        engine = scenarios.ScenarioEngine(tables, city, materials)
+    except ValueError as exc:
+        return _fail(str(exc))
+    data = exposure.ExposureData.from_tables(tables)
+    sectors = dict(zip(tables["products"]["product"], tables["products"]["sector"]))
+    demand_all = quantity_frame(engine.baseline.simulation, "new_products")
+    demand = demand_all[demand_all["year"] == args.year]
+    city_exposure = exposure.city_exposure(data, demand, sectors)
+    names = data.countries["name"].to_dict()
+    by_country = city_exposure.groupby("country_iso3")["kg"].sum().sort_values(ascending=False)
+    modelled = sorted({m for _, m in engine.inputs.chain.pairs})
+    result = {
+        "city": city, "year": args.year, "materials": modelled, "dataset_version": version,
+        "unit": "kg per year of material in new products",
+        "exposure_by_country": [{"country_iso3": c, "name": names.get(c, "rest of world (unspecified)"), "kg": round(float(kg), 6)}
+                                for c, kg in by_country.items()],
+        "exposure_by_product": city_exposure.groupby(["product", "sector", "material"], as_index=False)["kg"].sum()
+                               .round(6).to_dict(orient="records"),
+        "concentration": {m: exposure.concentration(data, m).round(6).to_dict(orient="records") for m in modelled if data.stages(m)},
+        "supply_risk": {m: {k: v for k, v in (exposure.recompute_supply_risk(data, m) or {}).items() if k != "material"}
+                        for m in modelled if exposure.recompute_supply_risk(data, m)},
+    }
+    if disruption:
+        event = exposure.Disruption(disruption[0], tuple(modelled), disruption[1], args.year, 1)
+        shortfall, coverage = exposure.disruption_shortfall(
+            data, event, demand_all, quantity_frame(engine.baseline.simulation, "secondary_supply"), sectors)
+        result["disruption"] = {
+            "country_iso3": disruption[0], "cut": disruption[1], "years": event.years,
+            "shortfall_by_product": shortfall.groupby(["product", "sector", "material"], as_index=False)["shortfall_kg"].sum()
+                                    .round(6).to_dict(orient="records"),
+            "coverage": coverage.round(6).replace({float("nan"): None}).to_dict(orient="records"),
+        }
+    if args.format == "json":
+        print(json.dumps(result, indent=2, default=lambda v: None if v != v else v))
+    else:
+        print(f"{city}, {args.year}: {', '.join(modelled)} in new products by supplying country (kg per year)")
+        for row in result["exposure_by_country"]:
+            print(f"  {row['name']:<32} {row['kg']:>14,.3f}")
+        if disruption:
+            total = sum(r["shortfall_kg"] for r in result["disruption"]["shortfall_by_product"])
+            print(f"Disruption {disruption[0]} -{disruption[1]:.0%} in {args.year}: shortfall {total:,.3f} kg")
+            for row in result["disruption"]["shortfall_by_product"]:
+                print(f"  {row['product']:<24} {row['material']:<4} {row['shortfall_kg']:>12,.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m decision_tools",
@@ -260,6 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     scenario.add_argument("--db", type=Path, help=db_help)
     scenario.set_defaults(func=cmd_scenario)
+
+    exposure_cmd = sub.add_parser("exposure", help="the city's demand by supplying country, and a disruption",
+                                  description="Split the city's demand in new products across supplying countries at each "
+                                              "material's bottleneck stage; with --disrupt, the shortfall by product and how "
+                                              "much the city's secondary supply covers.")
+    exposure_cmd.add_argument("--city", required=True, help="city name, e.g. Helsinki")
+    exposure_cmd.add_argument("--year", required=True, type=int, help="year, e.g. 2030")
+    exposure_cmd.add_argument("--material", help="material symbol (default: all critical raw materials)")
+    exposure_cmd.add_argument("--disrupt", metavar="ISO3:CUT", help="a country cutting a share 0..1 of its supply, e.g. CHN:0.5")
+    exposure_cmd.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    exposure_cmd.add_argument("--db", type=Path, help=db_help)
+    exposure_cmd.set_defaults(func=cmd_exposure)
     return parser
 
 

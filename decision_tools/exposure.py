@@ -169,7 +169,7 @@ def recompute_supply_risk(data: ExposureData, material: str) -> dict | None:
     reasons = [
         "governance here is political stability only (the EU method averages all six World Governance Indicators)",
         "the EU sourcing mix is not in the project data, so the global mix stands in for it",
-        f"only the {'five largest producers' if stage == 'extraction' else 'largest refiner'} are known; the rest counts as many small suppliers",
+        f"only {'the five largest producers are' if stage == 'extraction' else 'the largest refiner is'} known; the rest counts as many small suppliers",
         "the EU study uses a five-year average of supply, the project one recent year",
     ]
     if stage != row["bottleneck_stage"]:

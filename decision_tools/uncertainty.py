@@ -76,6 +76,19 @@ class Simulation:
         )
 
 
+def quantity_frame(sim: "Simulation", quantity: str, sample: int = 0) -> pd.DataFrame:
+    """One quantity of one sample as long rows: year, product, material, kg."""
+    values = sim.by_pair[quantity][sample]  # (t, p)
+    products = [p for p, _ in sim.pairs]
+    materials = [m for _, m in sim.pairs]
+    return pd.DataFrame({
+        "year": np.repeat(sim.years, len(sim.pairs)).astype(int),
+        "product": np.tile(products, len(sim.years)),
+        "material": np.tile(materials, len(sim.years)),
+        "kg": values.reshape(-1),
+    })
+
+
 def _factor(rng: np.random.Generator, labels: np.ndarray, samples: int) -> np.ndarray:
     """(samples, len(labels)) multiplicative factors with the spread of each label."""
     spreads = np.array([CONFIDENCE_SPREAD[label] for label in labels])

@@ -58,7 +58,7 @@ def test_missing_database_is_a_sentence(tmp_path, capsys):
     assert "There is no database at" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"], ["levers"], ["scenario"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"], ["levers"], ["scenario"], ["exposure"], ["schema"]])
 def test_help_on_every_command(command):
     result = run_cli(*command, "--help")
     assert result.returncode == 0
@@ -107,3 +107,21 @@ def test_levers_lists_ids_and_ranges(small_db, capsys):
     assert main(["levers", "--db", str(small_db)]) == 0
     out = capsys.readouterr().out
     assert "weee_collection" in out and "0..0.4" in out and len(out.splitlines()) >= 11
+
+
+def test_exposure_json_with_a_disruption_of_chinese_gallium(small_db, capsys):
+    assert main(["exposure", "--db", str(small_db), "--city", "Ghent", "--year", "2030", "--material", "Ga",
+                 "--disrupt", "CHN:0.5", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    by_country = {row["country_iso3"]: row["kg"] for row in payload["exposure_by_country"]}
+    assert by_country["CHN"] == pytest.approx(0.984 * sum(by_country.values()), rel=1e-3)
+    shortfall = {row["product"]: row["shortfall_kg"] for row in payload["disruption"]["shortfall_by_product"]}
+    assert set(shortfall) == {"smartphone", "led_lamp"} and all(v > 0 for v in shortfall.values())
+    assert sum(shortfall.values()) == pytest.approx(by_country["CHN"] * 0.5, rel=1e-3)
+    assert payload["supply_risk"]["Ga"]["published"] == 3.9
+
+
+@pytest.mark.parametrize("disrupt", ["XXX:0.5", "CHN", "CHN:2", "CHN:lots"])
+def test_exposure_rejects_a_bad_disruption_with_exit_2(small_db, capsys, disrupt):
+    assert main(["exposure", "--db", str(small_db), "--city", "Ghent", "--year", "2030", "--disrupt", disrupt]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

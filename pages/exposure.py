@@ -1,0 +1,190 @@
+"""Supply chain exposure: how critical and concentrated the supply is, which countries the city's
+demand depends on, what an export restriction would do, and how much the urban mine could cover."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import ui
+from decision_tools import charts, exposure
+from decision_tools.formatting import format_mass, format_share
+from decision_tools.uncertainty import quantity_frame
+
+ctx = ui.context()
+sel, version = ctx.selection, ctx.version_id
+materials_table = ui.reference_table(version, "materials")
+material_name = materials_table.set_index("symbol").at[sel.material, "name"]
+critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
+data = ui.exposure_data(version)
+products = ui.reference_table(version, "products").set_index("product")
+sectors = products["sector"].to_dict()
+
+st.title(f"Supply chain exposure · {sel.city} · {sel.year}")
+all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params")
+materials = critical if all_crms else (sel.material,)
+scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
+st.caption(f"For {scope}. Supply shares: World Mining Data 2024 (mining, medium confidence), IEA/BGS figures via a third party "
+           "(refining, low) and the EU CRM study 2023 (transcribed, medium). Governance: World Bank WGI 2022 political stability.")
+
+st.subheader("How critical is it?")
+left, right = st.columns([3, 2])
+with left:
+    st.altair_chart(charts.criticality_chart(data.eu, set(materials)), width="stretch", key="criticality")
+with right:
+    row = data.materials.loc[sel.material]
+    st.metric(f"{material_name}: EU supply risk", f"{row['supply_risk']:.1f}", help="European Commission, CRM study 2023 (transcribed)")
+    st.metric("Economic importance", f"{row['economic_importance']:.1f}")
+    flags = [f for f, on in (("critical (2023)", row["critical_2023"]), ("strategic (CRMA 2024)", row["strategic_2024"])) if on]
+    st.caption(f"{', '.join(flags) or 'not on the EU critical list'}; bottleneck: {row['bottleneck_stage']}; "
+               f"confidence {row['confidence']} (transcribed). Sources: {row['source_id'].replace(';', ', ')}.")
+    if sel.material in data.by_products.index:
+        st.warning(f"{material_name} is produced mostly as a by-product of {data.by_products.at[sel.material, 'host_metals']} "
+                   "(Nassar et al. 2015): its supply cannot follow its own price.", icon="⚠️")
+eu_table = data.eu.copy()
+ui.download_button(eu_table, f"eu_criticality_v{version}", "dl_eu")
+
+st.subheader(f"Who supplies {material_name}")
+if not data.stages(sel.material):
+    st.info(f"The project has no supplier shares for {material_name} yet.")
+else:
+    table = exposure.concentration(data, sel.material)
+    share_rows = []
+    for stage in data.stages(sel.material):
+        _, shares = data.supply(sel.material, stage)
+        names = data.countries["name"].to_dict()
+        share_rows += [{"stage": stage, "country": names.get(c, "rest of world (unspecified)"), "share": float(v)} for c, v in shares.items()]
+    st.altair_chart(charts.supplier_chart(pd.DataFrame(share_rows)), width="stretch", key="suppliers")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "largest_share": st.column_config.NumberColumn(format="percent")})
+    st.caption("HHI of the listed shares counts the unspecified rest of the world as many small suppliers (a lower bound); the "
+               "published HHI covers every producing country. Governance-weighted HHI: share² x governance (0..10, here 10 x "
+               "political stability). The CRMA asks that no single third country supply more than 65 %.")
+    ui.download_button(table, f"concentration_{sel.material}", "dl_concentration")
+
+    recomputed = exposure.recompute_supply_risk(data, sel.material)
+    if recomputed:
+        a, b = st.columns(2)
+        a.metric("Supply risk, published (EU 2023)", f"{recomputed['published']:.2f}")
+        b.metric("Supply risk, recomputed here", f"{recomputed['recomputed']:.2f}",
+                 help=f"SR = [HHI_WGI x IR/2 + HHI_WGI x (1 - IR/2)] x (1 - EOL-RIR) x SI_SR with HHI_WGI "
+                      f"{recomputed['governance_weighted_hhi']:.2f}, IR {recomputed['import_reliance']:.2f}, "
+                      f"EOL-RIR {recomputed['eol_rir']:.2f}, SI_SR {recomputed['substitution_index']:.2f}")
+        st.markdown("Why they differ: " + "; ".join(recomputed["reasons"]) + ".")
+    eol_rir = float(row["eu_eol_rir_share"])
+    if eol_rir < 1:
+        curve = pd.DataFrame({"eol_rir": np.linspace(0, 0.6, 61)})
+        curve["supply_risk"] = [exposure.supply_risk_with_eol_rir(float(row["supply_risk"]), eol_rir, v) for v in curve["eol_rir"]]
+        st.altair_chart(charts.supply_risk_curve(curve, (eol_rir, float(row["supply_risk"]))), width="stretch", key="sr_curve")
+        below = curve.loc[curve["supply_risk"] < 1.0, "eol_rir"]
+        st.caption(f"Today's EU EOL-RIR for {material_name}: {format_share(eol_rir)}. "
+                   + (f"Supply risk would fall below the 1.0 threshold at an EOL-RIR of about {format_share(float(below.min()))}."
+                      if not below.empty else "Even 60 % recycled input would not bring it below the 1.0 threshold."))
+
+st.subheader(f"Where {sel.city}'s demand comes from")
+try:
+    engine = ui.scenario_engine(version, sel.city, materials)
+except ValueError:
+    st.info(f"No product in the city model contains {scope}.")
+    st.stop()
+demand_all = quantity_frame(engine.baseline.simulation, "new_products")
+demand = demand_all[demand_all["year"] == sel.year]
+city_exposure = exposure.city_exposure(data, demand, sectors)
+by_country = city_exposure.groupby("country_iso3", as_index=False)["kg"].sum()
+mapped = by_country.merge(data.countries[["name", "lat", "lon", "wgi_pv_norm"]].rename(columns={"wgi_pv_norm": "stability"}),
+                          left_on="country_iso3", right_index=True)
+st.pydeck_chart(charts.world_exposure_map(mapped), height=420, key="world_map")
+unspecified = float(by_country.loc[by_country["country_iso3"] == exposure.REST_OF_WORLD, "kg"].sum())
+st.caption(f"Material in new products entering {sel.city} in {sel.year}, split by the supplying countries' shares at the "
+           f"bottleneck stage. Circle area: kg; colour: political stability (green stable, red unstable). "
+           f"{format_mass(unspecified)} per year comes from countries not listed (rest of the world). Confidence: illustrative "
+           "(city demand) and medium to low (shares).")
+named = by_country.assign(name=by_country["country_iso3"].map(data.countries["name"]).fillna("rest of world (unspecified)"))
+named = named.assign(share=named["kg"] / named["kg"].sum()).sort_values("kg", ascending=False)
+left, right = st.columns(2)
+with left:
+    st.markdown("**By supplying country**")
+    st.dataframe(named[["name", "country_iso3", "kg", "share"]], hide_index=True, width="stretch",
+                 column_config={"share": st.column_config.NumberColumn(format="percent"), "kg": ui.KG_COLUMN})
+    ui.download_button(named, f"exposure_by_country_{sel.city}_{sel.year}", "dl_by_country")
+with right:
+    st.markdown("**By product and sector**")
+    by_product = (city_exposure.groupby(["sector", "product", "material"], as_index=False)
+                  .agg(kg=("kg", "sum"), geopolrisk_score=("geopolrisk_score", "first"), by_product=("by_product", "first")))
+    by_product["product"] = by_product["product"].map(products["name"])
+    st.dataframe(by_product.sort_values("kg", ascending=False), hide_index=True, width="stretch", column_config={"kg": ui.KG_COLUMN})
+    ui.download_button(by_product, f"exposure_by_product_{sel.city}_{sel.year}", "dl_by_product")
+st.caption("GeoPolRisk-style score = HHI x the share-weighted political instability of the suppliers (Gemechu et al. 2015); "
+           "by_product marks metals mined as by-products of other metals.")
+
+st.subheader("What if a country restricts exports?")
+controls = ui.reference_table(version, "export_controls")
+presets = {"Custom": None} | {f"{r.date} · {data.countries['name'].get(r.country_iso3, r.country_iso3)}: {r.measure}": r
+                              for r in controls.itertuples()}
+preset_label = st.selectbox("Ready-made scenario (export-control timeline)", list(presets), key="preset", bind="query-params")
+preset = presets[preset_label]
+country_codes = sorted(set(data.shares["country_iso3"]) - {exposure.REST_OF_WORLD})
+modelled = sorted(set(data.shares["material"]) & {m for _, m in engine.inputs.chain.pairs})
+with st.container(border=True):
+    a, b, c, d = st.columns(4)
+    if preset is None:
+        country = a.selectbox("Country", country_codes, index=country_codes.index("CHN"), key="disrupt_country",
+                              format_func=lambda iso: f"{data.countries['name'].get(iso, iso)} ({iso})")
+        chosen = b.multiselect("Materials", modelled, default=modelled[:1], key="disrupt_materials")
+    else:
+        country = preset.country_iso3
+        listed = [m for m in preset.materials.split(";")]
+        chosen = [m for m in listed if m in modelled]
+        a.markdown(f"**Country:** {data.countries['name'].get(country, country)}")
+        b.markdown(f"**Materials:** {', '.join(chosen) or 'none modelled for this scope'}")
+        not_modelled = [m for m in listed if m not in modelled]
+        if not_modelled:
+            st.caption(f"Not modelled for {scope} in {sel.city}: {', '.join(not_modelled)}. Confidence of the measure: {preset.confidence}.")
+    cut = c.slider("Cut (share of the country's supply)", 0.0, 1.0, 0.5, 0.05, key="cut", bind="query-params")
+    duration = d.number_input("Duration (years)", 1, 10, 2, key="duration", bind="query-params")
+saved = ui.store().saved_scenarios()
+scenario_name = st.selectbox("Compare with a saved policy scenario", ["(none)"] + list(saved["name"]), key="policy_scenario",
+                             bind="query-params")
+if chosen:
+    event = exposure.Disruption(country, tuple(chosen), float(cut), sel.year, int(duration))
+    runs = {"baseline": engine.baseline}
+    if scenario_name != "(none)":
+        try:
+            runs[scenario_name] = engine.run(saved.set_index("name").at[scenario_name, "settings"])
+        except ValueError as exc:
+            st.warning(f"“{scenario_name}” cannot run on this dataset version: {exc}")
+    coverage_rows = []
+    for label, run in runs.items():
+        shortfall, coverage = exposure.disruption_shortfall(
+            data, event, quantity_frame(run.simulation, "new_products"), quantity_frame(run.simulation, "secondary_supply"), sectors)
+        coverage_rows.append(coverage.assign(run=label))
+        if label == "baseline":
+            baseline_shortfall = shortfall
+    total = float(baseline_shortfall["shortfall_kg"].sum())
+    st.metric(f"Shortfall over {int(duration)} year(s) from {sel.year}", format_mass(total))
+    if total > 0:
+        left, right = st.columns(2)
+        with left:
+            shown = baseline_shortfall.assign(product=baseline_shortfall["product"].map(products["name"]))
+            st.altair_chart(charts.shortfall_chart(shown), width="stretch", key="shortfall_chart")
+            st.dataframe(shown, hide_index=True, width="stretch", column_config={"shortfall_kg": ui.KG_COLUMN})
+            ui.download_button(shown, f"shortfall_{country}_{sel.city}_{sel.year}", "dl_shortfall")
+        with right:
+            coverage = pd.concat(coverage_rows, ignore_index=True)
+            st.markdown("**How much the city's own secondary supply could cover**")
+            st.dataframe(coverage, hide_index=True, width="stretch", column_config={
+                "covered_share": st.column_config.ProgressColumn("covered", format="percent", min_value=0, max_value=1),
+                "shortfall_kg": ui.KG_COLUMN, "secondary_supply_kg": ui.KG_COLUMN})
+            ui.download_button(coverage, f"coverage_{country}_{sel.city}_{sel.year}", "dl_coverage")
+            st.caption("Covered = the city's secondary supply of the material in that year / the shortfall, at most 100 %: what the "
+                       "urban mine could replace if its recovered material stayed in the region.")
+    else:
+        st.write(f"{data.countries['name'].get(country, country)} supplies none of {', '.join(chosen)} at the bottleneck stage.")
+else:
+    st.info("Pick at least one material the city model contains.")
+
+st.subheader("Critical Raw Materials Act: no more than 65 % from one country")
+checks = exposure.single_country_checks(data)
+st.dataframe(checks, hide_index=True, width="stretch", column_config={"largest_share": st.column_config.ProgressColumn(
+    "largest single-country share", format="percent", min_value=0, max_value=1)})
+st.caption("World supply shares stand in for the EU's consumption mix that the benchmark refers to.")
+ui.download_button(checks, f"crma_checks_v{version}", "dl_checks")
