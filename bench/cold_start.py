@@ -26,7 +26,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
-from results_csv import machine, write_results  # noqa: E402
+from common import machine, write_results  # noqa: E402
 from decision_tools import storage  # noqa: E402
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
 

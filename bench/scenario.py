@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,8 +18,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
-from results_csv import machine, write_results  # noqa: E402
-from decision_tools import scenarios, storage  # noqa: E402
+from common import critical_materials, machine, project_tables, write_results  # noqa: E402
+from decision_tools import scenarios  # noqa: E402
 
 TARGET_S = 0.3
 CASES = (("Helsinki", "Co"), ("Krakow", "all critical raw materials"), ("Ghent", "Nd"))
@@ -31,13 +30,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--db", type=Path, help="an existing database (default: build a scratch one)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or Path(tmp) / "bench.duckdb"
-        if args.db is None:
-            storage.build_database(db)
-        with storage.Store.open(db) as store:
-            tables = store.input_tables(store.current_version())
-    critical = list(tables["materials"].loc[tables["materials"]["critical_2023"].astype(bool), "symbol"])
+    tables = project_tables(args.db)
+    critical = critical_materials(tables)
     print(f"Scenario recompute, every lever moved, median of {args.runs} runs on {machine()}")
     rows = []
     for city, scope in CASES:

@@ -22,3 +22,11 @@ def app(small_db, monkeypatch, tmp_path):
         return at
 
     return make
+
+
+def open_page(app, page: str, **query_params):
+    """Run the app once with the URL parameters (the shared widgets read them), then switch to
+    ``page`` (a path such as "pages/policy.py"), as a link to that page does."""
+    at = app(**query_params).run()
+    at.switch_page(page).run()
+    return at

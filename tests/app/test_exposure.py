@@ -1,13 +1,11 @@
 """Supply chain exposure page: renders, shows published and recomputed supply risk, restores the
 disruption from the URL, and breaks a gallium shortfall down by product."""
 
-from decision_tools import exposure, storage
+from tests.app.conftest import open_page as open_app_page
 
 
 def open_page(app, **params):
-    at = app(**params).run()
-    at.switch_page("pages/exposure.py").run()
-    return at
+    return open_app_page(app, "pages/exposure.py", **params)
 
 
 def test_renders_with_every_chart(app):

@@ -2,12 +2,11 @@
 
 from decision_tools import storage, uncertainty
 from decision_tools.formatting import format_share
+from tests.app.conftest import open_page as open_app_page
 
 
 def open_page(app, **params):
-    at = app(**params).run()
-    at.switch_page("pages/indicators.py").run()
-    return at
+    return open_app_page(app, "pages/indicators.py", **params)
 
 
 def test_renders_with_every_chart(app):

@@ -1,12 +1,11 @@
 """Policy intervention points page: renders, restores lever settings from the URL, saves scenarios."""
 
 from decision_tools import scenarios, storage
+from tests.app.conftest import open_page as open_app_page
 
 
 def open_page(app, **params):
-    at = app(**params).run()
-    at.switch_page("pages/policy.py").run()
-    return at
+    return open_app_page(app, "pages/policy.py", **params)
 
 
 def test_renders_with_every_section(app):
