@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from decision_tools import exposure, scenarios, storage, uncertainty
+from decision_tools import storage
 from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
@@ -51,19 +51,25 @@ def headline(version_id: int, city: str, year: int, material: str) -> dict[str, 
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def simulation(version_id: int, city: str, materials: tuple[str, ...]) -> uncertainty.Simulation:
+def simulation(version_id: int, city: str, materials: tuple[str, ...]):
     """Monte Carlo of one city (default samples and seed: the same link shows the same ranges)."""
+    from decision_tools import uncertainty  # the model's libraries load only for pages that need them
+
     return uncertainty.simulate(store().input_tables(version_id), city, list(materials))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def scenario_engine(version_id: int, city: str, materials: tuple[str, ...]) -> scenarios.ScenarioEngine:
+def scenario_engine(version_id: int, city: str, materials: tuple[str, ...]):
     """One engine per city and material set; its runs do not change it, so sessions can share it."""
+    from decision_tools import scenarios
+
     return scenarios.ScenarioEngine(store().input_tables(version_id), city, list(materials))
 
 
 @st.cache_resource(show_spinner=False)
-def exposure_data(version_id: int) -> exposure.ExposureData:
+def exposure_data(version_id: int):
+    from decision_tools import exposure
+
     return exposure.ExposureData.from_tables(store().input_tables(version_id))
 
 
