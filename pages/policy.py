@@ -30,6 +30,10 @@ except ValueError:
     st.stop()
 levers = engine.levers
 
+first_start = min(lever.start_year for lever in levers.values())
+if sel.year < first_start:
+    st.info(f"No lever acts before {first_start}: pick a later year in the sidebar (for instance 2035) to see what they do.")
+
 objective_labels = {label: key for key, (label, _) in OBJECTIVES.items()}
 objective_label = st.selectbox("Indicator to improve", list(objective_labels), key="objective", bind="query-params")
 objective = objective_labels[objective_label]
