@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .provenance import CONFIDENCE_LABELS, split_sources
+from .provenance import CONFIDENCE_LABELS, split_sources  # noqa: F401 (split_sources used by uploads too)
 
 STOCK_DRIVERS = ("per_inhabitant", "per_household", "per_city")
 LIFETIME_MODELS = ("weibull", "normal", "fixed")
@@ -325,6 +325,21 @@ TABLES: dict[str, TableSpec] = {
             key=("material",),
         ),
         TableSpec(
+            "measured_flows",
+            "measured flows of a city, for comparison with the model (kg per year)",
+            (
+                Column("city", "str"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("category", "str"),  # a product code or a WEEE category name
+                Column("flow", "str", choices=("collected", "recycled", "exported", "residual")),
+                Column("kg", "float", min_value=0.0),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("city", "year", "category", "flow"),
+            may_be_empty=True,
+        ),
+        TableSpec(
             "ownership",
             "units of a product per driver (inhabitant, household or city) by year and geography",
             (
@@ -346,9 +361,10 @@ class ValidationReport:
     """Every problem found, each a sentence naming file, row, column and value."""
 
     problems: list[str] = field(default_factory=list)
+    file_labels: dict[str, str] = field(default_factory=dict)  # table -> the file name to show
 
     def add(self, table: str, row: int | None, column: str | None, value: object, rule: str) -> None:
-        where = f"{table}.csv"
+        where = self.file_labels.get(table, f"{table}.csv")
         if row is not None:
             where += f", row {row}"
         if column is not None:
@@ -478,6 +494,7 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
     for table in ("product_content", "recovery_yields", "material_prices", "supplier_shares", "production_concentration", "by_products"):
         check_codes(table, "material", materials, "material")
     check_codes("districts", "city", cities, "city")
+    check_codes("measured_flows", "city", cities, "city")
     check_codes("ownership", "geography", {"EU"} | countries | cities, "geography (EU, a country code or a city)")
     check_code_lists("levers", "products", products, "product")
     check_code_lists("levers", "materials", materials, "material")

@@ -61,6 +61,9 @@ CREATE TABLE unit_stocks (
 
 # What people make in the app (not part of a dataset version): created on first read-write open.
 WORKSPACE_SQL = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    logged_at TIMESTAMP NOT NULL, username VARCHAR NOT NULL, action VARCHAR NOT NULL, detail JSON NOT NULL
+);
 CREATE TABLE IF NOT EXISTS saved_scenarios (
     name VARCHAR PRIMARY KEY, city VARCHAR NOT NULL, settings JSON NOT NULL, note VARCHAR,
     created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, dataset_version INTEGER NOT NULL
@@ -133,12 +136,35 @@ def default_db_path() -> Path:
     return Path(os.environ.get(DB_ENV_VAR, DEFAULT_DB_PATH))
 
 
-def _checksum(data_dir: Path) -> str:
+def table_checksum(tables: dict[str, pd.DataFrame]) -> str:
+    """sha256 over the input tables' contents (sorted by key), so equal data gives an equal checksum."""
     digest = hashlib.sha256()
     for name in INPUT_TABLES:
+        frame = tables[name].sort_values(list(ingestion.TABLES[name].key)).reset_index(drop=True)
         digest.update(name.encode())
-        digest.update((Path(data_dir) / f"{name}.csv").read_bytes())
+        digest.update(frame.to_csv(index=False).encode("utf-8"))
     return digest.hexdigest()
+
+
+def _write_version(con, version_id: int, tables: dict[str, pd.DataFrame], name: str, note: str, created_by: str) -> None:
+    """Insert a complete version (inputs, model results, its dataset_versions row); the caller holds
+    the transaction, so a failure anywhere leaves nothing behind."""
+    from . import model  # imported here: reading the store never needs the model's libraries
+
+    result = model.run_city_model(tables)
+    row_counts = {}
+    for table_name in INPUT_TABLES:
+        _insert(con, table_name, tables[table_name], version_id)
+        row_counts[table_name] = len(tables[table_name])
+    for table_name in RESULT_TABLES:
+        frame = getattr(result, table_name)
+        _insert(con, table_name, frame, version_id)
+        row_counts[table_name] = len(frame)
+    con.execute(
+        "INSERT INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, 'published')",
+        [version_id, datetime.now(timezone.utc).replace(tzinfo=None), name, note, created_by,
+         table_checksum(tables), json.dumps(row_counts)],
+    )
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, version_id: int) -> None:
@@ -173,11 +199,8 @@ def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, no
     The file is written beside the target and renamed into place at the end: a failure at any
     point leaves the previous file exactly as it was.
     """
-    from . import model  # imported here: reading the store never needs the model's libraries
-
     db_path = Path(db_path or default_db_path())
     tables = ingestion.read_project_tables(data_dir)  # raises DataValidationError listing every problem
-    result = model.run_city_model(tables)
     _refuse_if_busy(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     partial = db_path.with_name(db_path.name + ".building")
@@ -189,20 +212,8 @@ def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, no
             con.execute("BEGIN TRANSACTION")
             con.execute(SCHEMA_SQL)
             con.execute(WORKSPACE_SQL)
-            row_counts = {}
-            for name, frame in tables.items():
-                _insert(con, name, frame, version_id)
-                row_counts[name] = len(frame)
-            for name in RESULT_TABLES:
-                frame = getattr(result, name)
-                _insert(con, name, frame, version_id)
-                row_counts[name] = len(frame)
-            con.execute(
-                "INSERT INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, 'published')",
-                [version_id, datetime.now(timezone.utc).replace(tzinfo=None), "Project demo data",
-                 note or "built from the CSV files under data/", created_by, _checksum(data_dir),
-                 json.dumps(row_counts)],
-            )
+            _write_version(con, version_id, tables, "Project demo data", note or "built from the CSV files under data/",
+                           created_by)
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
@@ -455,3 +466,60 @@ class Store:
             return pd.DataFrame(columns=["name", "city", "settings", "note", "created_at", "created_by", "dataset_version"])
         frame["settings"] = [json.loads(v) for v in frame["settings"]]
         return frame
+
+    # --- versions: publish, roll back, audit (the single writer) ------------------------------
+    def publish(self, tables: dict[str, pd.DataFrame], name: str, note: str, created_by: str,
+                detail: dict | None = None) -> int:
+        """Publish ``tables`` (every input table) as a new immutable version in one transaction: the
+        inputs, the model's results for every city, the version row and an audit entry. A failure at
+        any point rolls everything back; the previous version stays exactly as it was."""
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            version_id = int(cursor.execute("SELECT coalesce(max(version_id), 0) + 1 FROM dataset_versions").fetchall()[0][0])
+            _write_version(cursor, version_id, tables, name, note, created_by)
+            self._audit(cursor, created_by, "publish", {"version_id": version_id, "name": name, **(detail or {})})
+            cursor.execute("COMMIT")
+            return version_id
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+
+    def rollback_to(self, version_id: int, username: str) -> None:
+        """Make ``version_id`` the current version again: later versions are withdrawn (kept, still
+        openable read-only, never deleted)."""
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            exists = cursor.execute("SELECT count(*) FROM dataset_versions WHERE version_id = ?", [version_id]).fetchall()[0][0]
+            if not exists:
+                raise ValueError(f"There is no dataset version {version_id}.")
+            cursor.execute("UPDATE dataset_versions SET status = 'withdrawn' WHERE version_id > ?", [version_id])
+            cursor.execute("UPDATE dataset_versions SET status = 'published' WHERE version_id = ?", [version_id])
+            self._audit(cursor, username, "rollback", {"to_version": version_id})
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _audit(cursor, username: str, action: str, detail: dict) -> None:
+        cursor.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)",
+                       [datetime.now(timezone.utc).replace(tzinfo=None), username, action, json.dumps(detail, default=str)])
+
+    def audit(self, username: str, action: str, detail: dict) -> None:
+        cursor = self._con.cursor()
+        try:
+            self._audit(cursor, username, action, detail)
+        finally:
+            cursor.close()
+
+    def audit_log(self) -> pd.DataFrame:
+        try:
+            return self._frame("SELECT * FROM audit_log ORDER BY logged_at DESC")
+        except duckdb.CatalogException:
+            return pd.DataFrame(columns=["logged_at", "username", "action", "detail"])

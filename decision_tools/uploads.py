@@ -1,0 +1,373 @@
+"""Researchers' uploads: reading a file, validating it against the current dataset version, showing
+what would change, and preparing the tables of the next version.
+
+An upload of a kind replaces, in its target table, every row of the scopes it covers (for example
+all ownership rows of Helsinki smartphones) and adds the rest. Every problem is reported at once,
+naming the row (as numbered in the file, header = row 1), the column, the value and the rule; nothing
+is written unless everything passes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import ingestion
+from .ingestion import TABLES, ValidationReport
+
+MAX_UPLOAD_MB_ENV_VAR = "URBAN_SYMBIOSIS_MAX_UPLOAD_MB"
+DEFAULT_MAX_UPLOAD_MB = 20
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class UploadKind:
+    kind: str
+    table: str  # target table ("city" fills two: cities and districts)
+    scope: tuple[str, ...]  # rows of the target table with these values are replaced by the upload
+    description: str
+
+
+UPLOAD_KINDS: dict[str, UploadKind] = {k.kind: k for k in (
+    UploadKind("ownership", "ownership", ("geography", "product"),
+               "units owned per inhabitant, household or city by year, for a city, a country or the EU"),
+    UploadKind("composition", "product_content", ("product", "material"), "grams of a material per unit of product"),
+    UploadKind("collection_rates", "eol_routing", ("product",),
+               "hibernation share, export share and collection rate of a product from a year on"),
+    UploadKind("recovery_yields", "recovery_yields", ("product", "material"), "recovery yield of a material in a product from a year on"),
+    UploadKind("measured_flows", "measured_flows", ("city", "category", "flow"),
+               "measured kg per year, for instance WEEE collected per category"),
+    UploadKind("supplier_shares", "supplier_shares", ("material", "stage"),
+               "shares of world supply by country for a material and stage (they must sum to 1; ROW for the rest)"),
+    UploadKind("city", "cities", ("city",), "a new city (a row without district) with its districts (rows with a district)"),
+)}
+
+CITY_COLUMNS = ("city", "country_iso3", "district", "population", "households", "lat", "lon", "source_id", "confidence", "note")
+
+
+def max_upload_bytes() -> int:
+    return int(float(os.environ.get(MAX_UPLOAD_MB_ENV_VAR, DEFAULT_MAX_UPLOAD_MB)) * 1024 * 1024)
+
+
+def template_columns(kind: str) -> list[str]:
+    if kind == "city":
+        return list(CITY_COLUMNS)
+    return [c.name for c in TABLES[UPLOAD_KINDS[kind].table].columns]
+
+
+def template(kind: str, fmt: str = "csv") -> bytes:
+    """An empty template (header only) for a kind, as CSV or XLSX bytes."""
+    if kind not in UPLOAD_KINDS:
+        raise ValueError(f"Unknown kind '{kind}'; choose one of: {', '.join(UPLOAD_KINDS)}.")
+    frame = pd.DataFrame(columns=template_columns(kind))
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode("utf-8")
+    if fmt == "xlsx":
+        buffer = io.BytesIO()
+        frame.to_excel(buffer, index=False, sheet_name=kind)
+        return buffer.getvalue()
+    raise ValueError(f"Unknown template format '{fmt}'; choose csv or xlsx.")
+
+
+def data_dictionary(kind: str) -> pd.DataFrame:
+    """Each column of a kind: type, whether required, allowed range or values."""
+    spec = TABLES[UPLOAD_KINDS[kind].table]
+    columns = {c.name: c for c in spec.columns}
+    if kind == "city":
+        columns = {**{c.name: c for c in TABLES["cities"].columns}, **{c.name: c for c in TABLES["districts"].columns}}
+        columns["district"] = ingestion.Column("district", "str", required=False)
+    rows = []
+    for name in template_columns(kind):
+        c = columns[name]
+        rule = ", ".join(part for part in (
+            f"at least {c.min_value:g}" if c.min_value is not None else "",
+            f"at most {c.max_value:g}" if c.max_value is not None else "",
+            f"one of {', '.join(c.choices)}" if c.choices else "",
+        ) if part)
+        rows.append({"column": name, "type": {"str": "text", "float": "number", "int": "whole number", "bool": "true/false"}[c.kind],
+                     "required": "yes" if c.required else "no", "rule": rule})
+    return pd.DataFrame(rows)
+
+
+def read_upload(content: bytes, filename: str, report: ValidationReport, label: str) -> pd.DataFrame | None:
+    """The uploaded file as a table of text cells, or None with the reason in ``report``."""
+    def fail(rule: str) -> None:
+        report.add(label, None, None, None, rule)
+
+    if len(content) > max_upload_bytes():
+        fail(f"the file is {len(content) / 1e6:.1f} MB; the limit is {max_upload_bytes() / 1e6:.0f} MB")
+        return None
+    if not content.strip():
+        fail("the file is empty")
+        return None
+    suffix = Path(filename).suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            try:
+                text = content.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                fail("the file is not UTF-8 text; save it as 'CSV UTF-8'")
+                return None
+            if "\x00" in text:
+                fail("the file is not a text table (it holds binary data)")
+                return None
+            try:
+                dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t|")
+                delimiter = dialect.delimiter
+            except csv.Error:
+                delimiter = ","
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False)
+        elif suffix == ".xlsx":
+            frame = pd.read_excel(io.BytesIO(content), dtype=str, engine="openpyxl").fillna("")
+        elif suffix == ".parquet":
+            with tempfile.NamedTemporaryFile(suffix=".parquet") as handle:
+                handle.write(content)
+                handle.flush()
+                frame = duckdb.connect().execute("SELECT * FROM read_parquet(?)", [handle.name]).df()
+            frame = frame.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
+        else:
+            fail(f"'{suffix or filename}' files are not accepted; use CSV, XLSX or Parquet")
+            return None
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem, said in a sentence
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        fail(f"the file cannot be read as a {suffix.lstrip('.').upper()} table ({detail[:160]})")
+        return None
+    if frame.empty and len(frame.columns) == 0:
+        fail("the file holds no table")
+        return None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def neutralise(frame: pd.DataFrame, text_columns: list[str]) -> tuple[pd.DataFrame, int]:
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe, and angle brackets
+    become harmless look-alikes, so no cell is ever executed or rendered as markup. Returns the table
+    and the number of cells changed."""
+    changed = 0
+    out = frame.copy()
+    for column in text_columns:
+        if column not in out.columns:
+            continue
+        values = out[column].astype(str)
+        formula = values.str.startswith(FORMULA_PREFIXES) & ~values.str.fullmatch(r"-?\d+(\.\d+)?")
+        markup = values.str.contains(r"[<>]", regex=True)
+        changed += int((formula | markup).sum())
+        values = values.where(~formula, "'" + values)
+        out[column] = values.str.replace("<", "‹", regex=False).str.replace(">", "›", regex=False)
+    return out, changed
+
+
+@dataclass
+class UploadCheck:
+    """The outcome of checking an upload: the report, and when it passed, the next version's tables
+    and what changes."""
+
+    report: ValidationReport
+    neutralised_cells: int = 0
+    tables: dict[str, pd.DataFrame] | None = None
+    changes: pd.DataFrame | None = None  # table, added, changed, removed
+    affected_cities: list[str] | None = None
+
+
+def _replace_scope(current: pd.DataFrame, upload: pd.DataFrame, scope: tuple[str, ...]) -> pd.DataFrame:
+    covered = upload[list(scope)].drop_duplicates()
+    marker = current.merge(covered.assign(_hit=True), on=list(scope), how="left")["_hit"].fillna(False).to_numpy(dtype=bool)
+    return pd.concat([upload, current[~marker]], ignore_index=True)
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as text that compares equal when the values are equal (1 == 1.0)."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        if numbers.notna().sum() == frame[column].notna().sum() and frame[column].notna().any():
+            out[column] = numbers.astype(float).round(9).astype(str)
+        else:
+            out[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+    return out
+
+
+def _changes(table: str, current: pd.DataFrame, merged: pd.DataFrame) -> dict:
+    key = list(TABLES[table].key)
+    cur = _comparable(current).set_index(key)
+    new = _comparable(merged).set_index(key)
+    added = new.index.difference(cur.index)
+    removed = cur.index.difference(new.index)
+    both = new.index.intersection(cur.index)
+    cols = [c for c in new.columns if c in cur.columns]
+    a = new.loc[both, cols].astype(str)
+    b = cur.loc[both, cols].astype(str)
+    changed = int((a != b.reindex(a.index)).any(axis=1).sum()) if len(both) else 0
+    return {"table": table, "added": len(added), "changed": changed, "removed": len(removed)}
+
+
+def check_upload(kind: str, content: bytes, filename: str, current: dict[str, pd.DataFrame]) -> UploadCheck:
+    """Read, neutralise and validate an upload against the current version's tables ``current``."""
+    if kind not in UPLOAD_KINDS:
+        raise ValueError(f"Unknown kind '{kind}'; choose one of: {', '.join(UPLOAD_KINDS)}.")
+    spec_kind = UPLOAD_KINDS[kind]
+    label = Path(filename).name or "upload"
+    report = ValidationReport()
+    report.file_labels = {spec_kind.table: label, "cities": label, "districts": label, "upload": label}
+    raw = read_upload(content, filename, report, "upload")
+    if raw is None:
+        return UploadCheck(report)
+    if raw.empty:
+        report.add("upload", None, None, None, "the table has a header but no rows")
+        return UploadCheck(report)
+    if kind == "city":
+        return _check_city(raw, current, report)
+    spec = TABLES[spec_kind.table]
+    text_columns = [c.name for c in spec.columns if c.kind == "str"]
+    raw, changed = neutralise(raw, text_columns)
+    typed = ingestion.validate_table(spec_kind.table, raw, report)
+    if typed is None:
+        return UploadCheck(report, changed)
+    check_codes(spec_kind.table, typed, current, report)
+    if not report.ok:
+        return UploadCheck(report, changed)
+    return _merge_and_check(kind, {spec_kind.table: typed}, current, report, changed)
+
+
+def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport,
+                extra: dict[str, set[str]] | None = None) -> None:
+    """Codes in an uploaded table that the current version does not know, row by row."""
+    known = {
+        "product": set(current["products"]["product"]),
+        "material": set(current["materials"]["symbol"]),
+        "city": set(current["cities"]["city"]),
+        "geography": {"EU"} | set(current["cities"]["country_iso3"]) | set(current["cities"]["city"]),
+        "country_iso3": set(current["countries"]["country_iso3"]) | ({"ROW"} if table == "supplier_shares" else set()),
+        "source_id": set(current["sources"]["source_id"]),
+    }
+    for name, codes in (extra or {}).items():
+        known[name] = known.get(name, set()) | codes
+    if table == "cities":
+        known.pop("city")  # a new city is what the upload brings
+    for column, allowed in known.items():
+        if column not in frame.columns:
+            continue
+        for idx, value in frame[column].items():
+            if value is None:
+                continue
+            for code in (ingestion.split_sources(value) if column == "source_id" else [value]):
+                if code not in allowed:
+                    shown = sorted(allowed)
+                    hint = ", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "")
+                    report.add(table, int(idx) + 2, column, code, f"unknown {column.replace('_', ' ')}; known: {hint}")
+
+
+def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport) -> UploadCheck:
+    missing = [c for c in CITY_COLUMNS if c not in raw.columns and c != "note"]
+    if missing:
+        report.add("upload", None, None, None, f"missing column(s) {', '.join(missing)}; expected {', '.join(CITY_COLUMNS)}")
+        return UploadCheck(report)
+    raw, changed = neutralise(raw, ["city", "country_iso3", "district", "source_id", "confidence", "note"])
+    is_city = raw["district"].astype(str).str.strip() == ""
+    if int(is_city.sum()) != 1 or raw.loc[is_city, "city"].nunique() != 1:
+        report.add("upload", None, "district", None, "give exactly one row without a district: the city itself")
+        return UploadCheck(report, changed)
+    city_columns = [c.name for c in TABLES["cities"].columns]
+    district_columns = [c.name for c in TABLES["districts"].columns]
+    cities = ingestion.validate_table("cities", raw.loc[is_city, [c for c in city_columns if c in raw.columns]]
+                                      .reindex(columns=city_columns, fill_value=""), report)
+    districts_raw = raw.loc[~is_city, [c for c in district_columns if c in raw.columns]]
+    districts = ingestion.validate_table("districts", districts_raw, report) if len(districts_raw) else None
+    if cities is None:
+        return UploadCheck(report, changed)
+    check_codes("cities", cities, current, report)
+    if districts is not None:
+        check_codes("districts", districts.drop(columns=["city"]), current, report)
+    if not report.ok:
+        return UploadCheck(report, changed)
+    city = cities["city"].iloc[0]
+    if districts is not None and (districts["city"] != city).any():
+        for idx in districts.index[districts["city"] != city]:
+            report.add("upload", int(idx) + 2, "city", districts.at[idx, "city"], f"every district row must name the city {city}")
+        return UploadCheck(report, changed)
+    tables = {"cities": cities}
+    if districts is not None:
+        tables["districts"] = districts
+    return _merge_and_check("city", tables, current, report, changed)
+
+
+def _merge_and_check(kind: str, uploaded: dict[str, pd.DataFrame], current: dict[str, pd.DataFrame],
+                     report: ValidationReport, neutralised_cells: int) -> UploadCheck:
+    scope = UPLOAD_KINDS[kind].scope
+    merged = dict(current)
+    changes = []
+    for table, frame in uploaded.items():
+        table_scope = ("city",) if kind == "city" else scope
+        merged[table] = _replace_scope(current[table], frame, table_scope)
+        changes.append(_changes(table, current[table], merged[table]))
+    # Every cross-table rule of the project data, on the tables as they would be.
+    after = ValidationReport()
+    ingestion._check_references(merged, after)
+    for problem in after.problems:
+        report.problems.append(f"With the current data: {problem}")
+    if not report.ok:
+        return UploadCheck(report, neutralised_cells)
+    return UploadCheck(report, neutralised_cells, merged, pd.DataFrame(changes), affected_cities(kind, uploaded, merged))
+
+
+def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Cities whose numbers can change: the city itself, a country's cities, or every city."""
+    cities = tables["cities"]
+    if kind == "city":
+        return list(uploaded["cities"]["city"])
+    if kind == "measured_flows":
+        return sorted(set(uploaded["measured_flows"]["city"]))
+    if kind == "ownership":
+        geographies = set(uploaded["ownership"]["geography"])
+        if "EU" in geographies:
+            return list(cities["city"])
+        return sorted(set(cities.loc[cities["city"].isin(geographies) | cities["country_iso3"].isin(geographies), "city"]))
+    return list(cities["city"])
+
+
+def headline_effect(check: UploadCheck, current_store, version_id: int, year: int, materials: list[str]) -> pd.DataFrame:
+    """Before/after of the headline quantities of the affected cities in ``year`` for ``materials``."""
+    from . import model  # the model's libraries: only for a dry run
+
+    tables = {n: check.tables[n] for n in ingestion.MODEL_TABLES}
+    cities = check.affected_cities or []
+    tables["cities"] = tables["cities"][tables["cities"]["city"].isin(cities)]
+    tables["districts"] = tables["districts"][tables["districts"]["city"].isin(cities)]
+    result = model.run_city_model(tables)
+    flows = result.flows[(result.flows["year"] == year) & result.flows["material"].isin(materials)]
+    stocks = result.stocks[(result.stocks["year"] == year) & result.stocks["material"].isin(materials)]
+    rows = []
+    for city in cities:
+        f = flows[flows["city"] == city]
+        after = {
+            "in_use_stock": stocks.loc[(stocks["city"] == city) & (stocks["process"] == "use"), "kg"].sum(),
+            "end_of_life": f.loc[f["to_process"] == "end_of_life", "kg"].sum(),
+            "secondary_supply": f.loc[f["to_process"] == "secondary_supply", "kg"].sum(),
+        }
+        try:
+            before_table = current_store.metric_table(version_id, city, materials, year).set_index("metric")["kg"]
+        except Exception:  # noqa: BLE001 - a new city has no numbers before
+            before_table = pd.Series(dtype=float)
+        for key, value in after.items():
+            rows.append({"city": city, "quantity": key, "before_kg": float(before_table.get(key, float("nan"))),
+                         "after_kg": float(value)})
+    return pd.DataFrame(rows)
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9 _.,()'-]")
+
+
+def clean_version_name(name: str) -> str:
+    """A version name as plain text, 1..80 characters."""
+    name = _SAFE_NAME.sub("", name).strip()
+    if not name:
+        raise ValueError("Give the new version a name (letters, digits and simple punctuation).")
+    return name[:80]
