@@ -1,12 +1,13 @@
-"""UrbanSymbiosis dashboard: page config, the shared city / year / material pickers (kept in the
-URL), and navigation. Run with `make run`."""
+"""UrbanSymbiosis dashboard: page config, sign-in, the shared city / year / material / dataset
+version pickers (kept in the URL), and navigation. Run with `make run`."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 import ui
-from decision_tools import storage
+from decision_tools import accounts, storage
+from decision_tools.formatting import escape_markdown
 from decision_tools.views import Selection, resolve_selection
 
 st.set_page_config(page_title="UrbanSymbiosis", page_icon=":material/recycling:", layout="wide")
@@ -18,14 +19,56 @@ PAGES = [
     st.Page("pages/exposure.py", title="Supply chain exposure", icon=":material/public:"),
     st.Page("pages/methods.py", title="Methods and sources", icon=":material/menu_book:"),
 ]
+PAGES.insert(-1, st.Page("pages/data.py", title="Data", icon=":material/database:"))
+
+authenticator = ui.authenticator()
+signed_in = bool(st.session_state.get("authentication_status"))
+if accounts.sign_in_required() and not signed_in:
+    PAGES = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
 navigation = st.navigation(PAGES)  # called on every run, so Streamlit never falls back to pages/ discovery
 
+with st.sidebar:
+    if signed_in:
+        st.caption(f"Signed in as **{st.session_state.get('username')}** ({', '.join(st.session_state.get('roles') or [])})")
+        authenticator.logout("Sign out", location="sidebar", key="sign_out")
+    else:
+        with st.expander("Sign in", expanded=accounts.sign_in_required()):
+            authenticator.login(location="main", key="sign_in_form", fields={"Form name": "Sign in", "Login": "Sign in"})
+            if st.session_state.get("authentication_status") is False:
+                st.error("Username or password is wrong.")
+            elif st.session_state.get("authentication_status"):
+                st.rerun()
+if accounts.sign_in_required() and not signed_in:
+    navigation.run()
+    st.stop()
+
 try:
-    version_id = ui.store().current_version()
+    latest_version = ui.store().current_version()
+    versions = ui.store().versions()
 except storage.StoreError as exc:
     st.error(f"The dashboard cannot open its database. {exc}")
     st.info("On the machine that serves the dashboard, `make run` rebuilds the demo database when it is missing.")
     st.stop()
+
+# The dataset version: the latest unless the link pins one (bound to the URL, like the pickers below).
+version_options = ["latest"] + [str(v) for v in versions["version_id"]]
+raw_version = st.query_params.get("version")
+with st.sidebar:
+    chosen_version = st.selectbox("Dataset version", version_options, key="version", bind="query-params",
+                                  help="Links pin a version with ?version=N; 'latest' follows new uploads.")
+version_id = latest_version if chosen_version == "latest" else int(chosen_version)
+if raw_version not in (None, "latest") and raw_version not in version_options:
+    st.warning(f"The link asked for dataset version '{escape_markdown(raw_version)}', which does not exist; showing the latest "
+               f"({latest_version}).", icon="⚠️")
+if version_id != latest_version:
+    row = versions.set_index("version_id").loc[version_id]
+
+    def follow_latest() -> None:
+        st.session_state["version"] = "latest"
+
+    st.info(f"You are looking at dataset version {version_id} (“{row['name']}”, {row['created_at']:%Y-%m-%d}, {row['status']}); "
+            f"the latest is {latest_version}.", icon="📌")
+    st.button("Open this view with the latest data", on_click=follow_latest, key="follow_latest")
 
 cities = list(ui.reference_table(version_id, "cities")["city"])
 materials = ui.reference_table(version_id, "materials")
@@ -48,10 +91,12 @@ with st.sidebar:
     material = st.selectbox("Material (symbol)", symbols, index=symbols.index(default.material), key="material",
                             bind="query-params")
     st.caption(material_names[material])
-    st.caption(f"Dataset version {version_id}")
 
 for notice in notices:
     st.warning(notice, icon="⚠️")
 
-st.session_state["context"] = ui.Context(version_id, Selection(city=city, year=int(year), material=material))
+st.session_state["context"] = ui.Context(
+    version_id, latest_version, Selection(city=city, year=int(year), material=material),
+    st.session_state.get("username") if signed_in else None, tuple(st.session_state.get("roles") or ()) if signed_in else (),
+)
 navigation.run()

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
+import streamlit_authenticator as stauth
 
-from decision_tools import storage
+from decision_tools import accounts, storage
 from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
@@ -80,8 +81,15 @@ def sources(version_id: int) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Context:
-    version_id: int
+    version_id: int  # the version shown (the latest, or one pinned by the link)
+    latest_version_id: int
     selection: Selection
+    username: str | None  # None: not signed in
+    roles: tuple[str, ...]
+
+    def may(self, action: str) -> bool:
+        """The server-side role check for a protected action (see decision_tools.accounts)."""
+        return accounts.allowed(list(self.roles), action)
 
 
 def context() -> Context:
@@ -95,6 +103,28 @@ def context() -> Context:
         PagesManager.uses_pages_directory = False
         st.rerun()
     return st.session_state["context"]
+
+
+def authenticator() -> stauth.Authenticate:
+    """streamlit-authenticator over the git-ignored credentials file (created on first run; a
+    generated admin password is printed once to the server's log)."""
+    config, generated = accounts.ensure_credentials()
+    if generated:
+        print(f"UrbanSymbiosis: created {accounts.credentials_path()} with an account 'admin'; "
+              f"its password, shown only now: {generated}", flush=True)
+    return stauth.Authenticate(config["credentials"], config["cookie"]["name"], config["cookie"]["key"],
+                               config["cookie"]["expiry_days"], auto_hash=False, login_sleep_time=0)
+
+
+def require(action: str, what: str) -> None:
+    """Stop the page with a sign-in prompt unless the signed-in user's role allows ``action``."""
+    ctx = context()
+    if ctx.may(action):
+        return
+    who = f"You are signed in as {ctx.username} ({', '.join(ctx.roles) or 'no role'})" if ctx.username else "You are not signed in"
+    roles = " or ".join(sorted(accounts.PERMISSIONS[action]))
+    st.warning(f"{who}. {what} needs the {roles} role: sign in with such an account in the sidebar.", icon="🔒")
+    st.stop()
 
 
 def provenance_caption(confidence: str, source_ids: str, downscaled: bool) -> str:

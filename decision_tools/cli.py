@@ -267,6 +267,78 @@ def cmd_exposure(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_template(args: argparse.Namespace) -> int:
+    from . import uploads
+
+    if args.kind not in uploads.UPLOAD_KINDS:
+        raise UsageError(f"unknown kind '{args.kind}'; choose one of: {', '.join(uploads.UPLOAD_KINDS)}")
+    out = Path(args.out or f"{args.kind}_template.{args.format}")
+    out.write_bytes(uploads.template(args.kind, args.format))
+    print(f"Wrote {out}: {uploads.UPLOAD_KINDS[args.kind].description}.")
+    print(uploads.data_dictionary(args.kind).to_string(index=False))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from . import uploads
+
+    if args.kind not in uploads.UPLOAD_KINDS:
+        raise UsageError(f"unknown kind '{args.kind}'; choose one of: {', '.join(uploads.UPLOAD_KINDS)}")
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"there is no file at {path}")
+    with storage.Store.open(args.db, read_only=args.dry_run) as store:
+        version = store.current_version()
+        check = uploads.check_upload(args.kind, path.read_bytes(), path.name, store.input_tables(version))
+        if not check.report.ok:
+            print(f"{path.name} was not accepted: {len(check.report.problems)} problem(s).", file=sys.stderr)
+            for problem in check.report.problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return 1
+        if check.neutralised_cells:
+            print(f"{check.neutralised_cells} text cell(s) were neutralised (formula or markup characters).")
+        print(f"Changes against version {version}:")
+        print(check.changes.to_string(index=False))
+        if args.dry_run:
+            print("Dry run: nothing was written.")
+            return 0
+        name = args.name or f"{args.kind} upload from {path.name}"
+        new_version = store.publish(check.tables, name, args.note or "", args.user,
+                                    detail={"kind": args.kind, "file": path.name,
+                                            "changes": check.changes.to_dict(orient="records")})
+    print(f"Published dataset version {new_version} ({name}).")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from . import accounts
+
+    _, generated = accounts.ensure_credentials()
+    if generated:
+        print(f"Created {accounts.credentials_path()} with an account 'admin'; its password, shown only now: {generated}")
+    try:
+        if args.action != "list" and not args.username:
+            raise ValueError(f"'users {args.action}' needs a username.")
+        if args.action == "list":
+            for user in accounts.list_users():
+                print(f"{user['username']:<20} {','.join(user['roles']):<12} {user['name']} <{user['email']}>")
+        elif args.action == "add":
+            import getpass
+
+            password = args.password or getpass.getpass(f"Password for {args.username}: ")
+            accounts.add_user(args.username, args.name or args.username, args.email or "", password, args.role)
+            print(f"Added {args.username} as {args.role}.")
+        elif args.action == "remove":
+            accounts.remove_user(args.username)
+            print(f"Removed {args.username}.")
+        elif args.action == "set-role":
+            accounts.set_role(args.username, args.role)
+            print(f"{args.username} is now {args.role}.")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m decision_tools",
@@ -340,6 +412,35 @@ def build_parser() -> argparse.ArgumentParser:
     exposure_cmd.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     exposure_cmd.add_argument("--db", type=Path, help=db_help)
     exposure_cmd.set_defaults(func=cmd_exposure)
+
+    kinds = "ownership, composition, collection_rates, recovery_yields, measured_flows, supplier_shares, city"
+    template = sub.add_parser("template", help="write an empty upload template", description=f"Kinds: {kinds}.")
+    template.add_argument("--kind", required=True, help=f"one of: {kinds}")
+    template.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="file format (default: csv)")
+    template.add_argument("--out", help="where to write it (default: KIND_template.FORMAT)")
+    template.set_defaults(func=cmd_template)
+
+    ingest = sub.add_parser("ingest", help="validate a data file and publish it as a new dataset version",
+                            description=f"Validate FILE (CSV, XLSX or Parquet) as KIND ({kinds}) against the current "
+                                        "version; print every problem and exit 1, or publish a new version.")
+    ingest.add_argument("file", help="the data file")
+    ingest.add_argument("--kind", required=True, help=f"one of: {kinds}")
+    ingest.add_argument("--dry-run", action="store_true", help="validate and show the changes; write nothing")
+    ingest.add_argument("--name", help="name of the new version")
+    ingest.add_argument("--note", help="a note stored with the version")
+    ingest.add_argument("--user", default="cli", help="who publishes (for the audit log)")
+    ingest.add_argument("--db", type=Path, help=db_help)
+    ingest.set_defaults(func=cmd_ingest)
+
+    users = sub.add_parser("users", help="manage accounts (add, list, remove, set-role)",
+                           description="Accounts live in the git-ignored credentials file (bcrypt hashes).")
+    users.add_argument("action", choices=("add", "list", "remove", "set-role"))
+    users.add_argument("username", nargs="?", help="account name (add, remove, set-role)")
+    users.add_argument("--role", default="viewer", help="viewer, student, partner, researcher or admin")
+    users.add_argument("--name", help="display name (add)")
+    users.add_argument("--email", help="e-mail (add)")
+    users.add_argument("--password", help="password (add; asked for when left out)")
+    users.set_defaults(func=cmd_users)
     return parser
 
 

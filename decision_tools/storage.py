@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ PROJECT_DIR = PACKAGE_DIR.parent
 DATA_DIR = PROJECT_DIR / "data"
 DEFAULT_DB_PATH = DATA_DIR / "urban_symbiosis.duckdb"
 DB_ENV_VAR = "URBAN_SYMBIOSIS_DB"
+PUBLISH_PAUSE_ENV_VAR = "URBAN_SYMBIOSIS_TEST_PUBLISH_PAUSE"  # seconds to wait inside the publish transaction
 
 _MODEL_PROVENANCE_DDL = "confidence VARCHAR NOT NULL, source_ids VARCHAR NOT NULL, downscaled BOOLEAN NOT NULL"
 
@@ -478,6 +480,8 @@ class Store:
             cursor.execute("BEGIN TRANSACTION")
             version_id = int(cursor.execute("SELECT coalesce(max(version_id), 0) + 1 FROM dataset_versions").fetchall()[0][0])
             _write_version(cursor, version_id, tables, name, note, created_by)
+            if os.environ.get(PUBLISH_PAUSE_ENV_VAR):  # fault injection for the kill-mid-publish test
+                time.sleep(float(os.environ[PUBLISH_PAUSE_ENV_VAR]))
             self._audit(cursor, created_by, "publish", {"version_id": version_id, "name": name, **(detail or {})})
             cursor.execute("COMMIT")
             return version_id

@@ -117,16 +117,23 @@ st.dataframe(comparison.assign(**{"baseline (shown)": [shown(k, v) for k, v in z
              [["indicator", "baseline (shown)", "scenario (shown)"]], hide_index=True, width="stretch")
 ui.download_button(comparison, f"scenario_{sel.city}_{sel.year}", "dl_scenario")
 
-with st.form("save_scenario", clear_on_submit=False, border=True):
-    st.markdown("**Save this scenario**")
-    name = st.text_input("Name", max_chars=80, placeholder="e.g. Collection push 2030")
-    note = st.text_input("Note (optional)", max_chars=300)
-    if st.form_submit_button("Save"):
-        try:
-            ui.store().save_scenario(name, sel.city, moved, version, note=note)
-            st.success(f"Saved “{name.strip()}” with {len(moved)} lever(s) moved.")
-        except ValueError as exc:
-            st.error(str(exc))
+if ctx.may("save_scenario"):
+    with st.form("save_scenario", clear_on_submit=False, border=True):
+        st.markdown("**Save this scenario**")
+        name = st.text_input("Name", max_chars=80, placeholder="e.g. Collection push 2030")
+        note = st.text_input("Note (optional)", max_chars=300)
+        if st.form_submit_button("Save"):
+            if not ctx.may("save_scenario"):  # checked again when the action runs, not only when drawing
+                st.error("Saving scenarios needs the partner, researcher or admin role.")
+            else:
+                try:
+                    ui.store().save_scenario(name, sel.city, moved, version, created_by=ctx.username, note=note)
+                    ui.store().audit(ctx.username, "save_scenario", {"name": name.strip(), "city": sel.city, "settings": moved})
+                    st.success(f"Saved “{escape_markdown(name.strip(), 80)}” with {len(moved)} lever(s) moved.")
+                except ValueError as exc:
+                    st.error(str(exc))
+else:
+    st.caption("Partners and researchers who sign in can save scenarios by name.")
 
 saved = ui.store().saved_scenarios()
 if not saved.empty:

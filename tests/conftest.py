@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from decision_tools import storage
+from decision_tools import accounts, storage
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEST_CITIES = ("Ghent", "Delft")  # one with districts, one without
@@ -42,3 +42,27 @@ def small_db(tmp_path_factory, small_data_dir) -> Path:
 def store(small_db):
     with storage.Store.open(small_db) as opened:
         yield opened
+
+
+# Test accounts: username -> (role, password). The credentials file lives in a temporary folder.
+TEST_USERS = {
+    "admin": ("admin", "admin-pass-1234"),
+    "rita": ("researcher", "rita-pass-1234"),
+    "pat": ("partner", "pat-pass-12345"),
+    "vic": ("viewer", "vic-pass-12345"),
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def credentials(tmp_path_factory):
+    """Every test (and every server a test starts) uses its own credentials file, never config/."""
+    path = tmp_path_factory.mktemp("auth") / "credentials.yaml"
+    patch = pytest.MonkeyPatch()
+    patch.setenv(accounts.CREDENTIALS_ENV_VAR, str(path))
+    patch.setenv(accounts.ADMIN_PASSWORD_ENV_VAR, TEST_USERS["admin"][1])
+    accounts.ensure_credentials(path)
+    for username, (role, password) in TEST_USERS.items():
+        if username != "admin":
+            accounts.add_user(username, username.title(), f"{username}@example.org", password, role, path)
+    yield path
+    patch.undo()

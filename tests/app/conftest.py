@@ -24,9 +24,26 @@ def app(small_db, monkeypatch, tmp_path):
     return make
 
 
-def open_page(app, page: str, **query_params):
-    """Run the app once with the URL parameters (the shared widgets read them), then switch to
-    ``page`` (a path such as "pages/policy.py"), as a link to that page does."""
-    at = app(**query_params).run()
+def open_page(app, page: str, user: str | None = None, **query_params):
+    """Run the app once with the URL parameters (the shared widgets read them), sign in as ``user``
+    if given, then switch to ``page`` (a path such as "pages/policy.py"), as a link to that page does."""
+    at = app(**query_params)
+    if user:
+        sign_in(at, user)
+    at.run()
     at.switch_page(page).run()
+    return at
+
+
+def sign_in(at, username: str):
+    """Put ``username``'s sign-in into the session, as the authenticator does after a successful login.
+
+    AppTest cannot drive the login form itself: with st.navigation, a run triggered by a widget
+    interaction executes only the page, not app.py. The real form is exercised in the browser tests."""
+    from tests.conftest import TEST_USERS
+
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = username.title()
+    at.session_state["roles"] = [TEST_USERS[username][0]]
     return at

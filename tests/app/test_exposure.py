@@ -4,8 +4,8 @@ disruption from the URL, and breaks a gallium shortfall down by product."""
 from tests.app.conftest import open_page as open_app_page
 
 
-def open_page(app, **params):
-    return open_app_page(app, "pages/exposure.py", **params)
+def open_page(app, user=None, **params):
+    return open_app_page(app, "pages/exposure.py", user, **params)
 
 
 def test_renders_with_every_chart(app):

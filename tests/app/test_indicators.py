@@ -5,8 +5,8 @@ from decision_tools.formatting import format_share
 from tests.app.conftest import open_page as open_app_page
 
 
-def open_page(app, **params):
-    return open_app_page(app, "pages/indicators.py", **params)
+def open_page(app, user=None, **params):
+    return open_app_page(app, "pages/indicators.py", user, **params)
 
 
 def test_renders_with_every_chart(app):

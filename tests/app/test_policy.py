@@ -4,8 +4,8 @@ from decision_tools import scenarios, storage
 from tests.app.conftest import open_page as open_app_page
 
 
-def open_page(app, **params):
-    return open_app_page(app, "pages/policy.py", **params)
+def open_page(app, user=None, **params):
+    return open_app_page(app, "pages/policy.py", user, **params)
 
 
 def test_renders_with_every_section(app):
@@ -44,15 +44,22 @@ def test_out_of_range_lever_in_the_url_falls_back_with_a_notice(app):
 
 
 def test_saving_a_scenario_lists_it_for_comparison(app):
-    at = open_page(app, city="Ghent", year="2035", material="Co", weee_collection="0.2")
-    at.text_input[0].input("Collection push")
-    at.button[0].click().run()  # the form's Save button
+    at = open_page(app, "pat", city="Ghent", year="2035", material="Co", weee_collection="0.2")
+    name_input = next(t for t in at.main.text_input if t.label == "Name")
+    name_input.input("Collection push")
+    next(b for b in at.main.button if b.label == "Save").click().run()
     assert not at.exception
     assert any("Saved “Collection push”" in s.value for s in at.success)
     assert "Collection push" in at.multiselect(key="compare").options
 
 
 def test_empty_scenario_name_is_refused_with_a_sentence(app):
-    at = open_page(app, city="Ghent", material="Co")
-    at.button[0].click().run()
+    at = open_page(app, "rita", city="Ghent", material="Co")
+    next(b for b in at.main.button if b.label == "Save").click().run()
     assert any("Give the scenario a name" in e.value for e in at.error)
+
+
+def test_viewers_and_visitors_cannot_save_scenarios(app):
+    for at in (open_page(app, city="Ghent", material="Co"), open_page(app, "vic", city="Ghent", material="Co")):
+        assert not [b for b in at.main.button if b.label == "Save"]
+        assert any("can save scenarios" in c.value for c in at.caption)
