@@ -20,67 +20,68 @@ st.caption(f"The dashboards show version {ctx.version_id}; the latest is {ctx.la
            "were rolled back by an admin.")
 ui.download_button(versions, "dataset_versions", "dl_versions")
 
-st.subheader("Upload better data")
-ui.require("upload", "Uploading data")  # a server-side check: without the role, nothing below is ever drawn
+def upload_section() -> None:
+    """The upload flow; drawn only for roles that may upload (checked by ui.require on the server)."""
 
-kind = st.selectbox("What are you uploading?", list(uploads.UPLOAD_KINDS), key="kind",
-                    format_func=lambda k: f"{k.replace('_', ' ')}: {uploads.UPLOAD_KINDS[k].description}")
-left, right = st.columns([2, 3])
-with left:
-    st.download_button("Template (CSV)", uploads.template(kind, "csv"), file_name=f"{kind}_template.csv", mime="text/csv")
-    st.download_button("Template (XLSX)", uploads.template(kind, "xlsx"), file_name=f"{kind}_template.xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    st.caption(f"An upload replaces, in the {uploads.UPLOAD_KINDS[kind].table} table, every row of what it covers "
-               f"({', '.join(uploads.UPLOAD_KINDS[kind].scope)}) and adds the rest. CSV (UTF-8, any of , ; tab |), XLSX or "
-               f"Parquet, at most {uploads.max_upload_bytes() / 1e6:.0f} MB. Codes (sources, products, materials, cities) must "
-               "exist in the current version.")
-with right:
-    dictionary = uploads.data_dictionary(kind)
-    st.dataframe(dictionary, hide_index=True, width="stretch")
-    ui.download_button(dictionary, f"{kind}_data_dictionary", "dl_dictionary")
+    kind = st.selectbox("What are you uploading?", list(uploads.UPLOAD_KINDS), key="kind",
+                        format_func=lambda k: f"{k.replace('_', ' ')}: {uploads.UPLOAD_KINDS[k].description}")
+    left, right = st.columns([2, 3])
+    with left:
+        st.download_button("Template (CSV)", uploads.template(kind, "csv"), file_name=f"{kind}_template.csv", mime="text/csv")
+        st.download_button("Template (XLSX)", uploads.template(kind, "xlsx"), file_name=f"{kind}_template.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        st.caption(f"An upload replaces, in the {uploads.UPLOAD_KINDS[kind].table} table, every row of what it covers "
+                   f"({', '.join(uploads.UPLOAD_KINDS[kind].scope)}) and adds the rest. CSV (UTF-8, any of , ; tab |), XLSX or "
+                   f"Parquet, at most {uploads.max_upload_bytes() / 1e6:.0f} MB. Codes (sources, products, materials, cities) must "
+                   "exist in the current version.")
+    with right:
+        dictionary = uploads.data_dictionary(kind)
+        st.dataframe(dictionary, hide_index=True, width="stretch")
+        ui.download_button(dictionary, f"{kind}_data_dictionary", "dl_dictionary")
 
-file = st.file_uploader("Data file", type=["csv", "xlsx", "parquet", "txt"], key="upload_file")
-if file is None:
-    st.stop()
-current = store.input_tables(ctx.latest_version_id)
-check = uploads.check_upload(kind, file.getvalue(), file.name, current)
-if not check.report.ok:
-    st.error(f"{escape_markdown(file.name)} was not accepted: {len(check.report.problems)} problem(s). Nothing was written; "
-             f"version {ctx.latest_version_id} is unchanged.")
-    report = pd.DataFrame({"problem": check.report.problems})
-    st.dataframe(report, hide_index=True, width="stretch")
-    ui.download_button(report, f"validation_report_{kind}", "dl_report")
-    st.stop()
+    file = st.file_uploader("Data file", type=["csv", "xlsx", "parquet", "txt"], key="upload_file")
+    if file is None:
+        return
+    current = store.input_tables(ctx.latest_version_id)
+    check = uploads.check_upload(kind, file.getvalue(), file.name, current)
+    if not check.report.ok:
+        st.error(f"{escape_markdown(file.name)} was not accepted: {len(check.report.problems)} problem(s). Nothing was written; "
+                 f"version {ctx.latest_version_id} is unchanged.")
+        report = pd.DataFrame({"problem": check.report.problems})
+        st.dataframe(report, hide_index=True, width="stretch")
+        ui.download_button(report, f"validation_report_{kind}", "dl_report")
+        return
 
-st.success(f"{escape_markdown(file.name)} passed every check.")
-if check.neutralised_cells:
-    st.info(f"{check.neutralised_cells} text cell(s) held formula or markup characters and were neutralised.")
-st.markdown("**What would change** (dry run: nothing is written yet)")
-st.dataframe(check.changes, hide_index=True, width="stretch")
-with st.status(f"Recomputing {len(check.affected_cities)} affected city(ies)…", expanded=False) as status:
-    effect = uploads.headline_effect(check, store, ctx.latest_version_id, ctx.selection.year, [ctx.selection.material])
-    status.update(label=f"Effect on {ctx.selection.material} in {ctx.selection.year} for the affected cities", state="complete")
-st.dataframe(effect, hide_index=True, width="stretch", column_config={"before_kg": ui.KG_COLUMN, "after_kg": ui.KG_COLUMN})
-ui.download_button(effect, f"dry_run_{kind}", "dl_effect")
+    st.success(f"{escape_markdown(file.name)} passed every check.")
+    if check.neutralised_cells:
+        st.info(f"{check.neutralised_cells} text cell(s) held formula or markup characters and were neutralised.")
+    st.markdown("**What would change** (dry run: nothing is written yet)")
+    st.dataframe(check.changes, hide_index=True, width="stretch")
+    with st.status(f"Recomputing {len(check.affected_cities)} affected city(ies)…", expanded=False) as status:
+        effect = uploads.headline_effect(check, store, ctx.latest_version_id, ctx.selection.year, [ctx.selection.material])
+        status.update(label=f"Effect on {ctx.selection.material} in {ctx.selection.year} for the affected cities", state="complete")
+    st.dataframe(effect, hide_index=True, width="stretch", column_config={"before_kg": ui.KG_COLUMN, "after_kg": ui.KG_COLUMN})
+    ui.download_button(effect, f"dry_run_{kind}", "dl_effect")
 
-with st.form("publish"):
-    name = st.text_input("Name of the new version", max_chars=80, placeholder="e.g. Helsinki phone ownership survey 2025")
-    note = st.text_area("Note", max_chars=1000)
-    if st.form_submit_button("Publish as a new version", type="primary"):
-        if not ctx.may("upload"):  # checked again when the action runs
-            st.error("Publishing needs the researcher or admin role.")
-        else:
-            try:
-                clean_name = uploads.clean_version_name(name)
-            except ValueError as exc:
-                st.error(str(exc))
+    with st.form("publish"):
+        name = st.text_input("Name of the new version", max_chars=80, placeholder="e.g. Helsinki phone ownership survey 2025")
+        note = st.text_area("Note", max_chars=1000)
+        if st.form_submit_button("Publish as a new version", type="primary"):
+            if not ctx.may("upload"):  # checked again when the action runs
+                st.error("Publishing needs the researcher or admin role.")
             else:
-                with st.status("Publishing: writing the new version and recomputing every city…") as status:
-                    new_version = store.publish(check.tables, clean_name, note, ctx.username,
-                                                detail={"kind": kind, "file": file.name,
-                                                        "changes": check.changes.to_dict(orient="records")})
-                    status.update(label=f"Published dataset version {new_version}", state="complete")
-                st.success(f"Published version {new_version}. The dashboards follow it unless a link pins another version.")
+                try:
+                    clean_name = uploads.clean_version_name(name)
+                except ValueError as exc:
+                    st.error(str(exc))
+                else:
+                    with st.status("Publishing: writing the new version and recomputing every city…") as status:
+                        new_version = store.publish(check.tables, clean_name, note, ctx.username,
+                                                    detail={"kind": kind, "file": file.name,
+                                                            "changes": check.changes.to_dict(orient="records")})
+                        status.update(label=f"Published dataset version {new_version}", state="complete")
+                    st.success(f"Published version {new_version}. The dashboards follow it unless a link pins another version.")
+
 
 if ctx.may("rollback"):
     st.subheader("Roll back (admin)")
@@ -95,3 +96,7 @@ if ctx.may("read_audit_log"):
     log = store.audit_log()
     st.dataframe(log, hide_index=True, width="stretch")
     ui.download_button(log, "audit_log", "dl_audit")
+
+st.subheader("Upload better data")
+ui.require("upload", "Uploading data")  # a server-side check: without the role, nothing below is ever drawn
+upload_section()

@@ -1,0 +1,45 @@
+"""Data page: roles are checked on the server; versions are listed and can be pinned by the link."""
+
+from decision_tools import storage, uploads
+from tests.app.conftest import open_page
+
+
+def test_visitors_and_viewers_see_a_sign_in_prompt_never_the_form(app):
+    for user in (None, "vic", "pat"):
+        at = open_page(app, "pages/data.py", user)
+        assert not at.exception
+        assert not at.get("file_uploader"), f"{user} sees the upload form"
+        assert any("needs the admin or researcher role" in w.value for w in at.warning)
+        versions = next(df.value for df in at.dataframe if "version_id" in df.value.columns)
+        assert versions["version_id"].tolist() == [1]  # reading the versions stays public
+
+
+def test_researchers_get_the_upload_form_admins_also_rollback_and_audit(app):
+    at = open_page(app, "pages/data.py", "rita")
+    assert not at.exception and at.get("file_uploader")
+    headers = [h.value for h in at.subheader]
+    assert "Roll back (admin)" not in headers
+    admin = open_page(app, "pages/data.py", "admin")
+    headers = [h.value for h in admin.subheader]
+    assert "Roll back (admin)" in headers and "Audit log (admin)" in headers
+
+
+def test_a_link_can_pin_an_older_version(app, small_db, tmp_path, monkeypatch):
+    # publish a second version into the app's database copy, then open the Overview pinned to version 1
+    at = app()
+    db = tmp_path / "app.duckdb"
+    with storage.Store.open(db, read_only=False) as store:
+        check = uploads.check_upload("composition", b"product,material,grams_per_unit,source_id,confidence,basis\n"
+                                     b"smartphone,Co,4,SCRREEN,medium,measured\n", "c.csv", store.input_tables(1))
+        store.publish(check.tables, "Phone cobalt measured", "", "rita")
+        v1 = store.headline(1, "Ghent", 2030, "Co")["in_use_stock"].kg
+        v2 = store.headline(2, "Ghent", 2030, "Co")["in_use_stock"].kg
+    from decision_tools.formatting import format_mass
+    latest = app(city="Ghent", year="2030").run()
+    assert {m.label: m.value for m in latest.metric}["In-use stock"] == format_mass(v2)
+    pinned = app(city="Ghent", year="2030", version="1").run()
+    assert not pinned.exception
+    assert {m.label: m.value for m in pinned.metric}["In-use stock"] == format_mass(v1)
+    assert any("You are looking at dataset version 1" in i.value for i in pinned.info)
+    bad = app(city="Ghent", version="99").run()
+    assert any("dataset version '99', which does not exist" in w.value for w in bad.warning)

@@ -1,0 +1,60 @@
+"""Sign-in, roles and an upload in a real browser, on a server of its own (it publishes a version)."""
+
+import pytest
+
+from tests.conftest import TEST_USERS
+from tests.e2e.conftest import frontend_errors, start_server, stop_server, wait_ready
+
+
+@pytest.fixture()
+def own_server(small_db, tmp_path):
+    copy = tmp_path / "data_page.duckdb"
+    copy.write_bytes(small_db.read_bytes())
+    process, url = start_server(copy)
+    yield url
+    stop_server(process)
+
+
+def sign_in(page, username: str) -> None:
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Sign in", exact=True).first.click()
+    sidebar.get_by_role("textbox", name="Username").fill(username)
+    sidebar.get_by_role("textbox", name="Password").fill(TEST_USERS[username][1])
+    sidebar.get_by_role("button", name="Sign in").click()
+    page.wait_for_function(f"() => document.body.innerText.includes('Signed in as {username}')", timeout=30_000)
+    wait_ready(page)
+
+
+def test_a_viewer_who_forges_the_upload_url_sees_a_prompt(page, own_server):
+    page.goto(f"{own_server}/data")
+    wait_ready(page)
+    assert page.get_by_text("You are not signed in").is_visible()
+    assert page.locator('[data-testid="stFileUploader"]').count() == 0
+    sign_in(page, "vic")
+    assert page.get_by_text("You are signed in as vic (viewer)").is_visible()
+    assert page.locator('[data-testid="stFileUploader"]').count() == 0
+
+
+def test_a_researcher_uploads_checks_and_publishes(page, own_server, tmp_path):
+    page.goto(f"{own_server}/data")
+    wait_ready(page)
+    sign_in(page, "rita")
+    page.get_by_text("What are you uploading?").scroll_into_view_if_needed()
+    page.locator('[data-testid="stSelectbox"]', has_text="What are you uploading?").click()
+    page.get_by_role("option", name="composition: grams of a material per unit of product").click()
+    wait_ready(page)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("product,material,grams_per_unit,source_id,confidence,basis\nphone,Co,-4,SCRREEN,medium,x\n")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(bad))
+    page.wait_for_function("() => document.body.innerText.includes('was not accepted')", timeout=30_000)
+    wait_ready(page)
+    assert page.get_by_text("Nothing was written").is_visible()
+    good = tmp_path / "good.csv"
+    good.write_text("product,material,grams_per_unit,source_id,confidence,basis\nsmartphone,Co,4,SCRREEN,medium,measured\n")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(good))
+    page.wait_for_function("() => document.body.innerText.includes('passed every check')", timeout=60_000)
+    wait_ready(page)
+    page.get_by_label("Name of the new version").fill("Measured phone cobalt")
+    page.get_by_role("button", name="Publish as a new version").click()
+    page.wait_for_function("() => document.body.innerText.includes('Published version 2')", timeout=60_000)
+    assert frontend_errors(page) == []
