@@ -28,6 +28,8 @@ if accounts.sign_in_required() and not signed_in:
 navigation = st.navigation(PAGES)  # called on every run, so Streamlit never falls back to pages/ discovery
 
 with st.sidebar:
+    st.markdown("### UrbanSymbiosis")
+    st.caption("Critical raw materials in the city: where they sit, where they are lost, what a city can do.")
     if signed_in:
         st.caption(f"Signed in as **{st.session_state.get('username')}** ({', '.join(st.session_state.get('roles') or [])})")
         authenticator.logout("Sign out", location="sidebar", key="sign_out")
@@ -82,8 +84,6 @@ default = resolve_selection({}, cities, symbols, (first_year, last_year))[0]
 
 material_names = dict(zip(materials["symbol"], materials["name"]))
 with st.sidebar:
-    st.markdown("### UrbanSymbiosis")
-    st.caption("Critical raw materials in the city: where they sit, where they are lost, what a city can do.")
     # Widgets bound to the URL: the link always holds the view. Defaults stay constant (see views.py).
     city = st.selectbox("City", cities, index=cities.index(default.city), key="city", bind="query-params")
     year = st.slider("Year", first_year, last_year, value=default.year, key="year", bind="query-params")

@@ -103,7 +103,7 @@ def read_upload(content: bytes, filename: str, report: ValidationReport, label: 
         report.add(label, None, None, None, rule)
 
     if len(content) > max_upload_bytes():
-        fail(f"the file is {len(content) / 1e6:.1f} MB; the limit is {max_upload_bytes() / 1e6:.0f} MB")
+        fail(f"the file is {len(content) / 2**20:.1f} MB; the limit is {max_upload_bytes() / 2**20:g} MB")
         return None
     if not content.strip():
         fail("the file is empty")

@@ -32,7 +32,7 @@ def upload_section() -> None:
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         st.caption(f"An upload replaces, in the {uploads.UPLOAD_KINDS[kind].table} table, every row of what it covers "
                    f"({', '.join(uploads.UPLOAD_KINDS[kind].scope)}) and adds the rest. CSV (UTF-8, any of , ; tab |), XLSX or "
-                   f"Parquet, at most {uploads.max_upload_bytes() / 1e6:.0f} MB. Codes (sources, products, materials, cities) must "
+                   f"Parquet, at most {uploads.max_upload_bytes() / 2**20:.0f} MB. Codes (sources, products, materials, cities) must "
                    "exist in the current version.")
     with right:
         dictionary = uploads.data_dictionary(kind)

@@ -43,3 +43,18 @@ def test_a_link_can_pin_an_older_version(app, small_db, tmp_path, monkeypatch):
     assert any("You are looking at dataset version 1" in i.value for i in pinned.info)
     bad = app(city="Ghent", version="99").run()
     assert any("dataset version '99', which does not exist" in w.value for w in bad.warning)
+
+
+def test_a_setting_can_require_sign_in_for_everything(app, monkeypatch):
+    from decision_tools import accounts
+
+    monkeypatch.setenv(accounts.REQUIRE_SIGN_IN_ENV_VAR, "1")
+    at = app(city="Ghent").run()
+    assert not at.exception
+    assert at.title[0].value == "UrbanSymbiosis"
+    assert any("asks everyone to sign in" in i.value for i in at.info)
+    assert not at.metric  # no dashboard numbers before signing in
+    signed = app(city="Ghent")
+    from tests.app.conftest import sign_in
+    sign_in(signed, "vic").run()
+    assert signed.title[0].value.startswith("Ghent")
