@@ -43,7 +43,7 @@ def test_picking_a_city_updates_numbers_and_url(page, server_url, small_db):
     page.goto(f"{server_url}/?year=2030")
     wait_ready(page)
     assert page.locator("h1").first.inner_text().startswith("Delft")
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="City").click()
     page.get_by_role("option", name="Ghent").click()
     page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Ghent')")
     wait_ready(page)
