@@ -8,7 +8,7 @@ import streamlit as st
 import ui
 from decision_tools import accounts, storage
 from decision_tools.formatting import escape_markdown
-from decision_tools.views import Selection, resolve_selection
+from decision_tools.views import Selection, resolve_selection, view_state
 
 st.set_page_config(page_title="UrbanSymbiosis", page_icon=":material/recycling:", layout="wide")
 
@@ -43,6 +43,27 @@ with st.sidebar:
 if accounts.sign_in_required() and not signed_in:
     navigation.run()
     st.stop()
+
+# A saved view (?view=ID) restores its page, widget state and dataset version once per visit.
+raw_view = st.query_params.get("view")
+view_notice = None
+if raw_view is not None and st.session_state.get("_applied_view") != raw_view:
+    st.session_state["_applied_view"] = raw_view
+    try:
+        view = ui.store().get_view(raw_view)
+    except storage.StoreError:
+        view = None
+    if view is None:
+        view_notice = (f"The link's saved view '{escape_markdown(raw_view, 20)}' does not exist (or the link is damaged); "
+                       "showing the default view.")
+    else:
+        for key, value in view["state"].items():
+            st.session_state[key] = value
+        st.session_state["version"] = str(int(view["dataset_version"]))
+        st.session_state["_view_banner"] = (view["title"], view["created_by"], view["created_at"], int(view["dataset_version"]))
+        target = next((p for p in PAGES if p.url_path == view["page"]), None)
+        if target is not None and target.url_path != navigation.url_path:
+            st.switch_page(target)
 
 try:
     latest_version = ui.store().current_version()
@@ -92,8 +113,27 @@ with st.sidebar:
                             bind="query-params")
     st.caption(material_names[material])
 
-for notice in notices:
+for notice in notices + ([view_notice] if view_notice else []):
     st.warning(notice, icon="⚠️")
+if st.session_state.get("_view_banner"):
+    title, by, at, pinned = st.session_state["_view_banner"]
+    st.success(f"Saved view “{escape_markdown(title, 80)}”, saved by {escape_markdown(by, 40)} on {at:%Y-%m-%d}, pinned to dataset "
+               f"version {pinned}.", icon="🔗")
+    if version_id != pinned:
+        st.session_state.pop("_view_banner")
+
+with st.sidebar, st.popover("Share this view", icon=":material/share:", width="stretch"):
+    st.caption("The address bar already holds this view. Saving it also pins the dataset version, so the link shows "
+               "the same numbers months from now.")
+    if signed_in:
+        view_title = st.text_input("Title", max_chars=80, key="_view_title")
+        if st.button("Save and get the link", key="_save_view"):
+            state = view_state(list(st.query_params.keys()), st.session_state)
+            view_id = ui.store().save_view(view_title, navigation.url_path, state, version_id, st.session_state.get("username"))
+            base = str(st.context.url).split("?")[0] if st.context.url else ""
+            st.code(f"{base}?view={view_id}", language=None)
+    else:
+        st.caption("Sign in to save views with a short link.")
 
 st.session_state["context"] = ui.Context(
     version_id, latest_version, Selection(city=city, year=int(year), material=material),

@@ -145,7 +145,36 @@ def kg_columns(frame: pd.DataFrame) -> dict:
 
 
 def download_button(frame: pd.DataFrame, file_stem: str, key: str) -> None:
-    st.download_button(
-        "Download CSV", frame.to_csv(index=False).encode("utf-8"), file_name=f"{file_stem}.csv",
-        mime="text/csv", key=key,
-    )
+    """Every table: CSV and XLSX downloads, side by side."""
+    from decision_tools import exports
+
+    left, right, _ = st.columns([1, 1, 6])
+    left.download_button("CSV", lambda: exports.table_csv(frame), file_name=f"{file_stem}.csv", mime="text/csv",
+                         key=f"{key}_csv", icon=":material/download:", on_click="ignore")
+    right.download_button("XLSX", lambda: exports.table_xlsx(frame), file_name=f"{file_stem}.xlsx", key=f"{key}_xlsx",
+                          mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                          icon=":material/download:", on_click="ignore")
+
+
+def altair(chart, key: str, file_stem: str | None = None) -> None:
+    """An Altair chart with PNG, SVG and HTML exports (rendered offline, only when asked for)."""
+    from decision_tools import exports
+
+    st.altair_chart(chart, width="stretch", key=key)
+    stem = file_stem or key
+    with st.popover("Export chart", icon=":material/image:"):
+        st.download_button("PNG", lambda: exports.chart_png(chart), file_name=f"{stem}.png", mime="image/png",
+                           key=f"{key}_png", on_click="ignore")
+        st.download_button("SVG", lambda: exports.chart_svg(chart), file_name=f"{stem}.svg", mime="image/svg+xml",
+                           key=f"{key}_svg", on_click="ignore")
+        st.download_button("HTML", lambda: exports.chart_html(chart), file_name=f"{stem}.html", mime="text/html",
+                           key=f"{key}_html", on_click="ignore")
+
+
+def plotly(figure, key: str, file_stem: str | None = None) -> None:
+    """A Plotly chart with a standalone HTML export (works offline)."""
+    from decision_tools import exports
+
+    st.plotly_chart(figure, width="stretch", key=key)
+    st.download_button("Chart as HTML", lambda: exports.figure_html(figure), file_name=f"{file_stem or key}.html",
+                       mime="text/html", key=f"{key}_html", icon=":material/image:", on_click="ignore")

@@ -66,6 +66,10 @@ WORKSPACE_SQL = """
 CREATE TABLE IF NOT EXISTS audit_log (
     logged_at TIMESTAMP NOT NULL, username VARCHAR NOT NULL, action VARCHAR NOT NULL, detail JSON NOT NULL
 );
+CREATE TABLE IF NOT EXISTS saved_views (
+    view_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, page VARCHAR NOT NULL, state JSON NOT NULL,
+    dataset_version INTEGER NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS saved_scenarios (
     name VARCHAR PRIMARY KEY, city VARCHAR NOT NULL, settings JSON NOT NULL, note VARCHAR,
     created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, dataset_version INTEGER NOT NULL
@@ -527,3 +531,36 @@ class Store:
             return self._frame("SELECT * FROM audit_log ORDER BY logged_at DESC")
         except duckdb.CatalogException:
             return pd.DataFrame(columns=["logged_at", "username", "action", "detail"])
+
+    # --- saved views (links that reopen the same numbers) -----------------------------------
+    def save_view(self, title: str, page: str, state: dict, dataset_version: int, created_by: str) -> str:
+        """Save a view (page, widget state, pinned dataset version); return its short id."""
+        from .views import new_view_id
+
+        title = title.strip()[:MAX_NAME_LENGTH] or "Untitled view"
+        view_id = new_view_id()
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("INSERT INTO saved_views VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [view_id, title, page, json.dumps(state, sort_keys=True, default=str), dataset_version, created_by,
+                            datetime.now(timezone.utc).replace(tzinfo=None)])
+            self._audit(cursor, created_by, "save_view", {"view_id": view_id, "title": title, "page": page})
+        finally:
+            cursor.close()
+        return view_id
+
+    def get_view(self, view_id: str) -> dict | None:
+        """A saved view, or None for an unknown or malformed id (bound parameter, never interpolated)."""
+        from .views import valid_view_id
+
+        if not valid_view_id(view_id):
+            return None
+        try:
+            frame = self._frame("SELECT * FROM saved_views WHERE view_id = ?", [view_id])
+        except duckdb.CatalogException:
+            return None
+        if frame.empty:
+            return None
+        row = frame.iloc[0].to_dict()
+        row["state"] = json.loads(row["state"])
+        return row

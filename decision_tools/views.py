@@ -8,6 +8,8 @@ a link that leaves a value out means the default, today and months from now.
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -71,3 +73,23 @@ def resolve_selection(params: Mapping[str, object], cities: Sequence[str], mater
                     f"The link asked for year {asked}, outside the modelled {first_year}-{last_year}; showing {default_year}."
                 )
     return Selection(city=city, year=year, material=material), notices
+
+
+VIEW_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8}$")
+# Widget state that never belongs in a saved view: the view link itself and the version (saved apart).
+NOT_VIEW_STATE = frozenset({"view", "version"})
+
+
+def new_view_id() -> str:
+    """A short, unguessable id for a saved view: 8 URL-safe characters."""
+    return secrets.token_urlsafe(6)
+
+
+def valid_view_id(raw: object) -> bool:
+    return isinstance(raw, str) and bool(VIEW_ID_PATTERN.match(raw))
+
+
+def view_state(query_keys: Sequence[str], session: Mapping[str, object]) -> dict:
+    """What a view must restore: the typed values of the widgets bound to the URL (a value left out of
+    the URL equals its constant default, so restoring it is not needed)."""
+    return {k: session[k] for k in query_keys if k in session and k not in NOT_VIEW_STATE}

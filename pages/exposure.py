@@ -29,7 +29,7 @@ st.caption(f"For {scope}. Supply shares: World Mining Data 2024 (mining, medium 
 st.subheader("How critical is it?")
 left, right = st.columns([3, 2])
 with left:
-    st.altair_chart(charts.criticality_chart(data.eu, set(materials)), width="stretch", key="criticality")
+    ui.altair(charts.criticality_chart(data.eu, set(materials)), "criticality")
 with right:
     row = data.materials.loc[sel.material]
     st.metric(f"{material_name}: EU supply risk", f"{row['supply_risk']:.1f}", help="European Commission, CRM study 2023 (transcribed)")
@@ -53,7 +53,7 @@ else:
         _, shares = data.supply(sel.material, stage)
         names = data.countries["name"].to_dict()
         share_rows += [{"stage": stage, "country": names.get(c, "rest of world (unspecified)"), "share": float(v)} for c, v in shares.items()]
-    st.altair_chart(charts.supplier_chart(pd.DataFrame(share_rows)), width="stretch", key="suppliers")
+    ui.altair(charts.supplier_chart(pd.DataFrame(share_rows)), "suppliers")
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "largest_share": st.column_config.NumberColumn(format="percent")})
     st.caption("HHI of the listed shares counts the unspecified rest of the world as many small suppliers (a lower bound); the "
@@ -74,7 +74,7 @@ else:
     if eol_rir < 1:
         curve = pd.DataFrame({"eol_rir": np.linspace(0, 0.6, 61)})
         curve["supply_risk"] = [exposure.supply_risk_with_eol_rir(float(row["supply_risk"]), eol_rir, v) for v in curve["eol_rir"]]
-        st.altair_chart(charts.supply_risk_curve(curve, (eol_rir, float(row["supply_risk"]))), width="stretch", key="sr_curve")
+        ui.altair(charts.supply_risk_curve(curve, (eol_rir, float(row["supply_risk"]))), "sr_curve")
         below = curve.loc[curve["supply_risk"] < 1.0, "eol_rir"]
         st.caption(f"Today's EU EOL-RIR for {material_name}: {format_share(eol_rir)}. "
                    + (f"Supply risk would fall below the 1.0 threshold at an EOL-RIR of about {format_share(float(below.min()))}."
@@ -165,7 +165,7 @@ if chosen:
         left, right = st.columns(2)
         with left:
             shown = baseline_shortfall.assign(product=baseline_shortfall["product"].map(products["name"]))
-            st.altair_chart(charts.shortfall_chart(shown), width="stretch", key="shortfall_chart")
+            ui.altair(charts.shortfall_chart(shown), "shortfall_chart")
             st.dataframe(shown, hide_index=True, width="stretch", column_config={"shortfall_kg": ui.KG_COLUMN})
             ui.download_button(shown, f"shortfall_{country}_{sel.city}_{sel.year}", "dl_shortfall")
         with right:

@@ -83,17 +83,16 @@ st.caption("Sources of these indicators: " + ", ".join(sorted({s for group in ca
 
 st.subheader("Where the material goes")
 chain = ui.chain(version, sel.city, sel.year, list(materials))
-st.plotly_chart(charts.sankey_figure(chain, f"{scope} in {sel.city}, {sel.year} (kg per year)"), width="stretch", key="sankey")
+ui.plotly(charts.sankey_figure(chain, f"{scope} in {sel.city}, {sel.year} (kg per year)"), "sankey")
 
 st.subheader("Over time, with uncertainty")
 bands = uncertainty.quantity_bands(sim)
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.band_chart(bands, ("in_use_stock", "hibernating_stock"), "Stocks", sel.year, per_year=False),
-                    width="stretch", key="stock_bands")
+    ui.altair(charts.band_chart(bands, ("in_use_stock", "hibernating_stock"), "Stocks", sel.year, per_year=False), "stock_bands")
 with right:
-    st.altair_chart(charts.band_chart(bands, ("new_products", "end_of_life", "secondary_supply"), "Yearly flows", sel.year,
-                                      per_year=True), width="stretch", key="flow_bands")
+    ui.altair(charts.band_chart(bands, ("new_products", "end_of_life", "secondary_supply"), "Yearly flows", sel.year,
+                                      per_year=True), "flow_bands")
 ui.download_button(bands, f"bands_{sel.city}_{'all_crms' if all_crms else sel.material}", "dl_bands")
 
 rate_labels = {INDICATORS[k].label: k for k in ("eol_recycling_rate", "collection_rate", "recovery_efficiency",
@@ -104,7 +103,7 @@ rate_bands = uncertainty.indicator_bands(sim, (rate_key,))
 targets = ui.reference_table(version, "targets")
 applies = targets["materials"].map(lambda m: m == "all" or (not all_crms and sel.material in m.split(";")))
 relevant = targets[(targets["indicator"] == rate_key) & applies]
-st.altair_chart(charts.rate_chart(rate_bands, INDICATORS[rate_key].label, relevant, sel.year), width="stretch", key="rate_chart")
+ui.altair(charts.rate_chart(rate_bands, INDICATORS[rate_key].label, relevant, sel.year), "rate_chart")
 if not relevant.empty:
     st.caption("EU targets: " + "; ".join(
         f"{r.description} ({r.instrument}, {r.year}, {r.confidence}){': ' + r.note if pd.notna(r.note) and r.note else ''}"
@@ -126,7 +125,7 @@ mci_table = pd.DataFrame(rows, columns=["name", "median", "p05", "p95"]).round(3
 if mci_table.empty:
     st.write("No product has reached end of life yet, so the MCI is not defined.")
 else:
-    st.altair_chart(charts.mci_chart(mci_table), width="stretch", key="mci_chart")
+    ui.altair(charts.mci_chart(mci_table), "mci_chart")
     st.dataframe(mci_table.rename(columns={"name": "product", "p05": "5 %", "p95": "95 %"}), hide_index=True, width="stretch")
     ui.download_button(mci_table, f"mci_{sel.city}_{sel.year}", "dl_mci")
     st.caption("Recycled feedstock = the EU end-of-life recycling input rate of each material; collection and recovery from the "
@@ -168,8 +167,8 @@ comparison = pd.DataFrame({
     "circular material use rate": circular_material_use_rate(all_cities["secondary_supply"], all_cities["new_products"]),
 }).reset_index()
 compare_column = "urban mine (g per inhabitant)"
-st.altair_chart(charts.comparison_chart(comparison.assign(highlight=comparison["city"] == sel.city), compare_column,
-                                        f"{scope}: {compare_column}"), width="stretch", key="compare_chart")
+ui.altair(charts.comparison_chart(comparison.assign(highlight=comparison["city"] == sel.city), compare_column,
+                                        f"{scope}: {compare_column}"), "compare_chart")
 share_columns = ["collection rate", "end-of-life recycling rate", "secondary-supply share", "circular material use rate"]
 st.dataframe(comparison.round(4), hide_index=True, width="stretch", column_config={
     **{c: st.column_config.NumberColumn(format="percent") for c in share_columns},

@@ -63,10 +63,8 @@ if any(f.downscaled for f in figures.values()):
 
 st.subheader("Where the material goes")
 chain = ui.chain(version, sel.city, sel.year, sel.material)
-st.plotly_chart(
-    charts.sankey_figure(chain, f"{material['name']} flows in {sel.city}, {sel.year} (kg per year)"),
-    width="stretch", key="sankey",
-)
+ui.plotly(
+    charts.sankey_figure(chain, f"{material['name']} flows in {sel.city}, {sel.year} (kg per year)"), "sankey")
 
 losses = ui.metric_table(version, sel.city, sel.material, sel.year, ("route", "product"))
 losses = losses[(losses["metric"] == "lost") & (losses["kg"] > 0)].sort_values("kg", ascending=False)
@@ -100,11 +98,10 @@ st.subheader("Over time")
 series = ui.metric_table(version, sel.city, sel.material, None, ("year",))
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.timeseries_chart(series, ("in_use_stock", "hibernating_stock"), "Stocks in the city", sel.year, per_year=False),
-                    width="stretch", key="stocks_chart")
+    ui.altair(charts.timeseries_chart(series, ("in_use_stock", "hibernating_stock"), "Stocks in the city", sel.year, per_year=False), "stocks_chart")
 with right:
-    st.altair_chart(charts.timeseries_chart(series, ("new_products", "end_of_life", "separately_collected", "secondary_supply"),
-                                            "Yearly flows", sel.year, per_year=True), width="stretch", key="flows_chart")
+    ui.altair(charts.timeseries_chart(series, ("new_products", "end_of_life", "separately_collected", "secondary_supply"),
+                                            "Yearly flows", sel.year, per_year=True), "flows_chart")
 series_table = series.pivot_table(index="year", columns="metric", values="kg").reset_index()
 ui.download_button(series_table, f"timeseries_{sel.city}_{sel.material}", "dl_series")
 

@@ -95,7 +95,7 @@ with left:
     series = pd.concat([base_series.assign(run="baseline"), scen_series.assign(run="scenario")])
     series = series[series["indicator"] == objective]
     unit = "share" if objective_unit == "share" else objective_unit
-    st.altair_chart(charts.scenario_chart(series, objective_label, unit, sel.year), width="stretch", key="scenario_chart")
+    ui.altair(charts.scenario_chart(series, objective_label, unit, sel.year), "scenario_chart")
 with right:
     change = scenario_values[objective] - baseline_values[objective]
     delta = (f"{change * 100:+.1f} points" if objective_unit == "share" else
@@ -160,11 +160,10 @@ with st.status("Running each lever alone at its maximum…", expanded=False) as 
     status.update(label=f"Leverage ranking: {len(ranking)} levers, each alone at its maximum, {sel.year}", state="complete")
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.tornado_chart(ranking, "effect", f"change of {objective_label.lower()} ({objective_unit})"),
-                    width="stretch", key="tornado_effect")
+    ui.altair(charts.tornado_chart(ranking, "effect", f"change of {objective_label.lower()} ({objective_unit})"), "tornado_effect")
 with right:
-    st.altair_chart(charts.tornado_chart(ranking.dropna(subset=["effect_per_1000_eur"]), "effect_per_1000_eur",
-                                         "change per 1,000 EUR of yearly cost"), width="stretch", key="tornado_per_eur")
+    ui.altair(charts.tornado_chart(ranking.dropna(subset=["effect_per_1000_eur"]), "effect_per_1000_eur",
+                                         "change per 1,000 EUR of yearly cost"), "tornado_per_eur")
 st.dataframe(ranking, hide_index=True, width="stretch")
 ui.download_button(ranking, f"leverage_{objective}_{sel.city}_{sel.year}", "dl_ranking")
 
@@ -195,11 +194,9 @@ models = engine.value_creation(product_names[product_name], sel.year)
 models = models.sort_values("model_id", key=lambda ids: ids.map({"linear": 0, "today": 1}).fillna(2), kind="stable")
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.value_creation_chart(models, "value_retained_eur_per_year", "material value kept or recovered (EUR per year)"),
-                    width="stretch", key="vc_value")
+    ui.altair(charts.value_creation_chart(models, "value_retained_eur_per_year", "material value kept or recovered (EUR per year)"), "vc_value")
 with right:
-    st.altair_chart(charts.value_creation_chart(models, "demand_avoided_kg", "material demand avoided against linear use (kg per year)"),
-                    width="stretch", key="vc_demand")
+    ui.altair(charts.value_creation_chart(models, "demand_avoided_kg", "material demand avoided against linear use (kg per year)"), "vc_demand")
 st.dataframe(models, hide_index=True, width="stretch", column_config={
     "mci": st.column_config.NumberColumn("MCI", format="%.3f"),
     "value_retained_eur_per_year": st.column_config.NumberColumn("value retained (EUR/yr)", format="localized"),

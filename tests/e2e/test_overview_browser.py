@@ -3,6 +3,7 @@ them and the URL, and the link reopens the same view in a fresh browser context.
 
 from decision_tools import storage
 from decision_tools.formatting import format_mass
+from tests.conftest import TEST_USERS
 from tests.e2e.conftest import wait_ready
 
 
@@ -76,3 +77,34 @@ def test_methods_page_keeps_the_selection_in_the_url(page, server_url):
     page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()
     page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Ghent')")
     assert page.locator("h1").first.inner_text() == "Ghent · Platinum (Pt) · 2031"
+
+
+def test_a_saved_view_link_shows_the_same_numbers_in_a_fresh_browser(browser, page, server_url):
+    original = f"{server_url}/?city=Ghent&year=2037&material=Pt"
+    page.goto(original)
+    wait_ready(page)
+    shown = shown_metrics(page)
+    # A signed-in partner saves the view through the share popover; a fresh browser opens the short link.
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Sign in", exact=True).first.click()
+    sidebar.get_by_role("textbox", name="Username").fill("pat")
+    sidebar.get_by_role("textbox", name="Password").fill(TEST_USERS["pat"][1])
+    sidebar.get_by_role("button", name="Sign in").click()
+    page.wait_for_function("() => document.body.innerText.includes('Signed in as pat')", timeout=30_000)
+    wait_ready(page)
+    sidebar.get_by_role("button", name="Share this view").click()
+    page.get_by_role("textbox", name="Title").fill("Platinum in Ghent")
+    page.get_by_role("button", name="Save and get the link").click()
+    page.wait_for_function("() => document.body.innerText.includes('?view=')", timeout=30_000)
+    link = page.locator("code").filter(has_text="?view=").first.inner_text().strip()
+    assert "?view=" in link
+    fresh = browser.new_context()
+    try:
+        other = fresh.new_page()
+        other.goto(f"{server_url}/?view={link.split('?view=')[1]}")
+        wait_ready(other)
+        assert other.locator("h1").first.inner_text() == "Ghent · Platinum (Pt) · 2037"
+        assert shown_metrics(other) == shown
+        assert other.get_by_text("Saved view “Platinum in Ghent”").is_visible()
+    finally:
+        fresh.close()

@@ -1,0 +1,92 @@
+"""Exports: tables as CSV and XLSX, charts as PNG, SVG or standalone HTML (offline, with
+vl-convert for Altair and Plotly's own bundle), and the printable city briefing.
+
+Text cells that a spreadsheet would run as a formula are prefixed with an apostrophe in every export.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from datetime import datetime, timezone
+
+import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def _safe_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            values = out[column]
+            risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
+            out[column] = values.where(~risky, "'" + values.astype(str))
+    return out
+
+
+def table_csv(frame: pd.DataFrame) -> bytes:
+    return _safe_cells(frame).to_csv(index=False).encode("utf-8")
+
+
+def table_xlsx(frame: pd.DataFrame, sheet: str = "data") -> bytes:
+    buffer = io.BytesIO()
+    safe = _safe_cells(frame)
+    for column in safe.columns:  # Excel has no time zones
+        if isinstance(safe[column].dtype, pd.DatetimeTZDtype):
+            safe[column] = safe[column].dt.tz_localize(None)
+    safe.to_excel(buffer, index=False, sheet_name=sheet[:31])
+    return buffer.getvalue()
+
+
+def chart_png(chart) -> bytes:
+    import vl_convert as vlc  # loads a JavaScript engine: only when someone exports
+
+    return vlc.vegalite_to_png(chart.to_dict(), scale=2)
+
+
+def chart_svg(chart) -> bytes:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(chart.to_dict()).encode("utf-8")
+
+
+def chart_html(chart) -> bytes:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_html(chart.to_dict(), bundle=True).encode("utf-8")
+
+
+def figure_html(figure) -> bytes:
+    """A Plotly figure as one HTML file that works offline (the library is inlined)."""
+    return figure.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+
+
+def briefing_html(title: str, subtitle: str, dataset_version: int, sections: list[tuple[str, str]]) -> bytes:
+    """A printable HTML document. ``sections`` are (heading, body HTML) pairs whose bodies the caller
+    builds from trusted pieces (tables via ``table_html``, charts as SVG, text via ``text_html``)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:'Source Sans Pro',Arial,sans-serif;max-width:960px;margin:2em auto;color:#222}"
+        "h1{margin-bottom:0}table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
+        ".meta{color:#666}.note{color:#555;font-size:0.9em}@media print{h2{page-break-before:auto}}</style>",
+        "</head><body>",
+        f"<h1>{html.escape(title)}</h1><p class='meta'>{html.escape(subtitle)}<br>"
+        f"Dataset version {dataset_version} · generated {stamp}</p>",
+    ]
+    for heading, body in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{body}")
+    parts.append("</body></html>")
+    return "".join(parts).encode("utf-8")
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    """A table with every cell escaped (user text never becomes markup)."""
+    return frame.to_html(index=False, escape=True, border=0, float_format=lambda v: f"{v:,.4g}")
+
+
+def text_html(text: str) -> str:
+    return f"<p class='note'>{html.escape(text)}</p>"

@@ -1,0 +1,38 @@
+"""Exports: XLSX reads back (formulas neutralised), charts render offline as PNG, SVG and HTML, the
+briefing escapes text."""
+
+import io
+
+import altair as alt
+import pandas as pd
+
+from decision_tools import exports
+from decision_tools.views import new_view_id, valid_view_id, view_state
+
+
+def test_tables_read_back_and_never_carry_formulas():
+    frame = pd.DataFrame({"name": ["=HYPERLINK(\"x\")", "plain"], "kg": [1.5, -2.0]})
+    back = pd.read_excel(io.BytesIO(exports.table_xlsx(frame)))
+    assert back["name"].tolist() == ["'=HYPERLINK(\"x\")", "plain"]
+    assert back["kg"].tolist() == [1.5, -2.0]  # numbers stay numbers
+    assert exports.table_csv(frame).decode().splitlines()[1].startswith("\"'=HYPERLINK")
+
+
+def test_charts_render_offline():
+    chart = alt.Chart(pd.DataFrame({"x": [1, 2], "y": [3, 4]})).mark_line().encode(x="x", y="y")
+    assert exports.chart_png(chart).startswith(b"\x89PNG\r\n\x1a\n")
+    assert b"<svg" in exports.chart_svg(chart)[:200]
+    html = exports.chart_html(chart)
+    assert b"<html" in html[:200].lower() and b"cdn.jsdelivr" not in html  # bundled: no network needed
+
+
+def test_briefing_escapes_user_text():
+    doc = exports.briefing_html("Ghent <b>", "sub", 3, [("Numbers", exports.table_html(pd.DataFrame({"a": ["<script>"]})))])
+    assert b"<script>" not in doc and b"&lt;script&gt;" in doc and b"Dataset version 3" in doc
+
+
+def test_view_ids_and_state():
+    view_id = new_view_id()
+    assert valid_view_id(view_id) and len(view_id) == 8
+    assert not valid_view_id("x' OR 1=1") and not valid_view_id(None)
+    assert view_state(["city", "view", "version", "gone"], {"city": "Ghent", "view": "x", "version": "2"}) == {"city": "Ghent"}
