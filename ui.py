@@ -144,6 +144,12 @@ def kg_columns(frame: pd.DataFrame) -> dict:
     return {c: KG_COLUMN for c in frame.columns if "kg" in str(c)}
 
 
+def briefing(version_id: int, city: str, year: int, material: str) -> bytes:
+    from decision_tools.briefing import build_briefing
+
+    return build_briefing(store(), version_id, city, year, material)
+
+
 def download_button(frame: pd.DataFrame, file_stem: str, key: str) -> None:
     """Every table: CSV and XLSX downloads, side by side."""
     from decision_tools import exports

@@ -134,6 +134,10 @@ class DatabaseCorruptError(StoreError):
     pass
 
 
+class DatabaseOutdatedError(StoreError):
+    """Built by an older version of the code: tables are missing."""
+
+
 def _as_list(materials: str | Sequence[str]) -> list[str]:
     return [materials] if isinstance(materials, str) else list(materials)
 
@@ -250,9 +254,17 @@ def connect(db_path: Path | None = None, *, read_only: bool = True) -> duckdb.Du
         raise DatabaseCorruptError(f"The database {db_path} cannot be read ({exc}). {rebuild}") from exc
     try:
         con.execute("SELECT count(*) FROM dataset_versions").fetchone()
+        present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     except duckdb.Error as exc:
         con.close()
         raise DatabaseCorruptError(f"The database {db_path} has no dataset versions; it is not a complete build. {rebuild}") from exc
+    missing = [t for t in (*INPUT_TABLES, *RESULT_TABLES) if t not in present]
+    if missing:
+        con.close()
+        raise DatabaseOutdatedError(
+            f"The database {db_path} was built by an older version of UrbanSymbiosis (it lacks {', '.join(missing)}). "
+            f"Rebuild it with `make db` or: python -m decision_tools build --db {db_path}"
+        )
     return con
 
 

@@ -18,6 +18,9 @@ city = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
 product_names = dict(ui.reference_table(version, "products")[["product", "name"]].itertuples(index=False))
 
 st.title(f"{sel.city} · {material['name']} ({sel.material}) · {sel.year}")
+st.download_button("City briefing (printable HTML)", lambda: ui.briefing(version, sel.city, sel.year, sel.material),
+                   file_name=f"briefing_{sel.city}_{sel.material}_{sel.year}_v{version}.html", mime="text/html",
+                   icon=":material/description:", on_click="ignore", key="briefing")
 flags = [label for label, on in (("critical (EU 2023)", material["critical_2023"]), ("strategic (CRMA 2024)", material["strategic_2024"])) if on]
 st.caption(
     f"{int(city['population']):,} inhabitants, {int(city['households']):,} households ({city['confidence']}: {city['note']}). "

@@ -69,3 +69,10 @@ def test_missing_database_is_a_sentence_not_a_traceback(app, monkeypatch, tmp_pa
     at = app().run()
     assert not at.exception
     assert "There is no database at" in at.error[0].value
+
+
+def test_the_briefing_and_every_table_can_be_downloaded(app):
+    at = app(city="Ghent", year="2030", material="Co").run()
+    labels = [b.label for b in at.get("download_button")]
+    assert "City briefing (printable HTML)" in labels
+    assert labels.count("CSV") == labels.count("XLSX") >= 4

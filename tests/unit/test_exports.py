@@ -36,3 +36,12 @@ def test_view_ids_and_state():
     assert valid_view_id(view_id) and len(view_id) == 8
     assert not valid_view_id("x' OR 1=1") and not valid_view_id(None)
     assert view_state(["city", "view", "version", "gone"], {"city": "Ghent", "view": "x", "version": "2"}) == {"city": "Ghent"}
+
+
+def test_the_city_briefing_has_every_part(store):
+    from decision_tools.briefing import build_briefing
+
+    doc = build_briefing(store, 1, "Ghent", 2030, "Co").decode("utf-8")
+    for part in ("Ghent: Cobalt (Co), 2030", "Dataset version 1", "Headline numbers", "<svg", "Top levers",
+                 "Who supplies Cobalt", "Sources and confidence", "illustrative"):
+        assert part in doc, part

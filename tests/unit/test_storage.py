@@ -127,3 +127,14 @@ def test_saved_scenarios_roundtrip_and_names_are_checked(small_db, tmp_path):
             store.save_scenario("x" * 81, "Ghent", {}, 1)
     with storage.Store.open(copy) as reader:  # the saved scenario outlives the writer
         assert reader.saved_scenarios()["name"].tolist() == ["Collection push"]
+
+
+def test_a_database_from_an_older_version_asks_for_a_rebuild(small_db, tmp_path):
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(small_db.read_bytes())
+    import duckdb as db
+    con = db.connect(str(old))
+    con.execute("DROP TABLE measured_flows")
+    con.close()
+    with pytest.raises(storage.DatabaseOutdatedError, match="built by an older version .* lacks measured_flows.*make db"):
+        storage.Store.open(old)
