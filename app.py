@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/indicators.py", title="Circularity indicators", icon=":material/donut_large:"),
     st.Page("pages/policy.py", title="Policy intervention points", icon=":material/tune:"),
     st.Page("pages/exposure.py", title="Supply chain exposure", icon=":material/public:"),
+    st.Page("pages/sessions.py", title="Discussion sessions", icon=":material/forum:"),
     st.Page("pages/methods.py", title="Methods and sources", icon=":material/menu_book:"),
 ]
 PAGES.insert(-1, st.Page("pages/data.py", title="Data", icon=":material/database:"))
@@ -125,7 +126,7 @@ if st.session_state.get("_view_banner"):
 with st.sidebar, st.popover("Share this view", icon=":material/share:", width="stretch"):
     st.caption("The address bar already holds this view. Saving it also pins the dataset version, so the link shows "
                "the same numbers months from now.")
-    if signed_in:
+    if signed_in and accounts.allowed(st.session_state.get("roles"), "save_view"):
         view_title = st.text_input("Title", max_chars=80, key="_view_title")
         if st.button("Save and get the link", key="_save_view"):
             state = view_state(list(st.query_params.keys()), st.session_state)

@@ -22,6 +22,9 @@ ROLES = ("viewer", "student", "partner", "researcher", "admin")
 # action -> roles allowed to do it
 PERMISSIONS: dict[str, frozenset[str]] = {
     "save_scenario": frozenset({"partner", "researcher", "admin"}),
+    "save_view": frozenset(ROLES),
+    "comment": frozenset(ROLES),
+    "create_session": frozenset({"partner", "researcher", "admin"}),
     "upload": frozenset({"researcher", "admin"}),
     "rollback": frozenset({"admin"}),
     "read_audit_log": frozenset({"admin"}),

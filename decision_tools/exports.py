@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -90,3 +91,24 @@ def table_html(frame: pd.DataFrame) -> str:
 
 def text_html(text: str) -> str:
     return f"<p class='note'>{html.escape(text)}</p>"
+
+
+def session_html(session: dict, comments: pd.DataFrame, base_url: str) -> bytes:
+    """A discussion session as one document: each step's view, note and comments, in order."""
+    sections = []
+    for item in session["items"].itertuples():
+        link = f"{base_url}?view={item.view_id}"
+        body = [f"<p><a href='{html.escape(link, quote=True)}'>{html.escape(link)}</a> · page "
+                f"{html.escape(item.page or 'overview')} · dataset version {int(item.dataset_version)}</p>"]
+        if item.note:
+            body.append(text_html(item.note))
+        saved = json.loads(item.state)
+        state = pd.DataFrame({"setting": list(saved), "value": [str(v) for v in saved.values()]})
+        body.append(table_html(state))
+        step_comments = comments[comments["position"] == item.position]
+        if not step_comments.empty:
+            body.append("<h3>Comments</h3>" + table_html(step_comments[["created_at", "username", "text"]]))
+        sections.append((f"{item.position}. {item.title}", "".join(body)))
+    created = session["created_at"]
+    return briefing_html(session["title"], f"Discussion session by {session['created_by']}, {created:%Y-%m-%d}",
+                         int(session["items"]["dataset_version"].max()), sections)

@@ -70,12 +70,24 @@ CREATE TABLE IF NOT EXISTS saved_views (
     view_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, page VARCHAR NOT NULL, state JSON NOT NULL,
     dataset_version INTEGER NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS discussion_sessions (
+    session_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_items (
+    session_id VARCHAR NOT NULL, position INTEGER NOT NULL, view_id VARCHAR NOT NULL, note VARCHAR,
+    PRIMARY KEY (session_id, position)
+);
+CREATE TABLE IF NOT EXISTS session_comments (
+    session_id VARCHAR NOT NULL, position INTEGER NOT NULL, username VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    text VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS saved_scenarios (
     name VARCHAR PRIMARY KEY, city VARCHAR NOT NULL, settings JSON NOT NULL, note VARCHAR,
     created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, dataset_version INTEGER NOT NULL
 );
 """
 MAX_NAME_LENGTH = 80
+MAX_COMMENT_LENGTH = 2000
 
 INPUT_TABLES = tuple(ingestion.TABLES)
 # The input tables' DDL comes from their declared layout (ingestion.TABLES), so the CSV rules and the
@@ -561,6 +573,9 @@ class Store:
             cursor.close()
         return view_id
 
+    def saved_views(self) -> pd.DataFrame:
+        return self._frame("SELECT * FROM saved_views ORDER BY created_at DESC")
+
     def get_view(self, view_id: str) -> dict | None:
         """A saved view, or None for an unknown or malformed id (bound parameter, never interpolated)."""
         from .views import valid_view_id
@@ -576,3 +591,66 @@ class Store:
         row = frame.iloc[0].to_dict()
         row["state"] = json.loads(row["state"])
         return row
+
+    # --- discussion sessions: ordered saved views with notes and comments --------------------
+    def create_session(self, title: str, items: list[tuple[str, str]], created_by: str) -> str:
+        """A session of saved views in order, each with a note; returns its short id."""
+        from .views import new_view_id
+
+        title = title.strip()[:MAX_NAME_LENGTH]
+        if not title:
+            raise ValueError("Give the session a title.")
+        if not items:
+            raise ValueError("Pick at least one saved view for the session.")
+        for view_id, _ in items:
+            if self.get_view(view_id) is None:
+                raise ValueError(f"There is no saved view '{view_id}'.")
+        session_id = new_view_id()
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            cursor.execute("INSERT INTO discussion_sessions VALUES (?, ?, ?, ?)",
+                           [session_id, title, created_by, datetime.now(timezone.utc).replace(tzinfo=None)])
+            for position, (view_id, note) in enumerate(items, start=1):
+                cursor.execute("INSERT INTO session_items VALUES (?, ?, ?, ?)", [session_id, position, view_id, note.strip()[:1000]])
+            self._audit(cursor, created_by, "create_session", {"session_id": session_id, "title": title, "steps": len(items)})
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+        return session_id
+
+    def sessions(self) -> pd.DataFrame:
+        return self._frame("SELECT * FROM discussion_sessions ORDER BY created_at DESC")
+
+    def get_session(self, session_id: str) -> dict | None:
+        from .views import valid_view_id
+
+        if not valid_view_id(session_id):
+            return None
+        head = self._frame("SELECT * FROM discussion_sessions WHERE session_id = ?", [session_id])
+        if head.empty:
+            return None
+        items = self._frame(
+            "SELECT i.position, i.view_id, i.note, v.title, v.page, v.state, v.dataset_version FROM session_items i "
+            "JOIN saved_views v USING (view_id) WHERE i.session_id = ? ORDER BY i.position", [session_id])
+        return {**head.iloc[0].to_dict(), "items": items}
+
+    def add_comment(self, session_id: str, position: int, username: str, text: str) -> None:
+        text = text.strip()
+        if not text:
+            raise ValueError("Write something before sending the comment.")
+        if len(text) > MAX_COMMENT_LENGTH:
+            raise ValueError(f"A comment has at most {MAX_COMMENT_LENGTH} characters; this one has {len(text)}.")
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("INSERT INTO session_comments VALUES (?, ?, ?, ?, ?)",
+                           [session_id, position, username, datetime.now(timezone.utc).replace(tzinfo=None), text])
+        finally:
+            cursor.close()
+
+    def comments(self, session_id: str) -> pd.DataFrame:
+        return self._frame("SELECT position, username, created_at, text FROM session_comments WHERE session_id = ? "
+                           "ORDER BY created_at", [session_id])
