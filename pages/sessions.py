@@ -2,7 +2,6 @@
 on their own devices (the link holds the session and the step); signed-in participants comment on
 each view; the session exports as one document."""
 
-import pandas as pd
 import streamlit as st
 
 import ui

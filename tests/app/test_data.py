@@ -24,9 +24,9 @@ def test_researchers_get_the_upload_form_admins_also_rollback_and_audit(app):
     assert "Roll back (admin)" in headers and "Audit log (admin)" in headers
 
 
-def test_a_link_can_pin_an_older_version(app, small_db, tmp_path, monkeypatch):
+def test_a_link_can_pin_an_older_version(app, tmp_path):
     # publish a second version into the app's database copy, then open the Overview pinned to version 1
-    at = app()
+    app()
     db = tmp_path / "app.duckdb"
     with storage.Store.open(db, read_only=False) as store:
         check = uploads.check_upload("composition", b"product,material,grams_per_unit,source_id,confidence,basis\n"

@@ -134,7 +134,6 @@ def test_good_upload_publishes_a_version_that_changes_the_numbers_then_rollback(
 
 
 def test_rejected_upload_leaves_the_database_unchanged(writable):
-    before = writable.read_bytes()
     result = subprocess.run([sys.executable, "-m", "decision_tools", "ingest", "-", "--kind", "composition", "--db", str(writable)],
                             cwd=PROJECT_DIR, capture_output=True, text=True)
     assert result.returncode == 2 and "there is no file" in result.stderr
