@@ -1,13 +1,21 @@
 """decision_tools: the logic behind the UrbanSymbiosis dashboard, usable without Streamlit.
 
 Modules, one concept each:
-    provenance  confidence labels and how they combine
-    ingestion   reading and validating the project's CSV tables
-    system      the city's processes and flows (what the model computes and the store checks)
-    model       the city model: dynamic stock model (flodym) and the mass-balanced CRM chain
-    storage     the DuckDB store: schema, build, dataset versions, read queries
-    views       the shareable view state (city, year, material) and its validation
-    charts      chart builders (Plotly Sankey, Altair time series)
-    formatting  numbers and masses for people
-    cli         ``python -m decision_tools``
+    provenance   confidence labels and how they combine
+    ingestion    the project tables' layouts and their validation
+    system       the city's processes and flows (what the model computes and the store checks)
+    model        the city model: dynamic stock model (flodym) and the mass-balanced CRM chain
+    storage      the DuckDB store: schema, build, dataset versions, workspace, read queries
+    indicators   circularity indicators and the Material Circularity Indicator
+    uncertainty  Monte Carlo over every input's confidence
+    scenarios    policy levers, scenarios, leverage ranking, portfolio, value-creation models
+    exposure     supplier concentration, EU supply risk, city exposure, disruptions
+    uploads      researchers' uploads: reading, neutralising, validating, dry runs
+    accounts     accounts and roles
+    views        the shareable view state and saved-view ids
+    charts       chart builders (Plotly, Altair, pydeck)
+    exports      CSV/XLSX, PNG/SVG/HTML, the briefing and session documents
+    briefing     the city briefing's content
+    formatting   numbers and masses for people
+    cli          ``python -m decision_tools``
 """
