@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/indicators.py", title="Circularity indicators", icon=":material/donut_large:"),
     st.Page("pages/policy.py", title="Policy intervention points", icon=":material/tune:"),
     st.Page("pages/exposure.py", title="Supply chain exposure", icon=":material/public:"),
+    st.Page("pages/hub.py", title="Symbiosis and hub", icon=":material/hub:"),
     st.Page("pages/sessions.py", title="Discussion sessions", icon=":material/forum:"),
     st.Page("pages/methods.py", title="Methods and sources", icon=":material/menu_book:"),
 ]

@@ -177,6 +177,18 @@ def altair(chart, key: str, file_stem: str | None = None) -> None:
                            key=f"{key}_html", on_click="ignore")
 
 
+def challenge_link(title: str, material: str, label: str) -> None:
+    """A link to the hub's challenge form, pre-filled with a title and a material."""
+    from urllib.parse import urlencode
+
+    st.link_button(label, "./hub?" + urlencode({"prefill_title": title[:80], "prefill_material": material}),
+                   icon=":material/school:")
+
+
+def pydeck(deck, key: str, height: int = 430) -> None:
+    st.pydeck_chart(deck, height=height, key=key)
+
+
 def plotly(figure, key: str, file_stem: str | None = None) -> None:
     """A Plotly chart with a standalone HTML export (works offline)."""
     from decision_tools import exports

@@ -314,3 +314,25 @@ def shortfall_chart(shortfall: pd.DataFrame) -> alt.Chart:
         y=alt.Y("product:N", title=None, sort="-x", axis=alt.Axis(labelLimit=240)), color=alt.Color("sector:N", title="sector"),
         tooltip=["product:N", "sector:N", alt.Tooltip("sum(shortfall_kg):Q", format=",.4~g", title="kg")],
     ).properties(height=34 * max(1, shortfall["product"].nunique()) + 30)
+
+
+def symbiosis_map(orgs: pd.DataFrame, arcs: pd.DataFrame) -> pdk.Deck:
+    """Organisations (rows name, org_type, lat, lon) and matches as arcs (rows from_lat, from_lon,
+    to_lat, to_lon, score, label). Reads without basemap tiles."""
+    palette = {"recycler": [46, 125, 50], "manufacturer": [76, 120, 168], "repair or reuse centre": [245, 133, 24],
+               "data centre": [178, 121, 162], "hospital": [228, 87, 86], "municipality service": [157, 117, 93],
+               "university": [114, 183, 178]}
+    data = orgs.assign(colour=orgs["org_type"].map(lambda t: palette.get(t, [120, 120, 120]) + [220]))
+    arcs = arcs.assign(width=2 + 6 * arcs["score"]) if len(arcs) else arcs
+    layers = [
+        pdk.Layer("ArcLayer", arcs, get_source_position=["from_lon", "from_lat"], get_target_position=["to_lon", "to_lat"],
+                  get_source_color=[76, 120, 168, 200], get_target_color=[46, 125, 50, 200], get_width="width", pickable=True),
+        pdk.Layer("ScatterplotLayer", data, get_position=["lon", "lat"], get_radius=9, radius_units="'pixels'",
+                  get_fill_color="colour", stroked=True, get_line_color=[30, 30, 30, 220], line_width_min_pixels=1, pickable=True),
+        pdk.Layer("TextLayer", data, get_position=["lon", "lat"], get_text="short", get_size=11, get_color=[20, 20, 20, 255],
+                  get_alignment_baseline="'top'", get_pixel_offset=[0, 10], character_set="'auto'"),
+    ]
+    points = data[["lon", "lat"]].to_numpy().tolist()
+    view = pdk.data_utils.compute_view(points, view_proportion=1) if len(points) > 1 else pdk.ViewState(latitude=55, longitude=15, zoom=3)
+    view.zoom = max(2.5, view.zoom - 0.5)
+    return pdk.Deck(layers=layers, initial_view_state=view, map_style=None, tooltip={"text": "{name}{label}"})

@@ -339,6 +339,39 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    from . import symbiosis
+
+    with storage.Store.open(args.db) as store:
+        version = store.current_version()
+        tables = store.input_tables(version)
+    cities = list(tables["cities"]["city"])
+    city = {c.lower(): c for c in cities}.get(args.city.lower())
+    if city is None:
+        raise UsageError(f"unknown city '{args.city}'; choose one of: {', '.join(cities)}")
+    materials = list(tables["materials"]["symbol"])
+    material = None
+    if args.material:
+        material = {m.lower(): m for m in materials}.get(args.material.lower())
+        if material is None:
+            raise UsageError(f"unknown material '{args.material}'; choose one of: {', '.join(materials)}")
+    candidates = symbiosis.match_candidates(tables, city, material)
+    matches = [{
+        "offer_id": r["offer_id"], "need_id": r["need_id"], "material": r["material"], "from": r["from_org"],
+        "to": r["to_org"], "exchanged_kg_per_year": round(r["exchanged_kg"], 6), "distance_km": round(r["distance_km"], 3),
+        "transport_eur_per_year": round(r["transport_eur_per_year"], 2), "score": round(r["score"], 6),
+        "breakdown": symbiosis.breakdown(r),
+    } for _, r in candidates.iterrows()]
+    if args.format == "json":
+        print(json.dumps({"city": city, "material": material, "dataset_version": version, "matches": matches}, indent=2))
+    else:
+        print(f"{city}: {len(matches)} candidate match(es), best first (dataset version {version})")
+        for m in matches:
+            print(f"  {m['score']:.3f}  {m['material']:<3} {m['from']} -> {m['to']}  {m['exchanged_kg_per_year']:,.3f} kg/yr, "
+                  f"{m['distance_km']:,.0f} km")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m decision_tools",
@@ -441,6 +474,15 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("--email", help="e-mail (add)")
     users.add_argument("--password", help="password (add; asked for when left out)")
     users.set_defaults(func=cmd_users)
+
+    match = sub.add_parser("match", help="ranked symbiosis matches between offers and needs",
+                           description="List compatible offer-need pairs involving a city, best first, each with its "
+                                       "score and a breakdown of the score's components.")
+    match.add_argument("--city", required=True, help="city name, e.g. Helsinki")
+    match.add_argument("--material", help="material symbol, e.g. Co")
+    match.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    match.add_argument("--db", type=Path, help=db_help)
+    match.set_defaults(func=cmd_match)
     return parser
 
 

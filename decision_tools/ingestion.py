@@ -340,6 +340,40 @@ TABLES: dict[str, TableSpec] = {
             may_be_empty=True,
         ),
         TableSpec(
+            "ewc_crosswalk",
+            "waste streams (European Waste Catalogue codes) and the product whose composition they carry",
+            (Column("stream_code", "str"), Column("description", "str"), Column("product", "str"),
+             Column("unit_mass_kg", "float", min_value=0.001), *_PROVENANCE),
+            key=("stream_code",),
+        ),
+        TableSpec(
+            "organisations",
+            "organisations of the symbiosis hub (demo ones are fictitious)",
+            (Column("org_id", "str"), Column("name", "str"), Column("org_type", "str"), Column("sector", "str"),
+             Column("city", "str"), Column("lat", "float", min_value=-90.0, max_value=90.0),
+             Column("lon", "float", min_value=-180.0, max_value=180.0), Column("owner", "str"),
+             Column("fictitious", "bool"), *_PROVENANCE),
+            key=("org_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "offers",
+            "material or product streams organisations offer (kg per year)",
+            (Column("offer_id", "str"), Column("org_id", "str"), Column("description", "str"), Column("stream_code", "str"),
+             Column("kg_per_year", "float", min_value=0.0), Column("availability", "str"),
+             Column("hide_quantity", "bool"), Column("hide_location", "bool"), *_PROVENANCE),
+            key=("offer_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "needs",
+            "materials organisations need (kg per year)",
+            (Column("need_id", "str"), Column("org_id", "str"), Column("material", "str"),
+             Column("kg_per_year", "float", min_value=0.0), Column("quality", "str"), *_PROVENANCE),
+            key=("need_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
             "ownership",
             "units of a product per driver (inhabitant, household or city) by year and geography",
             (
@@ -495,6 +529,15 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
         check_codes(table, "material", materials, "material")
     check_codes("districts", "city", cities, "city")
     check_codes("measured_flows", "city", cities, "city")
+    check_codes("organisations", "city", cities, "city")
+    check_codes("ewc_crosswalk", "product", products, "product")
+    check_codes("needs", "material", materials, "material")
+    if "organisations" in tables:
+        organisations = set(tables["organisations"]["org_id"])
+        check_codes("offers", "org_id", organisations, "organisation")
+        check_codes("needs", "org_id", organisations, "organisation")
+    if "ewc_crosswalk" in tables:
+        check_codes("offers", "stream_code", set(tables["ewc_crosswalk"]["stream_code"]), "stream code")
     check_codes("ownership", "geography", {"EU"} | countries | cities, "geography (EU, a country code or a city)")
     check_code_lists("levers", "products", products, "product")
     check_code_lists("levers", "materials", materials, "material")

@@ -81,10 +81,33 @@ CREATE TABLE IF NOT EXISTS session_comments (
     session_id VARCHAR NOT NULL, position INTEGER NOT NULL, username VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
     text VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS symbiosis_matches (
+    offer_id VARCHAR NOT NULL, need_id VARCHAR NOT NULL, status VARCHAR NOT NULL, kg_per_year DOUBLE NOT NULL,
+    updated_by VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL, PRIMARY KEY (offer_id, need_id)
+);
+CREATE TABLE IF NOT EXISTS challenges (
+    challenge_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, description VARCHAR NOT NULL, organisation VARCHAR NOT NULL,
+    disciplines VARCHAR NOT NULL, kind VARCHAR NOT NULL, material VARCHAR, view_id VARCHAR, deadline DATE,
+    status VARCHAR NOT NULL, outcome VARCHAR, posted_by VARCHAR NOT NULL, posted_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS challenge_interest (
+    challenge_id VARCHAR NOT NULL, username VARCHAR NOT NULL, registered_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (challenge_id, username)
+);
+CREATE TABLE IF NOT EXISTS hub_events (
+    event_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, kind VARCHAR NOT NULL, event_date DATE NOT NULL,
+    place VARCHAR, challenge_id VARCHAR, session_id VARCHAR
+);
 CREATE TABLE IF NOT EXISTS saved_scenarios (
     name VARCHAR PRIMARY KEY, city VARCHAR NOT NULL, settings JSON NOT NULL, note VARCHAR,
     created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, dataset_version INTEGER NOT NULL
 );
+"""
+DEMO_EVENTS_SQL = """
+INSERT INTO hub_events VALUES
+ ('ev_seminar', 'Fictitious demo: Industrial Symbiosis Hub seminar', 'seminar', DATE '2027-02-10', 'Lappeenranta', NULL, NULL),
+ ('ev_market', 'Fictitious demo: assignment market', 'assignment market', DATE '2027-03-12', 'Delft', NULL, NULL),
+ ('ev_feedback', 'Fictitious demo: feedback session on student projects', 'feedback session', DATE '2027-05-20', 'Ghent', NULL, NULL);
 """
 MAX_NAME_LENGTH = 80
 MAX_COMMENT_LENGTH = 2000
@@ -234,6 +257,7 @@ def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, no
             con.execute("BEGIN TRANSACTION")
             con.execute(SCHEMA_SQL)
             con.execute(WORKSPACE_SQL)
+            con.execute(DEMO_EVENTS_SQL)
             _write_version(con, version_id, tables, "Project demo data", note or "built from the CSV files under data/",
                            created_by)
             con.execute("COMMIT")
@@ -654,3 +678,82 @@ class Store:
     def comments(self, session_id: str) -> pd.DataFrame:
         return self._frame("SELECT position, username, created_at, text FROM session_comments WHERE session_id = ? "
                            "ORDER BY created_at", [session_id])
+
+    # --- the symbiosis hub: matches, challenges, interest, events -----------------------------
+    MATCH_STATUSES = ("proposed", "accepted", "active", "ended")
+    CHALLENGE_STATUSES = ("open", "assigned", "in progress", "completed")
+
+    def set_match_status(self, offer_id: str, need_id: str, status: str, kg_per_year: float, username: str) -> None:
+        if status not in self.MATCH_STATUSES:
+            raise ValueError(f"Unknown status '{status}'; use one of: {', '.join(self.MATCH_STATUSES)}.")
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            cursor.execute("DELETE FROM symbiosis_matches WHERE offer_id = ? AND need_id = ?", [offer_id, need_id])
+            cursor.execute("INSERT INTO symbiosis_matches VALUES (?, ?, ?, ?, ?, ?)",
+                           [offer_id, need_id, status, kg_per_year, username, datetime.now(timezone.utc).replace(tzinfo=None)])
+            self._audit(cursor, username, "match_status", {"offer_id": offer_id, "need_id": need_id, "status": status})
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+
+    def matches(self) -> pd.DataFrame:
+        return self._frame("SELECT * FROM symbiosis_matches ORDER BY updated_at DESC")
+
+    def post_challenge(self, title: str, description: str, organisation: str, disciplines: list[str], kind: str,
+                       material: str | None, view_id: str | None, deadline, posted_by: str) -> str:
+        from .views import new_view_id
+
+        title, description = title.strip()[:MAX_NAME_LENGTH], description.strip()[:MAX_COMMENT_LENGTH]
+        if not title or not description:
+            raise ValueError("A challenge needs a title and a description.")
+        if not disciplines:
+            raise ValueError("Pick at least one discipline.")
+        if view_id and self.get_view(view_id) is None:
+            raise ValueError(f"There is no saved view '{view_id}' to link.")
+        challenge_id = new_view_id()
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("INSERT INTO challenges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, ?, ?)",
+                           [challenge_id, title, description, organisation.strip()[:MAX_NAME_LENGTH], ";".join(disciplines), kind,
+                            material, view_id or None, deadline, posted_by, datetime.now(timezone.utc).replace(tzinfo=None)])
+            self._audit(cursor, posted_by, "post_challenge", {"challenge_id": challenge_id, "title": title})
+        finally:
+            cursor.close()
+        return challenge_id
+
+    def challenges(self) -> pd.DataFrame:
+        return self._frame("""SELECT c.*, count(i.username) AS interested FROM challenges c
+                              LEFT JOIN challenge_interest i USING (challenge_id) GROUP BY ALL ORDER BY c.posted_at DESC""")
+
+    def register_interest(self, challenge_id: str, username: str) -> None:
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("INSERT INTO challenge_interest VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                           [challenge_id, username, datetime.now(timezone.utc).replace(tzinfo=None)])
+        finally:
+            cursor.close()
+
+    def interested(self, challenge_id: str) -> list[str]:
+        frame = self._frame("SELECT username FROM challenge_interest WHERE challenge_id = ? ORDER BY registered_at", [challenge_id])
+        return list(frame["username"])
+
+    def set_challenge_status(self, challenge_id: str, status: str, outcome: str, username: str) -> None:
+        """Move a challenge on (open -> assigned -> in progress -> completed); only its poster may."""
+        if status not in self.CHALLENGE_STATUSES:
+            raise ValueError(f"Unknown status '{status}'; use one of: {', '.join(self.CHALLENGE_STATUSES)}.")
+        row = self._frame("SELECT posted_by FROM challenges WHERE challenge_id = ?", [challenge_id])
+        if row.empty or row.at[0, "posted_by"] != username:
+            raise PermissionError("Only the partner who posted the challenge can change its status.")
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("UPDATE challenges SET status = ?, outcome = ? WHERE challenge_id = ?", [status, outcome.strip()[:500] or None,
+                                                                                                     challenge_id])
+        finally:
+            cursor.close()
+
+    def events(self) -> pd.DataFrame:
+        return self._frame("SELECT * FROM hub_events ORDER BY event_date")

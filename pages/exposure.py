@@ -182,6 +182,10 @@ if chosen:
 else:
     st.info("Pick at least one material the city model contains.")
 
+if chosen:
+    ui.challenge_link(f"Cover a {data.countries['name'].get(country, country)} export cut of {', '.join(chosen)} from {sel.city}'s urban mine",
+                      chosen[0], "Turn this disruption into a challenge")
+
 st.subheader("Critical Raw Materials Act: no more than 65 % from one country")
 checks = exposure.single_country_checks(data)
 st.dataframe(checks, hide_index=True, width="stretch", column_config={"largest_share": st.column_config.ProgressColumn(

@@ -152,6 +152,9 @@ district_table = places[["name", "population", "stock_kg", "eol_kg"]].rename(col
     "name": "district", "stock_kg": "urban-mine stock (kg)", "eol_kg": "end of life (kg per year)"}).round(3)
 st.dataframe(district_table, hide_index=True, width="stretch", column_config=ui.kg_columns(district_table))
 ui.download_button(district_table, f"districts_{sel.city}_{sel.year}", "dl_districts")
+hotspot = places.assign(per_inhabitant=places["eol_kg"] / places["population"]).sort_values("per_inhabitant").iloc[-1]["name"]
+ui.challenge_link(f"Recover {material_name.lower()} from end-of-life products in {hotspot}", sel.material,
+                  f"Turn the hotspot {hotspot} into a challenge")
 
 st.subheader("How the cities compare")
 all_cities = ui.metric_table(version, None, list(materials), sel.year, ("city",)).pivot_table(index="city", columns="metric", values="kg")

@@ -20,9 +20,13 @@ def write_small_data(target: Path, cities=TEST_CITIES) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for csv in (PROJECT_DIR / "data").glob("*.csv"):
         shutil.copy(csv, target / csv.name)
-    for name in ("cities", "districts"):
+    for name in ("cities", "districts", "organisations"):
         frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
         frame[frame["city"].isin(cities)].to_csv(target / f"{name}.csv", index=False)
+    organisations = set(pd.read_csv(target / "organisations.csv", dtype=str)["org_id"])
+    for name in ("offers", "needs"):
+        frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
+        frame[frame["org_id"].isin(organisations)].to_csv(target / f"{name}.csv", index=False)
     return target
 
 
@@ -50,6 +54,7 @@ TEST_USERS = {
     "rita": ("researcher", "rita-pass-1234"),
     "pat": ("partner", "pat-pass-12345"),
     "vic": ("viewer", "vic-pass-12345"),
+    "sam": ("student", "sam-pass-12345"),
 }
 
 

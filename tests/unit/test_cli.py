@@ -58,7 +58,7 @@ def test_missing_database_is_a_sentence(tmp_path, capsys):
     assert "There is no database at" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"], ["levers"], ["scenario"], ["exposure"], ["schema"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"], ["levers"], ["scenario"], ["exposure"], ["schema"], ["match"], ["ingest"], ["template"], ["users"]])
 def test_help_on_every_command(command):
     result = run_cli(*command, "--help")
     assert result.returncode == 0
@@ -125,3 +125,14 @@ def test_exposure_json_with_a_disruption_of_chinese_gallium(small_db, capsys):
 def test_exposure_rejects_a_bad_disruption_with_exit_2(small_db, capsys, disrupt):
     assert main(["exposure", "--db", str(small_db), "--city", "Ghent", "--year", "2030", "--disrupt", disrupt]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_match_json_lists_ranked_matches_with_a_breakdown(small_db, capsys):
+    assert main(["match", "--db", str(small_db), "--city", "Ghent", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    scores = [m["score"] for m in payload["matches"]]
+    assert scores and scores == sorted(scores, reverse=True)
+    first = payload["matches"][0]
+    assert set(first["breakdown"]) == {"quantity_fit", "distance", "value"}
+    assert sum(p["contribution"] for p in first["breakdown"].values()) == pytest.approx(first["score"], abs=1e-5)
+    assert main(["match", "--db", str(small_db), "--city", "Atlantis"]) == 2

@@ -1,0 +1,107 @@
+"""Industrial and urban symbiosis: which organisation's stream could feed which organisation's need.
+
+An offer's critical-raw-material content is estimated from its waste stream (European Waste
+Catalogue code) through the crosswalk to a product and the product's composition: kg of material per
+kg of stream = grams per unit / 1000 / unit mass. A need matches an offer only when the offer carries
+that material. The score (0..1) is a weighted sum of explainable components:
+
+- quantity fit: the share of the need the offer covers (0..1);
+- distance: 1 / (1 + km / 100), km as the crow flies (haversine);
+- value: how much the exchanged material is worth, weighted by its EU supply risk:
+  log10(1 + EUR per year x SR) / 6, at most 1.
+
+Transport cost is shown beside (illustrative 0.10 EUR per tonne-km of stream).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+WEIGHTS = {"quantity_fit": 0.35, "distance": 0.25, "value": 0.40}
+TRANSPORT_EUR_PER_TONNE_KM = 0.10
+EARTH_RADIUS_KM = 6371.0
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km between two points in degrees."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def stream_content(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """kg of each material per kg of each waste stream (rows stream_code, material, kg_per_kg, confidence)."""
+    crosswalk = tables["ewc_crosswalk"]
+    content = tables["product_content"]
+    merged = crosswalk.merge(content, on="product", suffixes=("_stream", "_content"))
+    merged["kg_per_kg"] = merged["grams_per_unit"].astype(float) / 1000.0 / merged["unit_mass_kg"].astype(float)
+    return merged[["stream_code", "product", "material", "kg_per_kg", "confidence_stream", "confidence_content"]]
+
+
+def score_components(offer_material_kg: float, need_kg: float, distance_km: float, price_eur_per_kg: float,
+                     supply_risk: float) -> dict[str, float]:
+    """The components of a match score, each 0..1, and the score (their weighted sum)."""
+    exchanged = min(offer_material_kg, need_kg)
+    quantity_fit = exchanged / need_kg if need_kg > 0 else 0.0
+    distance = 1.0 / (1.0 + distance_km / 100.0)
+    value_eur = exchanged * price_eur_per_kg
+    value = min(1.0, math.log10(1.0 + value_eur * supply_risk) / 6.0)
+    components = {"quantity_fit": quantity_fit, "distance": distance, "value": value}
+    components["score"] = sum(WEIGHTS[k] * v for k, v in components.items())
+    return components
+
+
+def match_candidates(tables: dict[str, pd.DataFrame], city: str | None = None, material: str | None = None) -> pd.DataFrame:
+    """Every compatible (offer, need) pair with its score and the breakdown, best first. ``city``
+    keeps pairs where the offer or the need is in that city; ``material`` one material."""
+    orgs = tables["organisations"].set_index("org_id")
+    content = stream_content(tables)
+    prices = tables["material_prices"].set_index("material")["price_eur_per_kg"].astype(float)
+    risk = tables["materials"].set_index("symbol")["supply_risk"].astype(float)
+    rows = []
+    for offer in tables["offers"].itertuples():
+        carried = content[content["stream_code"] == offer.stream_code].set_index("material")
+        for need in tables["needs"].itertuples():
+            if need.org_id == offer.org_id or need.material not in carried.index:
+                continue  # an incompatible stream never matches
+            if material and need.material != material:
+                continue
+            giver, taker = orgs.loc[offer.org_id], orgs.loc[need.org_id]
+            if city and city not in (giver["city"], taker["city"]):
+                continue
+            offer_kg = float(offer.kg_per_year) * float(carried.at[need.material, "kg_per_kg"])
+            km = haversine_km(giver["lat"], giver["lon"], taker["lat"], taker["lon"])
+            parts = score_components(offer_kg, float(need.kg_per_year), km, float(prices[need.material]), float(risk[need.material]))
+            rows.append({
+                "offer_id": offer.offer_id, "need_id": need.need_id, "material": need.material,
+                "from_org": giver["name"], "from_city": giver["city"], "to_org": taker["name"], "to_city": taker["city"],
+                "stream": offer.description, "offer_material_kg": offer_kg, "need_kg": float(need.kg_per_year),
+                "exchanged_kg": min(offer_kg, float(need.kg_per_year)), "distance_km": km,
+                "transport_eur_per_year": float(offer.kg_per_year) / 1000.0 * km * TRANSPORT_EUR_PER_TONNE_KM,
+                "value_eur_per_year": min(offer_kg, float(need.kg_per_year)) * float(prices[need.material]),
+                **parts,
+                "from_lat": giver["lat"], "from_lon": giver["lon"], "to_lat": taker["lat"], "to_lon": taker["lon"],
+            })
+    columns = ["offer_id", "need_id", "material", "from_org", "from_city", "to_org", "to_city", "stream", "offer_material_kg",
+               "need_kg", "exchanged_kg", "distance_km", "transport_eur_per_year", "value_eur_per_year", "quantity_fit",
+               "distance", "value", "score", "from_lat", "from_lon", "to_lat", "to_lon"]
+    return pd.DataFrame(rows, columns=columns).sort_values("score", ascending=False).reset_index(drop=True)
+
+
+def breakdown(row: pd.Series) -> dict[str, dict[str, float]]:
+    """Each component's value, weight and contribution to the score: why a match ranks where it does."""
+    return {k: {"value": round(float(row[k]), 6), "weight": w, "contribution": round(float(row[k]) * w, 6)}
+            for k, w in WEIGHTS.items()}
+
+
+def public_view(offers: pd.DataFrame) -> pd.DataFrame:
+    """Offers as the public sees them: quantities binned and locations hidden where the owner asked."""
+    out = offers.copy()
+    hidden = out["hide_quantity"].astype(bool)
+    bins = np.select([out["kg_per_year"] < 1000, out["kg_per_year"] < 10000], ["under 1 t", "1-10 t"], "over 10 t")
+    out["kg_per_year"] = np.where(hidden, bins, out["kg_per_year"].map(lambda v: f"{v:,.0f}"))
+    return out

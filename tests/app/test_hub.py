@@ -1,0 +1,47 @@
+"""Symbiosis and hub page: renders the map and the ranked matches; roles decide who posts, who
+registers interest and who records matches (checked on the server)."""
+
+from decision_tools import storage
+from tests.app.conftest import open_page
+
+
+def buttons(at):
+    return {b.label for b in at.button}
+
+
+def test_renders_map_and_ranked_matches(app):
+    at = open_page(app, "pages/hub.py", None, city="Ghent")
+    assert not at.exception
+    assert at.title[0].value == "Symbiosis and hub"
+    assert len(at.get("deck_gl_json_chart")) == 1
+    matches = next(df.value for df in at.dataframe if "score" in df.value.columns)
+    assert list(matches["score"]) == sorted(matches["score"], reverse=True)
+    assert "Post the challenge" not in buttons(at) and "Register my interest" not in buttons(at)
+
+
+def test_partners_post_students_register_viewers_neither(app, tmp_path):
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent")
+    assert "Post the challenge" in buttons(partner)
+    assert "Save status" in buttons(partner)  # pat owns the Ghent campus organisation
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        store.post_challenge("Magnets from campus laptops", "Design a take-back line", "Ghent Campus", ["chemistry"],
+                             "thesis", "Nd", None, None, "pat")
+    student = open_page(app, "pages/hub.py", "sam", city="Ghent")
+    assert "Register my interest" in buttons(student) and "Post the challenge" not in buttons(student)
+    viewer = open_page(app, "pages/hub.py", "vic", city="Ghent")
+    assert "Register my interest" not in buttons(viewer) and "Post the challenge" not in buttons(viewer)
+
+
+def test_only_the_poster_moves_a_challenge_on(tmp_path, small_db):
+    import pytest
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(small_db.read_bytes())
+    with storage.Store.open(db, read_only=False) as store:
+        cid = store.post_challenge("A", "B", "Org", ["chemistry"], "thesis", None, None, None, "pat")
+        store.register_interest(cid, "sam")
+        store.register_interest(cid, "sam")  # twice is once
+        assert store.interested(cid) == ["sam"]
+        with pytest.raises(PermissionError):
+            store.set_challenge_status(cid, "assigned", "", "dana")
+        store.set_challenge_status(cid, "completed", "prototype built", "pat")
+        assert store.challenges().set_index("challenge_id").at[cid, "status"] == "completed"
