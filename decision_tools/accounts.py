@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "post_challenge": frozenset({"partner", "admin"}),
     "register_interest": frozenset({"student"}),
     "update_match": frozenset({"partner", "researcher", "admin"}),
+    "add_event": frozenset({"partner", "researcher", "admin"}),
     "upload": frozenset({"researcher", "admin"}),
     "rollback": frozenset({"admin"}),
     "read_audit_log": frozenset({"admin"}),

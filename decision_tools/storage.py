@@ -757,3 +757,29 @@ class Store:
 
     def events(self) -> pd.DataFrame:
         return self._frame("SELECT * FROM hub_events ORDER BY event_date")
+
+    EVENT_KINDS = ("seminar", "feedback session", "discussion session", "assignment market")
+
+    def add_event(self, title: str, kind: str, event_date, place: str, challenge_id: str | None, session_id: str | None,
+                  username: str) -> str:
+        """A hub event, linked to a challenge and a discussion session where given (both must exist)."""
+        from .views import new_view_id
+
+        title = title.strip()[:MAX_NAME_LENGTH]
+        if not title:
+            raise ValueError("Give the event a title.")
+        if kind not in self.EVENT_KINDS:
+            raise ValueError(f"Unknown kind '{kind}'; use one of: {', '.join(self.EVENT_KINDS)}.")
+        if challenge_id and self._frame("SELECT 1 FROM challenges WHERE challenge_id = ?", [challenge_id]).empty:
+            raise ValueError(f"There is no challenge '{challenge_id}'.")
+        if session_id and self.get_session(session_id) is None:
+            raise ValueError(f"There is no discussion session '{session_id}'.")
+        event_id = new_view_id()
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("INSERT INTO hub_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [event_id, title, kind, event_date, place.strip()[:MAX_NAME_LENGTH], challenge_id, session_id])
+            self._audit(cursor, username, "add_event", {"event_id": event_id, "title": title})
+        finally:
+            cursor.close()
+        return event_id

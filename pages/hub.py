@@ -166,3 +166,25 @@ st.subheader("Hub events")
 events = store.events()
 st.dataframe(events, hide_index=True, width="stretch")
 ui.download_button(events, "hub_events", "dl_events")
+
+if ctx.may("add_event"):
+    with st.form("add_event"):
+        st.markdown("**Add an event**")
+        title = st.text_input("Title", max_chars=80, key="event_title")
+        kind = st.selectbox("Kind", list(store.EVENT_KINDS))
+        event_date = st.date_input("Date", value=dt.date.today() + dt.timedelta(days=30))
+        place = st.text_input("Place", max_chars=80)
+        challenge = st.selectbox("Linked challenge", [""] + list(challenges["challenge_id"]),
+                                 format_func=lambda cid: challenges.set_index("challenge_id").at[cid, "title"] if cid else "(none)")
+        sessions = store.sessions()
+        session = st.selectbox("Linked discussion session", [""] + list(sessions["session_id"]),
+                               format_func=lambda sid: sessions.set_index("session_id").at[sid, "title"] if sid else "(none)")
+        if st.form_submit_button("Add the event"):
+            if not ctx.may("add_event"):
+                st.error("Adding events needs the partner, researcher or admin role.")
+            else:
+                try:
+                    store.add_event(title, kind, event_date, place, challenge or None, session or None, ctx.username)
+                    st.rerun()
+                except ValueError as exc:
+                    st.error(str(exc))

@@ -45,3 +45,21 @@ def test_only_the_poster_moves_a_challenge_on(tmp_path, small_db):
             store.set_challenge_status(cid, "assigned", "", "dana")
         store.set_challenge_status(cid, "completed", "prototype built", "pat")
         assert store.challenges().set_index("challenge_id").at[cid, "status"] == "completed"
+
+
+def test_events_link_challenges_and_sessions(tmp_path, small_db):
+    import datetime as dt
+
+    import pytest
+    db = tmp_path / "events.duckdb"
+    db.write_bytes(small_db.read_bytes())
+    with storage.Store.open(db, read_only=False) as store:
+        cid = store.post_challenge("A", "B", "Org", ["chemistry"], "thesis", None, None, None, "pat")
+        view = store.save_view("v", "", {"city": "Ghent"}, 1, "pat")
+        sid = store.create_session("S", [(view, "")], "pat")
+        store.add_event("Assignment market", "assignment market", dt.date(2027, 3, 1), "Delft", cid, sid, "pat")
+        events = store.events().set_index("title")
+        assert events.at["Assignment market", "challenge_id"] == cid and events.at["Assignment market", "session_id"] == sid
+        assert len(events) == 4  # three demo events and the new one
+        with pytest.raises(ValueError, match="There is no challenge"):
+            store.add_event("X", "seminar", dt.date(2027, 3, 1), "Delft", "nope1234", None, "pat")
