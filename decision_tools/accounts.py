@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "register_interest": frozenset({"student"}),
     "update_match": frozenset({"partner", "researcher", "admin"}),
     "add_event": frozenset({"partner", "researcher", "admin"}),
+    "edit_own_organisation": frozenset({"partner", "researcher", "admin"}),
     "upload": frozenset({"researcher", "admin"}),
     "rollback": frozenset({"admin"}),
     "read_audit_log": frozenset({"admin"}),

@@ -48,7 +48,30 @@ UPLOAD_KINDS: dict[str, UploadKind] = {k.kind: k for k in (
     UploadKind("supplier_shares", "supplier_shares", ("material", "stage"),
                "shares of world supply by country for a material and stage (they must sum to 1; ROW for the rest)"),
     UploadKind("city", "cities", ("city",), "a new city (a row without district) with its districts (rows with a district)"),
+    UploadKind("offers", "offers", ("offer_id",), "streams an organisation offers (partners: only their own organisation's)"),
+    UploadKind("needs", "needs", ("need_id",), "materials an organisation needs (partners: only their own organisation's)"),
 )}
+OWNED_KINDS = ("offers", "needs")  # rows must belong to an organisation the uploader owns (unless admin)
+
+
+def check_ownership(check: "UploadCheck", kind: str, current: dict[str, pd.DataFrame], username: str | None,
+                    roles: list[str] | None) -> None:
+    """Partners change only their own organisation's offers and needs: a server-side rule on top of
+    validation, reported like every other problem."""
+    if kind not in OWNED_KINDS or not check.report.ok or "admin" in (roles or []):
+        return
+    owners = current["organisations"].set_index("org_id")["owner"]
+    uploaded = check.tables[UPLOAD_KINDS[kind].table]
+    scope_ids = set(check.uploaded_keys or [])
+    for idx, row in uploaded[uploaded[UPLOAD_KINDS[kind].scope[0]].isin(scope_ids)].iterrows():
+        if owners.get(row["org_id"]) != username:
+            check.report.add("upload", int(idx) + 2, "org_id", row["org_id"], "you can change only your own organisation's rows")
+    existing = current[UPLOAD_KINDS[kind].table].set_index(UPLOAD_KINDS[kind].scope[0])["org_id"]
+    for key in scope_ids & set(existing.index):
+        if owners.get(existing[key]) != username:
+            check.report.add("upload", None, UPLOAD_KINDS[kind].scope[0], key, "belongs to another organisation")
+    if not check.report.ok:
+        check.tables = None
 
 CITY_COLUMNS = ("city", "country_iso3", "district", "population", "households", "lat", "lon", "source_id", "confidence", "note")
 
@@ -175,6 +198,7 @@ class UploadCheck:
     tables: dict[str, pd.DataFrame] | None = None
     changes: pd.DataFrame | None = None  # table, added, changed, removed
     affected_cities: list[str] | None = None
+    uploaded_keys: list[str] | None = None  # first key column of the uploaded rows
 
 
 def _replace_scope(current: pd.DataFrame, upload: pd.DataFrame, scope: tuple[str, ...]) -> pd.DataFrame:
@@ -315,7 +339,9 @@ def _merge_and_check(kind: str, uploaded: dict[str, pd.DataFrame], current: dict
         report.problems.append(f"With the current data: {problem}")
     if not report.ok:
         return UploadCheck(report, neutralised_cells)
-    return UploadCheck(report, neutralised_cells, merged, pd.DataFrame(changes), affected_cities(kind, uploaded, merged))
+    first_key = {t: TABLES[t].key[0] for t in uploaded}
+    keys = [str(k) for t, frame in uploaded.items() for k in frame[first_key[t]]]
+    return UploadCheck(report, neutralised_cells, merged, pd.DataFrame(changes), affected_cities(kind, uploaded, merged), keys)
 
 
 def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame]) -> list[str]:
@@ -325,6 +351,8 @@ def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[s
         return list(uploaded["cities"]["city"])
     if kind == "measured_flows":
         return sorted(set(uploaded["measured_flows"]["city"]))
+    if kind in OWNED_KINDS:
+        return []  # hub data: the city model does not change
     if kind == "ownership":
         geographies = set(uploaded["ownership"]["geography"])
         if "EU" in geographies:
@@ -337,8 +365,10 @@ def headline_effect(check: UploadCheck, current_store, version_id: int, year: in
     """Before/after of the headline quantities of the affected cities in ``year`` for ``materials``."""
     from . import model  # the model's libraries: only for a dry run
 
-    tables = {n: check.tables[n] for n in ingestion.MODEL_TABLES}
     cities = check.affected_cities or []
+    if not cities:  # the upload does not touch the city model
+        return pd.DataFrame(columns=["city", "quantity", "before_kg", "after_kg"])
+    tables = {n: check.tables[n] for n in ingestion.MODEL_TABLES}
     tables["cities"] = tables["cities"][tables["cities"]["city"].isin(cities)]
     tables["districts"] = tables["districts"][tables["districts"]["city"].isin(cities)]
     result = model.run_city_model(tables)

@@ -44,6 +44,7 @@ def upload_section() -> None:
         return
     current = store.input_tables(ctx.latest_version_id)
     check = uploads.check_upload(kind, file.getvalue(), file.name, current)
+    uploads.check_ownership(check, kind, current, ctx.username, list(ctx.roles))
     if not check.report.ok:
         st.error(f"{escape_markdown(file.name)} was not accepted: {len(check.report.problems)} problem(s). Nothing was written; "
                  f"version {ctx.latest_version_id} is unchanged.")

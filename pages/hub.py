@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, symbiosis
+from decision_tools import charts, symbiosis, uploads
 from decision_tools.formatting import escape_markdown, format_mass
 
 ctx = ui.context()
@@ -93,6 +93,35 @@ with right:
     st.markdown("**Needs**")
     st.dataframe(tables["needs"], hide_index=True, width="stretch")
     ui.download_button(tables["needs"], "needs", "dl_needs")
+
+my_org_ids = list(orgs.loc[orgs["owner"] == ctx.username, "org_id"]) if ctx.username else []
+if ctx.may("edit_own_organisation") and my_org_ids:
+    with st.form("new_offer"):
+        st.markdown("**Offer a stream from your organisation** (publishes a new dataset version)")
+        org_id = st.selectbox("Organisation", my_org_ids, format_func=lambda o: orgs.set_index("org_id").at[o, "name"])
+        streams = tables["ewc_crosswalk"].set_index("stream_code")["description"]
+        stream = st.selectbox("Stream", list(streams.index), format_func=lambda c: f"{c}: {streams[c]}")
+        description = st.text_input("Description", max_chars=200)
+        kg = st.number_input("kg per year", min_value=0.0, value=1000.0, step=100.0)
+        availability = st.text_input("Availability", max_chars=80, value="continuous")
+        hide_quantity = st.checkbox("Show the quantity only as a range in public")
+        hide_location = st.checkbox("Hide the exact location in public")
+        if st.form_submit_button("Publish the offer"):
+            if not ctx.may("edit_own_organisation"):
+                st.error("Offering streams needs a partner account.")
+            else:
+                row = pd.DataFrame([{"offer_id": f"off_{org_id}_{len(tables['offers']) + 1}", "org_id": org_id, "description": description,
+                                     "stream_code": stream, "kg_per_year": kg, "availability": availability,
+                                     "hide_quantity": hide_quantity, "hide_location": hide_location,
+                                     "source_id": "PROJECT_ASSUMPTION", "confidence": "low"}])
+                check = uploads.check_upload("offers", row.to_csv(index=False).encode(), "offer.csv", tables)
+                uploads.check_ownership(check, "offers", tables, ctx.username, list(ctx.roles))  # on the server
+                if not check.report.ok:
+                    st.error("; ".join(check.report.problems))
+                else:
+                    new_version = store.publish(check.tables, f"Offer from {orgs.set_index('org_id').at[org_id, 'name']}", description,
+                                                ctx.username, detail={"kind": "offers", "org_id": org_id})
+                    st.success(f"Published as dataset version {new_version}.")
 
 st.subheader("Challenge market")
 DISCIPLINES = ["mechanical engineering", "energy technology", "chemistry", "sustainability", "business and management",

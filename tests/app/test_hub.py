@@ -63,3 +63,13 @@ def test_events_link_challenges_and_sessions(tmp_path, small_db):
         assert len(events) == 4  # three demo events and the new one
         with pytest.raises(ValueError, match="There is no challenge"):
             store.add_event("X", "seminar", dt.date(2027, 3, 1), "Delft", "nope1234", None, "pat")
+
+
+def test_partners_offer_streams_only_for_their_own_organisation(app):
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent")
+    form_buttons = buttons(partner)
+    assert "Publish the offer" in form_buttons
+    org_choice = next(s for s in partner.selectbox if s.label == "Organisation")
+    assert org_choice.options == ["Fictitious: Ghent Campus Facilities"]  # only pat's organisation
+    student = open_page(app, "pages/hub.py", "sam", city="Ghent")
+    assert "Publish the offer" not in buttons(student)

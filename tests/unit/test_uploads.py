@@ -183,3 +183,19 @@ def test_random_malformed_tables_never_raise(current, columns, rows, kind, delim
     body = "\n".join(delimiter.join(row[: max(1, len(columns))]) for row in rows)
     check = uploads.check_upload(kind, (header + "\n" + body).encode("utf-8", "surrogatepass"), "random.csv", current)
     assert check.report.ok or check.tables is None  # a rejected upload never yields tables to publish
+
+
+def test_partners_change_only_their_own_organisation(current):
+    mine = ("offer_id,org_id,description,stream_code,kg_per_year,availability,hide_quantity,hide_location,source_id,confidence\n"
+            "off_new,org_uni_gnt,more laptops,20 01 36,100,once,false,false,PROJECT_ASSUMPTION,low\n")
+    check = uploads.check_upload("offers", mine.encode(), "o.csv", current)
+    uploads.check_ownership(check, "offers", current, "pat", ["partner"])
+    assert check.report.ok and check.tables is not None
+    theirs = mine.replace("org_uni_gnt", "org_cat_gnt").replace("off_new", "off_other")
+    check = uploads.check_upload("offers", theirs.encode(), "o.csv", current)
+    uploads.check_ownership(check, "offers", current, "pat", ["partner"])
+    assert not check.report.ok and check.tables is None
+    assert "row 2, column 'org_id': value 'org_cat_gnt': you can change only your own organisation's rows" in check.report.problems[0]
+    check = uploads.check_upload("offers", theirs.encode(), "o.csv", current)
+    uploads.check_ownership(check, "offers", current, "root", ["admin"])
+    assert check.report.ok
