@@ -14,6 +14,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -338,6 +339,20 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @contextmanager
+    def _transaction(self):
+        """A cursor inside a transaction: committed when the block ends, rolled back on any error."""
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            yield cursor
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+
     def _frame(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
         cursor = self._con.cursor()
         try:
@@ -496,21 +511,13 @@ class Store:
             raise ValueError("Give the scenario a name.")
         if len(name) > MAX_NAME_LENGTH:
             raise ValueError(f"A scenario name has at most {MAX_NAME_LENGTH} characters; this one has {len(name)}.")
-        cursor = self._con.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
+        with self._transaction() as cursor:
             cursor.execute("DELETE FROM saved_scenarios WHERE name = ?", [name])
             cursor.execute(
                 "INSERT INTO saved_scenarios VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [name, city, json.dumps(settings, sort_keys=True), note, datetime.now(timezone.utc).replace(tzinfo=None),
                  created_by, version_id],
             )
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
 
     def saved_scenarios(self) -> pd.DataFrame:
         """Saved scenarios, newest first, with their settings as dicts."""
@@ -527,40 +534,24 @@ class Store:
         """Publish ``tables`` (every input table) as a new immutable version in one transaction: the
         inputs, the model's results for every city, the version row and an audit entry. A failure at
         any point rolls everything back; the previous version stays exactly as it was."""
-        cursor = self._con.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
+        with self._transaction() as cursor:
             version_id = int(cursor.execute("SELECT coalesce(max(version_id), 0) + 1 FROM dataset_versions").fetchall()[0][0])
             _write_version(cursor, version_id, tables, name, note, created_by)
             if os.environ.get(PUBLISH_PAUSE_ENV_VAR):  # fault injection for the kill-mid-publish test
                 time.sleep(float(os.environ[PUBLISH_PAUSE_ENV_VAR]))
             self._audit(cursor, created_by, "publish", {"version_id": version_id, "name": name, **(detail or {})})
-            cursor.execute("COMMIT")
-            return version_id
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
+        return version_id
 
     def rollback_to(self, version_id: int, username: str) -> None:
         """Make ``version_id`` the current version again: later versions are withdrawn (kept, still
         openable read-only, never deleted)."""
-        cursor = self._con.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
+        with self._transaction() as cursor:
             exists = cursor.execute("SELECT count(*) FROM dataset_versions WHERE version_id = ?", [version_id]).fetchall()[0][0]
             if not exists:
                 raise ValueError(f"There is no dataset version {version_id}.")
             cursor.execute("UPDATE dataset_versions SET status = 'withdrawn' WHERE version_id > ?", [version_id])
             cursor.execute("UPDATE dataset_versions SET status = 'published' WHERE version_id = ?", [version_id])
             self._audit(cursor, username, "rollback", {"to_version": version_id})
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
 
     @staticmethod
     def _audit(cursor, username: str, action: str, detail: dict) -> None:
@@ -630,20 +621,12 @@ class Store:
             if self.get_view(view_id) is None:
                 raise ValueError(f"There is no saved view '{view_id}'.")
         session_id = new_view_id()
-        cursor = self._con.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
+        with self._transaction() as cursor:
             cursor.execute("INSERT INTO discussion_sessions VALUES (?, ?, ?, ?)",
                            [session_id, title, created_by, datetime.now(timezone.utc).replace(tzinfo=None)])
             for position, (view_id, note) in enumerate(items, start=1):
                 cursor.execute("INSERT INTO session_items VALUES (?, ?, ?, ?)", [session_id, position, view_id, note.strip()[:1000]])
             self._audit(cursor, created_by, "create_session", {"session_id": session_id, "title": title, "steps": len(items)})
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
         return session_id
 
     def sessions(self) -> pd.DataFrame:
@@ -686,19 +669,11 @@ class Store:
     def set_match_status(self, offer_id: str, need_id: str, status: str, kg_per_year: float, username: str) -> None:
         if status not in self.MATCH_STATUSES:
             raise ValueError(f"Unknown status '{status}'; use one of: {', '.join(self.MATCH_STATUSES)}.")
-        cursor = self._con.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
+        with self._transaction() as cursor:
             cursor.execute("DELETE FROM symbiosis_matches WHERE offer_id = ? AND need_id = ?", [offer_id, need_id])
             cursor.execute("INSERT INTO symbiosis_matches VALUES (?, ?, ?, ?, ?, ?)",
                            [offer_id, need_id, status, kg_per_year, username, datetime.now(timezone.utc).replace(tzinfo=None)])
             self._audit(cursor, username, "match_status", {"offer_id": offer_id, "need_id": need_id, "status": status})
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
 
     def matches(self) -> pd.DataFrame:
         return self._frame("SELECT * FROM symbiosis_matches ORDER BY updated_at DESC")

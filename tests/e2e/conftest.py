@@ -106,3 +106,16 @@ def wait_ready(page) -> None:
     for _ in range(2):
         page.wait_for_selector(READY, timeout=60_000)
         page.wait_for_timeout(300)
+
+
+def sign_in(page, username: str) -> None:
+    """Sign in through the sidebar form, as a person does."""
+    from tests.conftest import TEST_USERS
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Sign in", exact=True).first.click()
+    sidebar.get_by_role("textbox", name="Username").fill(username)
+    sidebar.get_by_role("textbox", name="Password").fill(TEST_USERS[username][1])
+    sidebar.get_by_role("button", name="Sign in").click()
+    page.wait_for_function(f"() => document.body.innerText.includes('Signed in as {username}')", timeout=30_000)
+    wait_ready(page)

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.conftest import TEST_USERS
-from tests.e2e.conftest import frontend_errors, start_server, stop_server, wait_ready
+from tests.e2e.conftest import frontend_errors, sign_in, start_server, stop_server, wait_ready
 
 
 @pytest.fixture()
@@ -14,15 +13,6 @@ def own_server(small_db, tmp_path):
     yield url
     stop_server(process)
 
-
-def sign_in(page, username: str) -> None:
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Sign in", exact=True).first.click()
-    sidebar.get_by_role("textbox", name="Username").fill(username)
-    sidebar.get_by_role("textbox", name="Password").fill(TEST_USERS[username][1])
-    sidebar.get_by_role("button", name="Sign in").click()
-    page.wait_for_function(f"() => document.body.innerText.includes('Signed in as {username}')", timeout=30_000)
-    wait_ready(page)
 
 
 def test_a_viewer_who_forges_the_upload_url_sees_a_prompt(page, own_server):

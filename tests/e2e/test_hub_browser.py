@@ -1,17 +1,7 @@
 """A partner posts a challenge and a student registers interest, in a real browser."""
 
-from tests.conftest import TEST_USERS
-from tests.e2e.conftest import frontend_errors, start_server, stop_server, wait_ready
+from tests.e2e.conftest import frontend_errors, sign_in, start_server, stop_server, wait_ready
 
-
-def sign_in(page, username):
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Sign in", exact=True).first.click()
-    sidebar.get_by_role("textbox", name="Username").fill(username)
-    sidebar.get_by_role("textbox", name="Password").fill(TEST_USERS[username][1])
-    sidebar.get_by_role("button", name="Sign in").click()
-    page.wait_for_function(f"() => document.body.innerText.includes('Signed in as {username}')", timeout=30_000)
-    wait_ready(page)
 
 
 def test_partner_posts_and_student_registers(browser, small_db, tmp_path):

@@ -3,8 +3,7 @@ them and the URL, and the link reopens the same view in a fresh browser context.
 
 from decision_tools import storage
 from decision_tools.formatting import format_mass
-from tests.conftest import TEST_USERS
-from tests.e2e.conftest import wait_ready
+from tests.e2e.conftest import sign_in, wait_ready
 
 
 def shown_metrics(page) -> dict[str, str]:
@@ -85,13 +84,8 @@ def test_a_saved_view_link_shows_the_same_numbers_in_a_fresh_browser(browser, pa
     wait_ready(page)
     shown = shown_metrics(page)
     # A signed-in partner saves the view through the share popover; a fresh browser opens the short link.
+    sign_in(page, "pat")
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Sign in", exact=True).first.click()
-    sidebar.get_by_role("textbox", name="Username").fill("pat")
-    sidebar.get_by_role("textbox", name="Password").fill(TEST_USERS["pat"][1])
-    sidebar.get_by_role("button", name="Sign in").click()
-    page.wait_for_function("() => document.body.innerText.includes('Signed in as pat')", timeout=30_000)
-    wait_ready(page)
     sidebar.get_by_role("button", name="Share this view").click()
     page.get_by_role("textbox", name="Title").fill("Platinum in Ghent")
     page.get_by_role("button", name="Save and get the link").click()
