@@ -26,7 +26,12 @@ db: $(STAMP)
 check: $(STAMP) $(DB)
 	$(BIN)/python -m decision_tools check --db $(DB)
 
-run: $(STAMP) $(DB)
+# A missing or corrupt database is rebuilt from the CSVs; one built by an older version (it may hold
+# uploaded versions) or held by another process stops with a sentence instead of being replaced.
+run: $(STAMP)
+	@$(BIN)/python -m decision_tools status --db $(DB); code=$$?; \
+	if [ $$code -eq 1 ] || [ $$code -eq 3 ]; then $(BIN)/python -m decision_tools build --db $(DB) || exit 1; \
+	elif [ $$code -ne 0 ]; then exit $$code; fi
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(STAMP)

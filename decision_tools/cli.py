@@ -58,6 +58,24 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Exit 0 when the database opens; 1 missing, 3 corrupt, 4 outdated, 5 held by another process."""
+    path = args.db or storage.default_db_path()
+    try:
+        with storage.Store.open(path) as store:
+            version = store.current_version()
+    except storage.DatabaseMissingError as exc:
+        return _fail(str(exc), 1)
+    except storage.DatabaseCorruptError as exc:
+        return _fail(str(exc), 3)
+    except storage.DatabaseOutdatedError as exc:
+        return _fail(str(exc), 4)
+    except storage.DatabaseBusyError as exc:
+        return _fail(str(exc), 5)
+    print(f"{path}: dataset version {version} is current.")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     print(storage.SCHEMA_SQL.strip())
     print(storage.WORKSPACE_SQL.strip())
@@ -386,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--data-dir", default=str(storage.DATA_DIR), help="folder with the project CSV files")
     build.add_argument("--note", help="a note stored with the dataset version")
     build.set_defaults(func=cmd_build)
+
+    status = sub.add_parser("status", help="say whether the database opens (exit codes for scripts)",
+                            description="Exit 0 when the database opens; 1 missing, 3 corrupt, 4 built by an older "
+                                        "version, 5 held by another process.")
+    status.add_argument("--db", type=Path, help=db_help)
+    status.set_defaults(func=cmd_status)
 
     schema = sub.add_parser("schema", help="print the database schema (DDL)",
                             description="Print the CREATE TABLE statements of the database.")

@@ -58,7 +58,7 @@ def test_missing_database_is_a_sentence(tmp_path, capsys):
     assert "There is no database at" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"], ["levers"], ["scenario"], ["exposure"], ["schema"], ["match"], ["ingest"], ["template"], ["users"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["flows"], ["indicators"], ["levers"], ["scenario"], ["exposure"], ["schema"], ["match"], ["ingest"], ["template"], ["users"], ["status"]])
 def test_help_on_every_command(command):
     result = run_cli(*command, "--help")
     assert result.returncode == 0
@@ -136,3 +136,12 @@ def test_match_json_lists_ranked_matches_with_a_breakdown(small_db, capsys):
     assert set(first["breakdown"]) == {"quantity_fit", "distance", "value"}
     assert sum(p["contribution"] for p in first["breakdown"].values()) == pytest.approx(first["score"], abs=1e-5)
     assert main(["match", "--db", str(small_db), "--city", "Atlantis"]) == 2
+
+
+def test_status_exit_codes_drive_make_run(small_db, tmp_path, capsys):
+    assert main(["status", "--db", str(small_db)]) == 0
+    assert main(["status", "--db", str(tmp_path / "none.duckdb")]) == 1
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(b"not a database" * 50)
+    assert main(["status", "--db", str(broken)]) == 3
+    assert "cannot be" in capsys.readouterr().err
