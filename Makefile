@@ -44,3 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/monte_carlo.py
 	$(BIN)/python bench/scenario.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/scale.py
