@@ -26,9 +26,6 @@ class Selection:
     year: int
     material: str
 
-    def as_query_params(self) -> dict[str, str]:
-        return {"city": self.city, "year": str(self.year), "material": self.material}
-
 
 def _first(value: object) -> str | None:
     if value is None:
