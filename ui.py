@@ -31,6 +31,13 @@ def reference_table(version_id: int, name: str) -> pd.DataFrame:
     return store().table(name, version_id)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def input_tables(version_id: int) -> dict[str, pd.DataFrame]:
+    """Every input table of a version, read once per process (versions never change). Shared by all
+    sessions: callers must not modify the frames (decision_tools copies before it changes anything)."""
+    return store().input_tables(version_id)
+
+
 @st.cache_data(show_spinner=False)
 def year_range(version_id: int) -> tuple[int, int]:
     return store().year_range(version_id)
@@ -56,7 +63,7 @@ def simulation(version_id: int, city: str, materials: tuple[str, ...]):
     """Monte Carlo of one city (default samples and seed: the same link shows the same ranges)."""
     from decision_tools import uncertainty  # the model's libraries load only for pages that need them
 
-    return uncertainty.simulate(store().input_tables(version_id), city, list(materials))
+    return uncertainty.simulate(input_tables(version_id), city, list(materials))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -64,14 +71,14 @@ def scenario_engine(version_id: int, city: str, materials: tuple[str, ...]):
     """One engine per city and material set; its runs do not change it, so sessions can share it."""
     from decision_tools import scenarios
 
-    return scenarios.ScenarioEngine(store().input_tables(version_id), city, list(materials))
+    return scenarios.ScenarioEngine(input_tables(version_id), city, list(materials))
 
 
 @st.cache_resource(show_spinner=False)
 def exposure_data(version_id: int):
     from decision_tools import exposure
 
-    return exposure.ExposureData.from_tables(store().input_tables(version_id))
+    return exposure.ExposureData.from_tables(input_tables(version_id))
 
 
 @st.cache_data(show_spinner=False)

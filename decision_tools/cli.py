@@ -40,9 +40,10 @@ def _selection(store: storage.Store, args: argparse.Namespace) -> tuple[int, str
         material = {m.lower(): m for m in materials}.get(args.material.lower())
         if material is None:
             raise UsageError(f"unknown material '{args.material}'; choose one of: {', '.join(materials)}")
-    first, last = store.year_range(version)
-    if not first <= args.year <= last:
-        raise UsageError(f"year {args.year} is outside the modelled {first}-{last}")
+    if getattr(args, "year", None) is not None:
+        first, last = store.year_range(version)
+        if not first <= args.year <= last:
+            raise UsageError(f"year {args.year} is outside the modelled {first}-{last}")
     return version, city, material
 
 
@@ -361,18 +362,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     from . import symbiosis
 
     with storage.Store.open(args.db) as store:
-        version = store.current_version()
+        version, city, material = _selection(store, args)
         tables = store.input_tables(version)
-    cities = list(tables["cities"]["city"])
-    city = {c.lower(): c for c in cities}.get(args.city.lower())
-    if city is None:
-        raise UsageError(f"unknown city '{args.city}'; choose one of: {', '.join(cities)}")
-    materials = list(tables["materials"]["symbol"])
-    material = None
-    if args.material:
-        material = {m.lower(): m for m in materials}.get(args.material.lower())
-        if material is None:
-            raise UsageError(f"unknown material '{args.material}'; choose one of: {', '.join(materials)}")
     candidates = symbiosis.match_candidates(tables, city, material)
     matches = [{
         "offer_id": r["offer_id"], "need_id": r["need_id"], "material": r["material"], "from": r["from_org"],

@@ -42,7 +42,7 @@ def upload_section() -> None:
     file = st.file_uploader("Data file", type=["csv", "xlsx", "parquet", "txt"], key="upload_file")
     if file is None:
         return
-    current = store.input_tables(ctx.latest_version_id)
+    current = ui.input_tables(ctx.latest_version_id)
     check = uploads.check_upload(kind, file.getvalue(), file.name, current)
     uploads.check_ownership(check, kind, current, ctx.username, list(ctx.roles))
     if not check.report.ok:

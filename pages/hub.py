@@ -13,7 +13,7 @@ from decision_tools.formatting import escape_markdown, format_mass
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
 store = ui.store()
-tables = store.input_tables(version)
+tables = ui.input_tables(version)
 orgs = tables["organisations"]
 st.title("Symbiosis and hub")
 st.caption("Demo organisations, offers and needs are fictitious. Material content of a stream is estimated from its waste code "
