@@ -118,6 +118,9 @@ INPUT_TABLES = tuple(ingestion.TABLES)
 # database schema cannot drift apart; print it with `python -m decision_tools schema`.
 SCHEMA_SQL += "\n".join(ingestion.table_ddl(spec) for spec in ingestion.TABLES.values())
 RESULT_TABLES = ("flows", "stocks", "unit_stocks")
+# Model results are stored in this order, so DuckDB's per-row-group min/max lets a query for one
+# material and year (or one material over time) skip most of a large table.
+RESULT_ORDER = {"flows": "material, year, city", "stocks": "material, year, city", "unit_stocks": "year, city"}
 
 # Headline quantities: what each one adds up. Stocks are kg at year end, flows kg per year.
 METRICS: dict[str, tuple[str, str]] = {
@@ -178,6 +181,19 @@ def _as_list(materials: str | Sequence[str]) -> list[str]:
     return [materials] if isinstance(materials, str) else list(materials)
 
 
+def _once_per_distinct(lists: Sequence, combine) -> list:
+    """``combine`` applied to each list, computed once per distinct list: a table of thousands of rows
+    carries only a handful of distinct provenance sets."""
+    results: dict[tuple, object] = {}
+    combined = []
+    for values in lists:
+        key = tuple(sorted(values))
+        if key not in results:
+            results[key] = combine(key)
+        combined.append(results[key])
+    return combined
+
+
 def default_db_path() -> Path:
     return Path(os.environ.get(DB_ENV_VAR, DEFAULT_DB_PATH))
 
@@ -204,7 +220,7 @@ def _write_version(con, version_id: int, tables: dict[str, pd.DataFrame], name: 
         row_counts[table_name] = len(tables[table_name])
     for table_name in RESULT_TABLES:
         frame = getattr(result, table_name)
-        _insert(con, table_name, frame, version_id)
+        _insert(con, table_name, frame, version_id, order_by=RESULT_ORDER[table_name])
         row_counts[table_name] = len(frame)
     con.execute(
         "INSERT INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, 'published')",
@@ -213,12 +229,13 @@ def _write_version(con, version_id: int, tables: dict[str, pd.DataFrame], name: 
     )
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, version_id: int) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, version_id: int, order_by: str = "") -> None:
     columns = list(frame.columns)
     con.register("incoming", frame)
     try:
         column_list = ", ".join(f'"{c}"' for c in columns)  # names come from our own schema, not users
-        con.execute(f"INSERT INTO {table} (version_id, {column_list}) SELECT ?, {column_list} FROM incoming", [version_id])
+        order = f" ORDER BY {order_by}" if order_by else ""
+        con.execute(f"INSERT INTO {table} (version_id, {column_list}) SELECT ?, {column_list} FROM incoming{order}", [version_id])
     finally:
         con.unregister("incoming")
 
@@ -435,8 +452,8 @@ class Store:
             """,
             params,
         )
-        frame["confidence"] = [weakest(labels) for labels in frame["confidences"]]
-        frame["source_ids"] = [join_sources(lists) for lists in frame["source_lists"]]
+        frame["confidence"] = _once_per_distinct(frame["confidences"], weakest)
+        frame["source_ids"] = _once_per_distinct(frame["source_lists"], join_sources)
         return frame.drop(columns=["confidences", "source_lists"])
 
     def headline(self, version_id: int, city: str, year: int, material: str) -> dict[str, Figure]:
