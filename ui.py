@@ -4,12 +4,13 @@ and small renderers for provenance. The logic lives in decision_tools; this file
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from decision_tools import accounts, storage
+from decision_tools import accounts, snapshots, storage
 from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
@@ -22,7 +23,20 @@ def get_store(db_path: str) -> storage.Store:
     return storage.Store.open(db_path, read_only=False)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def get_replica_store(snapshot: str) -> storage.Store:
+    """Replica layout: one read-only connection per snapshot file (a new file is a new version)."""
+    return storage.Store.open_replica(Path(snapshot))
+
+
 def store() -> storage.Store:
+    """The store for this run. A replica reads the snapshot pointer each time, so it moves to a newly
+    published version on its next rerun, without a restart."""
+    if snapshots.is_replica():
+        try:
+            return get_replica_store(str(snapshots.current_snapshot(snapshots.configured_dir())))
+        except FileNotFoundError as exc:
+            raise storage.DatabaseMissingError(str(exc)) from exc
     return get_store(str(storage.default_db_path()))
 
 

@@ -77,6 +77,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Export the database's dataset versions as a snapshot for read-only replicas."""
+    from . import snapshots
+
+    directory = args.dir or snapshots.configured_dir()
+    if directory is None:
+        raise UsageError(f"say where the snapshots go: --dir DIR or ${snapshots.SNAPSHOTS_ENV_VAR}")
+    with storage.Store.open(args.db, read_only=False, snapshot_dir=Path(directory)) as store:
+        path = store.export_snapshot()
+        version = store.current_version()
+    print(f"Exported {path} (dataset version {version} current); {Path(directory) / snapshots.POINTER} points at it.")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     print(storage.SCHEMA_SQL.strip())
     print(storage.WORKSPACE_SQL.strip())
@@ -401,6 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
                                         "version, 5 held by another process.")
     status.add_argument("--db", type=Path, help=db_help)
     status.set_defaults(func=cmd_status)
+
+    snapshot = sub.add_parser("snapshot", help="export the dataset versions for read-only app replicas",
+                              description="Write every dataset version into a new immutable snapshot file in DIR and point "
+                                          "DIR/CURRENT at it; replicas ($URBAN_SYMBIOSIS_REPLICA=1) follow it. After this, "
+                                          "publish and rollback on the writer export a snapshot by themselves.")
+    snapshot.add_argument("--db", type=Path, help=db_help)
+    snapshot.add_argument("--dir", type=Path, help="snapshot directory (default: $URBAN_SYMBIOSIS_SNAPSHOTS)")
+    snapshot.set_defaults(func=cmd_snapshot)
 
     schema = sub.add_parser("schema", help="print the database schema (DDL)",
                             description="Print the CREATE TABLE statements of the database.")

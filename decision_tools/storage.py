@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import ingestion, system
+from . import ingestion, snapshots, system
 from .provenance import join_sources, weakest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -110,6 +111,9 @@ INSERT INTO hub_events VALUES
  ('ev_market', 'Fictitious demo: assignment market', 'assignment market', DATE '2027-03-12', 'Delft', NULL, NULL),
  ('ev_feedback', 'Fictitious demo: feedback session on student projects', 'feedback session', DATE '2027-05-20', 'Ghent', NULL, NULL);
 """
+WORKSPACE_TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", WORKSPACE_SQL))
+REPLICA_NOTE = ("This app process is a read-only replica: new dataset versions are published on the writer, "
+                "and every replica moves to them by itself.")
 MAX_NAME_LENGTH = 80
 MAX_COMMENT_LENGTH = 2000
 
@@ -335,17 +339,41 @@ class Figure:
 
 
 class Store:
-    """Read queries over one database connection; a fresh cursor per query (thread-safe use)."""
+    """Read queries over one database connection; a fresh cursor per query (thread-safe use).
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    In the replica layout (decision_tools.snapshots) the workspace tables live in a shared file opened
+    per operation, a writer exports a snapshot after each publish, and a replica refuses to publish.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, workspace: Path | None = None,
+                 snapshot_dir: Path | None = None, replica: bool = False):
         self._con = con
+        self._workspace = workspace  # None: the workspace tables are in this database
+        self._snapshot_dir = None if replica else snapshot_dir  # a writer exports snapshots here
+        self.replica = replica
+        if workspace is not None:
+            with self._connection(workspace=True) as ws:
+                ws.execute(WORKSPACE_SQL)
+            if self._snapshot_dir is not None:
+                self._seed_workspace()
 
     @classmethod
-    def open(cls, db_path: Path | None = None, *, read_only: bool = True) -> "Store":
+    def open(cls, db_path: Path | None = None, *, read_only: bool = True, snapshot_dir: Path | None = None) -> "Store":
+        """Open the main database. In the replica layout (``snapshot_dir``, by default
+        $URBAN_SYMBIOSIS_SNAPSHOTS) a read-write open makes this process the writer."""
         con = connect(db_path, read_only=read_only)
         if not read_only:
             con.execute(WORKSPACE_SQL)  # databases built before a workspace table existed get it now
-        return cls(con)
+        layout = snapshot_dir or snapshots.configured_dir()
+        if layout is None:
+            return cls(con)
+        return cls(con, workspace=layout / snapshots.WORKSPACE_FILE, snapshot_dir=None if read_only else layout)
+
+    @classmethod
+    def open_replica(cls, snapshot: Path) -> "Store":
+        """A read-only replica on one snapshot file (snapshots.current_snapshot), with the shared
+        workspace beside it."""
+        return cls(connect(snapshot, read_only=True), workspace=snapshot.parent / snapshots.WORKSPACE_FILE, replica=True)
 
     def close(self) -> None:
         self._con.close()
@@ -357,25 +385,43 @@ class Store:
         self.close()
 
     @contextmanager
-    def _transaction(self):
-        """A cursor inside a transaction: committed when the block ends, rolled back on any error."""
-        cursor = self._con.cursor()
+    def _connection(self, workspace: bool = False):
+        """The connection for dataset tables, or for the workspace tables (their own short-lived
+        connection in the replica layout)."""
+        if not workspace or self._workspace is None:
+            yield self._con
+            return
+        con = snapshots.open_workspace(self._workspace)
         try:
-            cursor.execute("BEGIN TRANSACTION")
-            yield cursor
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
+            yield con
         finally:
-            cursor.close()
+            con.close()
 
-    def _frame(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
-        cursor = self._con.cursor()
-        try:
-            return cursor.execute(sql, params or []).df()
-        finally:
-            cursor.close()
+    @contextmanager
+    def _transaction(self, workspace: bool = False):
+        """A cursor inside a transaction: committed when the block ends, rolled back on any error."""
+        with self._connection(workspace) as con:
+            cursor = con.cursor()
+            try:
+                cursor.execute("BEGIN TRANSACTION")
+                yield cursor
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.close()
+
+    def _frame(self, sql: str, params: list | dict | None = None, workspace: bool = False) -> pd.DataFrame:
+        with self._connection(workspace) as con:
+            cursor = con.cursor()
+            try:
+                return cursor.execute(sql, params or []).df()
+            finally:
+                cursor.close()
+
+    def _workspace_frame(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+        return self._frame(sql, params, workspace=True)
 
     # --- versions and reference tables -------------------------------------------------------
     def versions(self) -> pd.DataFrame:
@@ -528,7 +574,7 @@ class Store:
             raise ValueError("Give the scenario a name.")
         if len(name) > MAX_NAME_LENGTH:
             raise ValueError(f"A scenario name has at most {MAX_NAME_LENGTH} characters; this one has {len(name)}.")
-        with self._transaction() as cursor:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("DELETE FROM saved_scenarios WHERE name = ?", [name])
             cursor.execute(
                 "INSERT INTO saved_scenarios VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -539,7 +585,7 @@ class Store:
     def saved_scenarios(self) -> pd.DataFrame:
         """Saved scenarios, newest first, with their settings as dicts."""
         try:
-            frame = self._frame("SELECT * FROM saved_scenarios ORDER BY created_at DESC, name")
+            frame = self._workspace_frame("SELECT * FROM saved_scenarios ORDER BY created_at DESC, name")
         except duckdb.CatalogException:  # a read-only database built before saved scenarios existed
             return pd.DataFrame(columns=["name", "city", "settings", "note", "created_at", "created_by", "dataset_version"])
         frame["settings"] = [json.loads(v) for v in frame["settings"]]
@@ -551,24 +597,71 @@ class Store:
         """Publish ``tables`` (every input table) as a new immutable version in one transaction: the
         inputs, the model's results for every city, the version row and an audit entry. A failure at
         any point rolls everything back; the previous version stays exactly as it was."""
+        self._refuse_on_replica()
         with self._transaction() as cursor:
             version_id = int(cursor.execute("SELECT coalesce(max(version_id), 0) + 1 FROM dataset_versions").fetchall()[0][0])
             _write_version(cursor, version_id, tables, name, note, created_by)
             if os.environ.get(PUBLISH_PAUSE_ENV_VAR):  # fault injection for the kill-mid-publish test
                 time.sleep(float(os.environ[PUBLISH_PAUSE_ENV_VAR]))
-            self._audit(cursor, created_by, "publish", {"version_id": version_id, "name": name, **(detail or {})})
+            self._audit_versions(cursor, created_by, "publish", {"version_id": version_id, "name": name, **(detail or {})})
+        self._after_versions_changed(created_by, "publish", {"version_id": version_id, "name": name, **(detail or {})})
         return version_id
 
     def rollback_to(self, version_id: int, username: str) -> None:
         """Make ``version_id`` the current version again: later versions are withdrawn (kept, still
         openable read-only, never deleted)."""
+        self._refuse_on_replica()
         with self._transaction() as cursor:
             exists = cursor.execute("SELECT count(*) FROM dataset_versions WHERE version_id = ?", [version_id]).fetchall()[0][0]
             if not exists:
                 raise ValueError(f"There is no dataset version {version_id}.")
             cursor.execute("UPDATE dataset_versions SET status = 'withdrawn' WHERE version_id > ?", [version_id])
             cursor.execute("UPDATE dataset_versions SET status = 'published' WHERE version_id = ?", [version_id])
-            self._audit(cursor, username, "rollback", {"to_version": version_id})
+            self._audit_versions(cursor, username, "rollback", {"to_version": version_id})
+        self._after_versions_changed(username, "rollback", {"to_version": version_id})
+
+    def _refuse_on_replica(self) -> None:
+        if self.replica:
+            raise StoreError(REPLICA_NOTE)
+
+    def _audit_versions(self, cursor, username: str, action: str, detail: dict) -> None:
+        """Audit a version change inside its transaction when the audit log is in this database."""
+        if self._workspace is None:
+            self._audit(cursor, username, action, detail)
+
+    def _after_versions_changed(self, username: str, action: str, detail: dict) -> None:
+        """Replica layout: the audit entry goes to the shared workspace (after the commit, as it is
+        another file) and a new snapshot is exported for the replicas."""
+        if self._workspace is not None:
+            self.audit(username, action, detail)
+        if self._snapshot_dir is not None:
+            self.export_snapshot()
+
+    def export_snapshot(self) -> Path:
+        """Write the dataset tables (every version) as a new immutable snapshot for the replicas."""
+        if self._snapshot_dir is None:
+            raise StoreError(f"Set ${snapshots.SNAPSHOTS_ENV_VAR} to a directory, and open the database read-write, to export snapshots.")
+        orders = {"dataset_versions": "version_id", **{t: f"version_id, {RESULT_ORDER[t]}" for t in RESULT_TABLES},
+                  **{t: "" for t in INPUT_TABLES}}
+        return snapshots.export(self._con, self._snapshot_dir, orders)
+
+    def _seed_workspace(self) -> None:
+        """Moving into the replica layout: copy this database's workspace tables (saved views,
+        sessions, events ...) into the shared workspace file while that file is still empty."""
+        local = self._con.cursor()
+        try:
+            with self._transaction(workspace=True) as cursor:
+                counts = [cursor.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] for table in WORKSPACE_TABLES]
+                if any(counts):
+                    return
+                for table in WORKSPACE_TABLES:
+                    rows = local.execute(f"SELECT * FROM {table}").df()
+                    if not rows.empty:
+                        cursor.register("seed", rows)
+                        cursor.execute(f"INSERT INTO {table} SELECT * FROM seed")
+                        cursor.unregister("seed")
+        finally:
+            local.close()
 
     @staticmethod
     def _audit(cursor, username: str, action: str, detail: dict) -> None:
@@ -576,15 +669,12 @@ class Store:
                        [datetime.now(timezone.utc).replace(tzinfo=None), username, action, json.dumps(detail, default=str)])
 
     def audit(self, username: str, action: str, detail: dict) -> None:
-        cursor = self._con.cursor()
-        try:
+        with self._transaction(workspace=True) as cursor:
             self._audit(cursor, username, action, detail)
-        finally:
-            cursor.close()
 
     def audit_log(self) -> pd.DataFrame:
         try:
-            return self._frame("SELECT * FROM audit_log ORDER BY logged_at DESC")
+            return self._workspace_frame("SELECT * FROM audit_log ORDER BY logged_at DESC")
         except duckdb.CatalogException:
             return pd.DataFrame(columns=["logged_at", "username", "action", "detail"])
 
@@ -595,18 +685,15 @@ class Store:
 
         title = title.strip()[:MAX_NAME_LENGTH] or "Untitled view"
         view_id = new_view_id()
-        cursor = self._con.cursor()
-        try:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO saved_views VALUES (?, ?, ?, ?, ?, ?, ?)",
                            [view_id, title, page, json.dumps(state, sort_keys=True, default=str), dataset_version, created_by,
                             datetime.now(timezone.utc).replace(tzinfo=None)])
             self._audit(cursor, created_by, "save_view", {"view_id": view_id, "title": title, "page": page})
-        finally:
-            cursor.close()
         return view_id
 
     def saved_views(self) -> pd.DataFrame:
-        return self._frame("SELECT * FROM saved_views ORDER BY created_at DESC")
+        return self._workspace_frame("SELECT * FROM saved_views ORDER BY created_at DESC")
 
     def get_view(self, view_id: str) -> dict | None:
         """A saved view, or None for an unknown or malformed id (bound parameter, never interpolated)."""
@@ -615,7 +702,7 @@ class Store:
         if not valid_view_id(view_id):
             return None
         try:
-            frame = self._frame("SELECT * FROM saved_views WHERE view_id = ?", [view_id])
+            frame = self._workspace_frame("SELECT * FROM saved_views WHERE view_id = ?", [view_id])
         except duckdb.CatalogException:
             return None
         if frame.empty:
@@ -638,7 +725,7 @@ class Store:
             if self.get_view(view_id) is None:
                 raise ValueError(f"There is no saved view '{view_id}'.")
         session_id = new_view_id()
-        with self._transaction() as cursor:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO discussion_sessions VALUES (?, ?, ?, ?)",
                            [session_id, title, created_by, datetime.now(timezone.utc).replace(tzinfo=None)])
             for position, (view_id, note) in enumerate(items, start=1):
@@ -647,17 +734,17 @@ class Store:
         return session_id
 
     def sessions(self) -> pd.DataFrame:
-        return self._frame("SELECT * FROM discussion_sessions ORDER BY created_at DESC")
+        return self._workspace_frame("SELECT * FROM discussion_sessions ORDER BY created_at DESC")
 
     def get_session(self, session_id: str) -> dict | None:
         from .views import valid_view_id
 
         if not valid_view_id(session_id):
             return None
-        head = self._frame("SELECT * FROM discussion_sessions WHERE session_id = ?", [session_id])
+        head = self._workspace_frame("SELECT * FROM discussion_sessions WHERE session_id = ?", [session_id])
         if head.empty:
             return None
-        items = self._frame(
+        items = self._workspace_frame(
             "SELECT i.position, i.view_id, i.note, v.title, v.page, v.state, v.dataset_version FROM session_items i "
             "JOIN saved_views v USING (view_id) WHERE i.session_id = ? ORDER BY i.position", [session_id])
         return {**head.iloc[0].to_dict(), "items": items}
@@ -668,15 +755,12 @@ class Store:
             raise ValueError("Write something before sending the comment.")
         if len(text) > MAX_COMMENT_LENGTH:
             raise ValueError(f"A comment has at most {MAX_COMMENT_LENGTH} characters; this one has {len(text)}.")
-        cursor = self._con.cursor()
-        try:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO session_comments VALUES (?, ?, ?, ?, ?)",
                            [session_id, position, username, datetime.now(timezone.utc).replace(tzinfo=None), text])
-        finally:
-            cursor.close()
 
     def comments(self, session_id: str) -> pd.DataFrame:
-        return self._frame("SELECT position, username, created_at, text FROM session_comments WHERE session_id = ? "
+        return self._workspace_frame("SELECT position, username, created_at, text FROM session_comments WHERE session_id = ? "
                            "ORDER BY created_at", [session_id])
 
     # --- the symbiosis hub: matches, challenges, interest, events -----------------------------
@@ -686,14 +770,14 @@ class Store:
     def set_match_status(self, offer_id: str, need_id: str, status: str, kg_per_year: float, username: str) -> None:
         if status not in self.MATCH_STATUSES:
             raise ValueError(f"Unknown status '{status}'; use one of: {', '.join(self.MATCH_STATUSES)}.")
-        with self._transaction() as cursor:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("DELETE FROM symbiosis_matches WHERE offer_id = ? AND need_id = ?", [offer_id, need_id])
             cursor.execute("INSERT INTO symbiosis_matches VALUES (?, ?, ?, ?, ?, ?)",
                            [offer_id, need_id, status, kg_per_year, username, datetime.now(timezone.utc).replace(tzinfo=None)])
             self._audit(cursor, username, "match_status", {"offer_id": offer_id, "need_id": need_id, "status": status})
 
     def matches(self) -> pd.DataFrame:
-        return self._frame("SELECT * FROM symbiosis_matches ORDER BY updated_at DESC")
+        return self._workspace_frame("SELECT * FROM symbiosis_matches ORDER BY updated_at DESC")
 
     def post_challenge(self, title: str, description: str, organisation: str, disciplines: list[str], kind: str,
                        material: str | None, view_id: str | None, deadline, posted_by: str) -> str:
@@ -707,48 +791,39 @@ class Store:
         if view_id and self.get_view(view_id) is None:
             raise ValueError(f"There is no saved view '{view_id}' to link.")
         challenge_id = new_view_id()
-        cursor = self._con.cursor()
-        try:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO challenges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, ?, ?)",
                            [challenge_id, title, description, organisation.strip()[:MAX_NAME_LENGTH], ";".join(disciplines), kind,
                             material, view_id or None, deadline, posted_by, datetime.now(timezone.utc).replace(tzinfo=None)])
             self._audit(cursor, posted_by, "post_challenge", {"challenge_id": challenge_id, "title": title})
-        finally:
-            cursor.close()
         return challenge_id
 
     def challenges(self) -> pd.DataFrame:
-        return self._frame("""SELECT c.*, count(i.username) AS interested FROM challenges c
+        return self._workspace_frame("""SELECT c.*, count(i.username) AS interested FROM challenges c
                               LEFT JOIN challenge_interest i USING (challenge_id) GROUP BY ALL ORDER BY c.posted_at DESC""")
 
     def register_interest(self, challenge_id: str, username: str) -> None:
-        cursor = self._con.cursor()
-        try:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO challenge_interest VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            [challenge_id, username, datetime.now(timezone.utc).replace(tzinfo=None)])
-        finally:
-            cursor.close()
 
     def interested(self, challenge_id: str) -> list[str]:
-        frame = self._frame("SELECT username FROM challenge_interest WHERE challenge_id = ? ORDER BY registered_at", [challenge_id])
+        frame = self._workspace_frame("SELECT username FROM challenge_interest WHERE challenge_id = ? ORDER BY registered_at", [challenge_id])
         return list(frame["username"])
 
     def set_challenge_status(self, challenge_id: str, status: str, outcome: str, username: str) -> None:
         """Move a challenge on (open -> assigned -> in progress -> completed); only its poster may."""
         if status not in self.CHALLENGE_STATUSES:
             raise ValueError(f"Unknown status '{status}'; use one of: {', '.join(self.CHALLENGE_STATUSES)}.")
-        row = self._frame("SELECT posted_by FROM challenges WHERE challenge_id = ?", [challenge_id])
+        row = self._workspace_frame("SELECT posted_by FROM challenges WHERE challenge_id = ?", [challenge_id])
         if row.empty or row.at[0, "posted_by"] != username:
             raise PermissionError("Only the partner who posted the challenge can change its status.")
-        cursor = self._con.cursor()
-        try:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("UPDATE challenges SET status = ?, outcome = ? WHERE challenge_id = ?", [status, outcome.strip()[:500] or None,
                                                                                                      challenge_id])
-        finally:
-            cursor.close()
 
     def events(self) -> pd.DataFrame:
-        return self._frame("SELECT * FROM hub_events ORDER BY event_date")
+        return self._workspace_frame("SELECT * FROM hub_events ORDER BY event_date")
 
     EVENT_KINDS = ("seminar", "feedback session", "discussion session", "assignment market")
 
@@ -762,16 +837,13 @@ class Store:
             raise ValueError("Give the event a title.")
         if kind not in self.EVENT_KINDS:
             raise ValueError(f"Unknown kind '{kind}'; use one of: {', '.join(self.EVENT_KINDS)}.")
-        if challenge_id and self._frame("SELECT 1 FROM challenges WHERE challenge_id = ?", [challenge_id]).empty:
+        if challenge_id and self._workspace_frame("SELECT 1 FROM challenges WHERE challenge_id = ?", [challenge_id]).empty:
             raise ValueError(f"There is no challenge '{challenge_id}'.")
         if session_id and self.get_session(session_id) is None:
             raise ValueError(f"There is no discussion session '{session_id}'.")
         event_id = new_view_id()
-        cursor = self._con.cursor()
-        try:
+        with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO hub_events VALUES (?, ?, ?, ?, ?, ?, ?)",
                            [event_id, title, kind, event_date, place.strip()[:MAX_NAME_LENGTH], challenge_id, session_id])
             self._audit(cursor, username, "add_event", {"event_id": event_id, "title": title})
-        finally:
-            cursor.close()
         return event_id

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import uploads
+from decision_tools import storage, uploads
 from decision_tools.formatting import escape_markdown
 
 ctx = ui.context()
@@ -84,7 +84,7 @@ def upload_section() -> None:
                     st.success(f"Published version {new_version}. The dashboards follow it unless a link pins another version.")
 
 
-if ctx.may("rollback"):
+if ctx.may("rollback") and not store.replica:
     st.subheader("Roll back (admin)")
     target = st.selectbox("Make this version current again", list(versions["version_id"])[::-1], key="rollback_to")
     if st.button("Roll back", key="rollback_button"):
@@ -100,4 +100,7 @@ if ctx.may("read_audit_log"):
 
 st.subheader("Upload better data")
 ui.require("upload", "Uploading data")  # a server-side check: without the role, nothing below is ever drawn
+if store.replica:  # publishing needs the writer; the store refuses it here too
+    st.info(storage.REPLICA_NOTE)
+    st.stop()
 upload_section()

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, symbiosis, uploads
+from decision_tools import charts, storage, symbiosis, uploads
 from decision_tools.formatting import escape_markdown, format_mass
 
 ctx = ui.context()
@@ -95,7 +95,9 @@ with right:
     ui.download_button(tables["needs"], "needs", "dl_needs")
 
 my_org_ids = list(orgs.loc[orgs["owner"] == ctx.username, "org_id"]) if ctx.username else []
-if ctx.may("edit_own_organisation") and my_org_ids:
+if ctx.may("edit_own_organisation") and my_org_ids and store.replica:
+    st.info(f"Offering a stream publishes a new dataset version. {storage.REPLICA_NOTE}")
+elif ctx.may("edit_own_organisation") and my_org_ids:
     with st.form("new_offer"):
         st.markdown("**Offer a stream from your organisation** (publishes a new dataset version)")
         org_id = st.selectbox("Organisation", my_org_ids, format_func=lambda o: orgs.set_index("org_id").at[o, "name"])

@@ -24,6 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+ERROR_BOXES = '[data-testid="stAlertContentError"], [data-testid="stException"]'
 
 
 def _free_port() -> int:
@@ -32,10 +33,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db_path):
-    """Start `streamlit run app.py` on a free port; return (process, url) once it answers."""
+def start_server(db_path, **extra_env: str):
+    """Start `streamlit run app.py` on a free port (with ``extra_env`` added to its environment);
+    return (process, url) once it answers."""
     port = _free_port()
-    env = dict(os.environ, **{storage.DB_ENV_VAR: str(db_path)})
+    env = dict(os.environ, **{storage.DB_ENV_VAR: str(db_path)}, **extra_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(PROJECT_DIR / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -96,7 +98,7 @@ def page(browser):
 
 def frontend_errors(page) -> list[str]:
     """Error boxes the browser shows (a chart that failed to render), which the server never sees."""
-    return [text for text in page.locator('[data-testid="stAlertContentError"], [data-testid="stException"]').all_inner_texts()]
+    return [text for text in page.locator(ERROR_BOXES).all_inner_texts()]
 
 
 def wait_ready(page) -> None:
