@@ -61,6 +61,13 @@ CREATE TABLE unit_stocks (
     version_id INTEGER NOT NULL, city VARCHAR NOT NULL, district VARCHAR, year INTEGER NOT NULL,
     product VARCHAR NOT NULL, process VARCHAR NOT NULL, units DOUBLE NOT NULL
 );
+-- The headline quantities (METRICS) per city, year and material, summed over products and districts
+-- when a version is written, so the pages' most frequent queries read a tenth of the rows.
+CREATE TABLE metric_totals (
+    version_id INTEGER NOT NULL, city VARCHAR NOT NULL, year INTEGER NOT NULL, material VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL, route VARCHAR, kg DOUBLE NOT NULL, confidence VARCHAR NOT NULL,
+    source_ids VARCHAR NOT NULL, downscaled BOOLEAN NOT NULL
+);
 """
 
 # What people make in the app (not part of a dataset version): created on first read-write open.
@@ -121,10 +128,12 @@ INPUT_TABLES = tuple(ingestion.TABLES)
 # The input tables' DDL comes from their declared layout (ingestion.TABLES), so the CSV rules and the
 # database schema cannot drift apart; print it with `python -m decision_tools schema`.
 SCHEMA_SQL += "\n".join(ingestion.table_ddl(spec) for spec in ingestion.TABLES.values())
-RESULT_TABLES = ("flows", "stocks", "unit_stocks")
-# Model results are stored in this order, so DuckDB's per-row-group min/max lets a query for one
-# material and year (or one material over time) skip most of a large table.
-RESULT_ORDER = {"flows": "material, year, city", "stocks": "material, year, city", "unit_stocks": "year, city"}
+MODEL_TABLES = ("flows", "stocks", "unit_stocks")
+RESULT_TABLES = (*MODEL_TABLES, "metric_totals")
+# Results are stored in this order, so DuckDB's per-row-group min/max lets a query for one material
+# and year (or one material over time) skip most of a large table.
+RESULT_ORDER = {"flows": "material, year, city", "stocks": "material, year, city", "unit_stocks": "year, city",
+                "metric_totals": "material, year, city"}
 
 # Headline quantities: what each one adds up. Stocks are kg at year end, flows kg per year.
 METRICS: dict[str, tuple[str, str]] = {
@@ -139,7 +148,7 @@ METRICS: dict[str, tuple[str, str]] = {
 
 _METRIC_ROWS_SQL = """
     SELECT CASE process WHEN 'use' THEN 'in_use_stock' ELSE 'hibernating_stock' END AS metric,
-           NULL AS route, city, year, product, district, kg, confidence, source_ids, downscaled
+           NULL AS route, city, year, product, district, material, kg, confidence, source_ids, downscaled
     FROM stocks WHERE version_id = $version AND ($city IS NULL OR city = $city)
       AND list_contains($materials, material) {year_filter}
       AND year >= {first_year}  -- the opening stock of the year before is kept only for balance checks
@@ -152,13 +161,16 @@ _METRIC_ROWS_SQL = """
              ELSE 'lost' END AS metric,
            CASE WHEN to_process IN ('residual_waste', 'export_reuse_abroad', 'recycling_loss')
                 THEN to_process END AS route,
-           city, year, product, district, kg, confidence, source_ids, downscaled
+           city, year, product, district, material, kg, confidence, source_ids, downscaled
     FROM flows WHERE version_id = $version AND ($city IS NULL OR city = $city)
       AND list_contains($materials, material) {year_filter}
       AND (from_process = 'market' OR to_process IN ('end_of_life', 'separate_collection',
            'secondary_supply', 'residual_waste', 'export_reuse_abroad', 'recycling_loss'))
 """
 _GROUPABLE = ("city", "year", "product", "district", "route")
+_TOTALS_GROUPABLE = {"city", "year", "route"}  # what metric_totals keeps; product and district need the rows
+_PROVENANCE_AGGREGATES = ("list(DISTINCT confidence) AS confidences, list(DISTINCT source_ids) AS source_lists, "
+                          "bool_or(downscaled) AS downscaled")
 
 
 class StoreError(RuntimeError):
@@ -222,15 +234,36 @@ def _write_version(con, version_id: int, tables: dict[str, pd.DataFrame], name: 
     for table_name in INPUT_TABLES:
         _insert(con, table_name, tables[table_name], version_id)
         row_counts[table_name] = len(tables[table_name])
-    for table_name in RESULT_TABLES:
+    for table_name in MODEL_TABLES:
         frame = getattr(result, table_name)
         _insert(con, table_name, frame, version_id, order_by=RESULT_ORDER[table_name])
         row_counts[table_name] = len(frame)
+    totals = _metric_totals(con, version_id)
+    _insert(con, "metric_totals", totals, version_id, order_by=RESULT_ORDER["metric_totals"])
+    row_counts["metric_totals"] = len(totals)
     con.execute(
         "INSERT INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, 'published')",
         [version_id, datetime.now(timezone.utc).replace(tzinfo=None), name, note, created_by,
          table_checksum(tables), json.dumps(row_counts)],
     )
+
+
+def _metric_totals(con, version_id: int) -> pd.DataFrame:
+    """The headline quantities of a version per city, year, material, metric and route, with their
+    provenance combined (weakest confidence, union of sources) as metric_table does."""
+    rows_sql = _METRIC_ROWS_SQL.format(year_filter="", first_year=system.REPORT_START)
+    materials = [row[0] for row in con.execute("SELECT DISTINCT material FROM flows WHERE version_id = ?", [version_id]).fetchall()]
+    frame = con.execute(f"SELECT city, year, material, metric, route, sum(kg) AS kg, {_PROVENANCE_AGGREGATES} "
+                        f"FROM ({rows_sql}) GROUP BY ALL",
+                        {"version": version_id, "city": None, "materials": materials}).df()
+    return _combine_provenance(frame)
+
+
+def _combine_provenance(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn the confidences and source_lists columns into one confidence and one source_ids each."""
+    frame["confidence"] = _once_per_distinct(frame["confidences"], weakest)
+    frame["source_ids"] = _once_per_distinct(frame["source_lists"], join_sources)
+    return frame.drop(columns=["confidences", "source_lists"])
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, version_id: int, order_by: str = "") -> None:
@@ -458,20 +491,19 @@ class Store:
     def chain(self, version_id: int, city: str, year: int, materials: str | Sequence[str] | None = None) -> pd.DataFrame:
         """Flows of the chain for a city and year, kg per year per material, summed over products and
         districts, in the order of the chain. ``materials`` None means every material."""
-        frame = self._frame(
+        return self._frame(
             """
             SELECT material, from_process, to_process, sum(kg) AS kg
             FROM flows
             WHERE version_id = $version AND city = $city AND year = $year
               AND ($materials IS NULL OR list_contains($materials, material))
             GROUP BY material, from_process, to_process
+            ORDER BY material, list_position($edges, [from_process, to_process])
             """,
             {"version": version_id, "city": city, "year": year,
-             "materials": None if materials is None else _as_list(materials)},
+             "materials": None if materials is None else _as_list(materials),
+             "edges": [[frm, to] for frm, to, _ in system.EDGES]},
         )
-        edge_order = {(frm, to): i for i, (frm, to, _) in enumerate(system.EDGES)}
-        order = [edge_order[(f, t)] for f, t in zip(frame["from_process"], frame["to_process"])]
-        return frame.assign(_order=order).sort_values(["material", "_order"]).drop(columns="_order").reset_index(drop=True)
 
     def metric_table(self, version_id: int, city: str | None, materials: str | Sequence[str], year: int | None = None,
                      by: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -484,23 +516,19 @@ class Store:
         unknown = [b for b in by if b not in _GROUPABLE]
         if unknown:
             raise ValueError(f"Cannot group by {', '.join(unknown)}; choose from {', '.join(_GROUPABLE)}.")
-        rows_sql = _METRIC_ROWS_SQL.format(year_filter="AND year = $year" if year is not None else "",
-                                           first_year=system.REPORT_START)
+        year_filter = "AND year = $year" if year is not None else ""
+        if set(by) <= _TOTALS_GROUPABLE:
+            rows_sql = (f"SELECT * FROM metric_totals WHERE version_id = $version AND ($city IS NULL OR city = $city) "
+                        f"AND list_contains($materials, material) {year_filter}")
+        else:
+            rows_sql = _METRIC_ROWS_SQL.format(year_filter=year_filter, first_year=system.REPORT_START)
         keys = ", ".join(("metric",) + by)
         params = {"version": version_id, "city": city, "materials": _as_list(materials)}
         if year is not None:
             params["year"] = year
-        frame = self._frame(
-            f"""
-            SELECT {keys}, sum(kg) AS kg, list(DISTINCT confidence) AS confidences,
-                   list(DISTINCT source_ids) AS source_lists, bool_or(downscaled) AS downscaled
-            FROM ({rows_sql}) GROUP BY {keys} ORDER BY {keys}
-            """,
-            params,
-        )
-        frame["confidence"] = _once_per_distinct(frame["confidences"], weakest)
-        frame["source_ids"] = _once_per_distinct(frame["source_lists"], join_sources)
-        return frame.drop(columns=["confidences", "source_lists"])
+        frame = self._frame(f"SELECT {keys}, sum(kg) AS kg, {_PROVENANCE_AGGREGATES} FROM ({rows_sql}) "
+                            f"GROUP BY {keys} ORDER BY {keys}", params)
+        return _combine_provenance(frame)
 
     def headline(self, version_id: int, city: str, year: int, material: str) -> dict[str, Figure]:
         """The headline figures for one city, year and material, each with provenance."""

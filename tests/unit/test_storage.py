@@ -11,6 +11,7 @@ import pytest
 
 from decision_tools import storage
 from decision_tools.ingestion import DataValidationError
+from decision_tools.provenance import join_sources, weakest
 from tests.conftest import write_small_data
 
 
@@ -52,6 +53,26 @@ def test_metric_table_groups_only_by_known_columns(store):
     assert in_use["kg"].sum() == pytest.approx(store.headline(1, "Ghent", 2030, "Co")["in_use_stock"].kg)
     with pytest.raises(ValueError, match="Cannot group by"):
         store.metric_table(1, "Ghent", "Co", 2030, ("kg; DROP TABLE flows",))
+
+
+@pytest.mark.parametrize("city, year, by", [("Ghent", 2030, ()), ("Ghent", None, ("year",)), (None, 2030, ("city",)),
+                                             (None, None, ("city", "year", "route"))])
+def test_the_stored_metric_totals_equal_the_sums_over_the_model_rows(store, city, year, by):
+    """Groupings of city, year and route read metric_totals; adding product reads the model rows.
+    Summed over products, the second must give the same kg, confidence, sources and flag."""
+    materials = ["Co", "Li", "Nd"]
+    totals = store.metric_table(1, city, materials, year, by)
+    from_rows = store.metric_table(1, city, materials, year, (*by, "product"))
+    keys = ["metric", *by]
+    regrouped = from_rows.groupby(keys, dropna=False).agg(
+        kg=("kg", "sum"), confidence=("confidence", weakest), source_ids=("source_ids", join_sources),
+        downscaled=("downscaled", "any")).reset_index()
+    merged = totals.merge(regrouped, on=keys, how="outer", suffixes=("", "_rows"), indicator=True)
+    assert (merged["_merge"] == "both").all() and len(totals) > 0
+    assert merged["kg"].to_numpy() == pytest.approx(merged["kg_rows"].to_numpy(), rel=1e-12)
+    assert (merged["confidence"] == merged["confidence_rows"]).all()
+    assert (merged["source_ids"] == merged["source_ids_rows"]).all()
+    assert (merged["downscaled"] == merged["downscaled_rows"]).all()
 
 
 def test_user_values_are_bound_not_interpolated(store):
