@@ -45,3 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/scenario.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/upload_validation.py

@@ -501,19 +501,23 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
     cities = set(tables["cities"]["city"])
     countries = set(tables["cities"]["country_iso3"])
 
+    # Each distinct value is checked once (large tables repeat a few codes), then every row holding a bad one named.
     for name, frame in tables.items():
         if TABLES[name].has_provenance:
-            for idx, value in frame["source_id"].items():
-                for source in split_sources(value or ""):
-                    if source not in known_sources:
-                        report.add(name, _file_row(idx), "source_id", source, "not listed in sources.csv")
+            values = frame["source_id"]
+            unknown = {value: bad for value in values.unique()
+                       if (bad := [source for source in split_sources(value or "") if source not in known_sources])}
+            for idx, value in values[values.isin(list(unknown))].items():
+                for source in unknown[value]:
+                    report.add(name, _file_row(idx), "source_id", source, "not listed in sources.csv")
 
     def check_codes(table: str, column: str, allowed: set[str], what: str) -> None:
         if table not in tables:
             return
-        for idx, value in tables[table][column].items():
-            if value is not None and value not in allowed:
-                report.add(table, _file_row(idx), column, value, f"unknown {what}; known: {', '.join(sorted(allowed))}")
+        values = tables[table][column]
+        unknown = [value for value in values.unique() if value is not None and value not in allowed]
+        for idx, value in values[values.isin(unknown)].items():
+            report.add(table, _file_row(idx), column, value, f"unknown {what}; known: {', '.join(sorted(allowed))}")
 
     def check_code_lists(table: str, column: str, allowed: set[str], what: str) -> None:
         if table not in tables:
@@ -559,11 +563,11 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
             if not row["minimum"] <= row["default"] <= row["maximum"]:
                 report.add("levers", _file_row(idx), "default", row["default"], "must lie between minimum and maximum")
 
-    routing = tables["eol_routing"]
+    routed, owned = set(tables["eol_routing"]["product"]), set(tables["ownership"]["product"])
     for product in sorted(products):
-        if product not in set(routing["product"]):
+        if product not in routed:
             report.add("eol_routing", None, "product", product, "every product needs at least one routing row")
-        if product not in set(tables["ownership"]["product"]):
+        if product not in owned:
             report.add("ownership", None, "product", product, "every product needs ownership figures")
 
     content_keys = set(zip(tables["product_content"]["product"], tables["product_content"]["material"]))

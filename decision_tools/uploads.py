@@ -211,9 +211,10 @@ def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     """Cells as text that compares equal when the values are equal (1 == 1.0)."""
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
-        numbers = pd.to_numeric(frame[column], errors="coerce")
-        if numbers.notna().sum() == frame[column].notna().sum() and frame[column].notna().any():
-            out[column] = numbers.astype(float).round(9).astype(str)
+        # Numeric when every value reads as a number; parsing the distinct values tells (text columns hold few).
+        distinct = pd.Series(frame[column].dropna().unique())
+        if len(distinct) and pd.to_numeric(distinct, errors="coerce").notna().all():
+            out[column] = pd.to_numeric(frame[column], errors="coerce").astype(float).round(9).astype(str)
         else:
             out[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     return out
@@ -279,14 +280,19 @@ def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame
     for column, allowed in known.items():
         if column not in frame.columns:
             continue
-        for idx, value in frame[column].items():
+        # Each distinct value checked once (a large upload repeats a few codes), then every row holding a bad one named.
+        unknown = {}
+        for value in frame[column].unique():
             if value is None:
                 continue
-            for code in (ingestion.split_sources(value) if column == "source_id" else [value]):
-                if code not in allowed:
-                    shown = sorted(allowed)
-                    hint = ", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "")
-                    report.add(table, int(idx) + 2, column, code, f"unknown {column.replace('_', ' ')}; known: {hint}")
+            bad = [code for code in (ingestion.split_sources(value) if column == "source_id" else [value]) if code not in allowed]
+            if bad:
+                unknown[value] = bad
+        shown = sorted(allowed)
+        hint = ", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "")
+        for idx, value in frame[column][frame[column].isin(list(unknown))].items():
+            for code in unknown[value]:
+                report.add(table, int(idx) + 2, column, code, f"unknown {column.replace('_', ' ')}; known: {hint}")
 
 
 def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport) -> UploadCheck:
