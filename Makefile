@@ -46,3 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/upload_validation.py
+	$(BIN)/python bench/load.py
