@@ -82,9 +82,10 @@ with st.sidebar:
     chosen_version = st.selectbox("Dataset version", version_options, key="version", bind="query-params",
                                   help="Links pin a version with ?version=N; 'latest' follows new uploads.")
 version_id = latest_version if chosen_version == "latest" else int(chosen_version)
+link_notices = [view_notice] if view_notice else []
 if raw_version not in (None, "latest") and raw_version not in version_options:
-    st.warning(f"The link asked for dataset version '{escape_markdown(raw_version)}', which does not exist; showing the latest "
-               f"({latest_version}).", icon="⚠️")
+    link_notices.append(f"The link asked for dataset version '{escape_markdown(raw_version)}', which does not exist; showing the "
+                        f"latest ({latest_version}).")
 if version_id != latest_version:
     row = versions.set_index("version_id").loc[version_id]
 
@@ -102,7 +103,8 @@ first_year, last_year = ui.year_range(version_id)
 # Check the raw URL before the widgets read it: bound widgets silently drop values they cannot
 # use (falling back to the same constant defaults), and a person who followed a link deserves to know.
 symbols = list(materials["symbol"])
-_, notices = resolve_selection(st.query_params.to_dict(), cities, symbols, (first_year, last_year))
+_, selection_notices = resolve_selection(st.query_params.to_dict(), cities, symbols, (first_year, last_year))
+link_notices += selection_notices
 default = resolve_selection({}, cities, symbols, (first_year, last_year))[0]
 
 material_names = dict(zip(materials["symbol"], materials["name"]))
@@ -115,7 +117,14 @@ with st.sidebar:
                             bind="query-params")
     st.caption(material_names[material])
 
-for notice in notices + ([view_notice] if view_notice else []):
+# The notices stay while the fallback view is shown: the bound widgets drop the bad values from the URL
+# and Streamlit reruns at once, and that second run no longer sees them.
+shown_selection = (city, year, material, chosen_version)
+if link_notices:
+    st.session_state["_link_notices"] = (link_notices, shown_selection)
+elif st.session_state.get("_link_notices", (None, None))[1] != shown_selection:
+    st.session_state.pop("_link_notices", None)
+for notice in st.session_state.get("_link_notices", ([], None))[0]:
     st.warning(notice, icon="⚠️")
 if st.session_state.get("_view_banner"):
     title, by, at, pinned = st.session_state["_view_banner"]

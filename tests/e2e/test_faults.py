@@ -75,6 +75,7 @@ def test_a_server_killed_mid_publish_restarts_on_the_previous_version(browser, s
         page.goto(f"{url}/data?version=2")  # a link to the killed version opens the latest, 1
         wait_ready(page)
         assert page.get_by_text("The dashboards show version 1; the latest is 1.").is_visible()
+        assert page.get_by_text("The link asked for dataset version '2', which does not exist").is_visible()
         page.locator('[data-testid="stSelectbox"]', has_text="Dataset version").click()
         assert page.get_by_role("option").all_inner_texts() == ["latest", "1"]
         assert frontend_errors(page) == []

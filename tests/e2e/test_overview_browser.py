@@ -3,7 +3,7 @@ them and the URL, and the link reopens the same view in a fresh browser context.
 
 from decision_tools import storage
 from decision_tools.formatting import format_mass
-from tests.e2e.conftest import sign_in, wait_ready
+from tests.e2e.conftest import frontend_errors, sign_in, wait_ready
 
 
 def shown_metrics(page) -> dict[str, str]:
@@ -102,3 +102,20 @@ def test_a_saved_view_link_shows_the_same_numbers_in_a_fresh_browser(browser, pa
         assert other.get_by_text("Saved view “Platinum in Ghent”").is_visible()
     finally:
         fresh.close()
+
+
+def test_a_bad_link_value_shows_a_notice_until_another_choice_is_made(page, server_url):
+    """Bound widgets drop a bad value from the URL and Streamlit reruns at once: the notice must
+    survive that rerun, and go once the visitor picks something else."""
+    page.goto(f"{server_url}/indicators?city=Atlantis&year=1800&version=99")
+    wait_ready(page)
+    alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+    assert "city 'Atlantis', which is not in the data" in alerts
+    assert "year 1800, outside the modelled" in alerts
+    assert "dataset version '99', which does not exist" in alerts
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="City").click()
+    other = "Ghent" if "showing Delft" in alerts else "Delft"  # not the city shown instead
+    page.get_by_role("option", name=other).click()
+    page.wait_for_function("() => !document.body.innerText.includes('Atlantis')", timeout=30_000)
+    wait_ready(page)
+    assert frontend_errors(page) == []
