@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from decision_tools import accounts, storage
+from decision_tools import accounts, snapshots, storage
 from decision_tools.formatting import escape_markdown
 from decision_tools.views import Selection, resolve_selection, view_state
 
@@ -72,7 +72,8 @@ try:
     versions = ui.store().versions()
 except storage.StoreError as exc:
     st.error(f"The dashboard cannot open its database. {exc}")
-    st.info("On the machine that serves the dashboard, `make run` rebuilds the demo database when it is missing.")
+    if not snapshots.is_replica():
+        st.info("On the machine that serves the dashboard, `make run` rebuilds the demo database when it is missing.")
     st.stop()
 
 # The dataset version: the latest unless the link pins one (bound to the URL, like the pickers below).

@@ -406,7 +406,12 @@ class Store:
     def open_replica(cls, snapshot: Path) -> "Store":
         """A read-only replica on one snapshot file (snapshots.current_snapshot), with the shared
         workspace beside it."""
-        return cls(connect(snapshot, read_only=True), workspace=snapshot.parent / snapshots.WORKSPACE_FILE, replica=True)
+        try:
+            con = connect(snapshot, read_only=True)
+        except (DatabaseCorruptError, DatabaseOutdatedError) as exc:  # the advice for a main database does not fit here
+            raise type(exc)(f"The snapshot {snapshot} cannot be used: {str(exc).split('. ')[0]}. On the writer, rebuild or "
+                            f"fix its database, then run: python -m decision_tools snapshot --dir {snapshot.parent}") from exc
+        return cls(con, workspace=snapshot.parent / snapshots.WORKSPACE_FILE, replica=True)
 
     def close(self) -> None:
         self._con.close()

@@ -1,6 +1,6 @@
 """Data page: roles are checked on the server; versions are listed and can be pinned by the link."""
 
-from decision_tools import storage, uploads
+from decision_tools import snapshots, storage, uploads
 from tests.app.conftest import open_page
 
 
@@ -58,3 +58,18 @@ def test_a_setting_can_require_sign_in_for_everything(app, monkeypatch):
     from tests.app.conftest import sign_in
     sign_in(signed, "vic").run()
     assert signed.title[0].value.startswith("Ghent")
+
+
+def test_a_replica_serves_the_data_page_but_leaves_publishing_to_the_writer(app, small_db, monkeypatch, tmp_path):
+    directory = tmp_path / "snapshots"
+    writer_db = tmp_path / "writer.duckdb"
+    writer_db.write_bytes(small_db.read_bytes())
+    with storage.Store.open(writer_db, read_only=False, snapshot_dir=directory) as writer:
+        writer.export_snapshot()
+    monkeypatch.setenv(snapshots.SNAPSHOTS_ENV_VAR, str(directory))
+    monkeypatch.setenv(snapshots.REPLICA_ENV_VAR, "1")
+    at = open_page(app, "pages/data.py", "admin")  # may upload and roll back, but not on a replica
+    assert not at.exception
+    assert any("read-only replica" in info.value for info in at.info)
+    assert not at.get("file_uploader")
+    assert "Roll back (admin)" not in [sub.value for sub in at.subheader]

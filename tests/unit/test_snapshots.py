@@ -103,3 +103,11 @@ def test_the_workspace_waits_for_another_process_then_says_it_is_busy(layout):
         snapshots.open_workspace(workspace, wait_s=10).close()  # gets it once the other process lets go
     finally:
         holder.wait(timeout=10)
+
+
+def test_an_unusable_snapshot_says_what_to_do_on_the_writer(layout):
+    _, directory = layout
+    snapshot = snapshots.current_snapshot(directory)
+    snapshot.write_bytes(b"not a database")
+    with pytest.raises(storage.DatabaseCorruptError, match="On the writer, .* python -m decision_tools snapshot --dir"):
+        replica(directory)
