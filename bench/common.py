@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +20,15 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the
+    parent across exec, so a child would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def write_results(name: str, rows: list[dict]) -> Path:

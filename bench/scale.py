@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
-from common import machine, write_results  # noqa: E402
+from common import machine, peak_memory_mb, write_results  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -148,15 +147,6 @@ def measure(side: str, db: Path, runs: int) -> dict:
     queries = (ours if side == "ours" else pandas_baseline)(db)
     medians = {name: median_s(function, runs) * 1000 for name, function in queries.items()}
     return {"median_ms": medians, "peak_mb": peak_memory_mb()}
-
-
-def peak_memory_mb() -> float:
-    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from
-    the parent across exec, so a child would report the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def in_subprocess(side: str, db: Path, runs: int) -> dict:

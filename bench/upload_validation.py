@@ -24,7 +24,6 @@ import math
 import os
 import pickle
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
-from common import machine, project_tables, write_results  # noqa: E402
+from common import machine, peak_memory_mb, project_tables, write_results  # noqa: E402
 from decision_tools import uploads  # noqa: E402
 from decision_tools.ingestion import TABLES  # noqa: E402
 from decision_tools.provenance import split_sources  # noqa: E402
@@ -145,15 +144,6 @@ def worker(side: str, upload: Path, current_path: Path, runs: int) -> None:
         found = function(content, current)
         times.append(time.perf_counter() - started)
     print(json.dumps({"median_s": statistics.median(times), "bad_rows": int(found), "peak_mb": peak_memory_mb()}))
-
-
-def peak_memory_mb() -> float:
-    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the
-    parent across exec, so a child would report the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
