@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from decision_tools import accounts, snapshots, storage
+from decision_tools import accounts, storage
 from decision_tools.formatting import escape_markdown
 from decision_tools.views import Selection, resolve_selection, view_state
 
@@ -23,8 +23,9 @@ PAGES = [
 ]
 PAGES.insert(-1, st.Page("pages/data.py", title="Data", icon=":material/database:"))
 
-authenticator = ui.authenticator()
-signed_in = bool(st.session_state.get("authentication_status"))
+ui.ensure_credentials()
+username = ui.signed_in_user()
+signed_in = username is not None
 if accounts.sign_in_required() and not signed_in:
     PAGES = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
 navigation = st.navigation(PAGES)  # called on every run, so Streamlit never falls back to pages/ discovery
@@ -32,16 +33,21 @@ navigation = st.navigation(PAGES)  # called on every run, so Streamlit never fal
 with st.sidebar:
     st.markdown("### UrbanSymbiosis")
     st.caption("Critical raw materials in the city: where they sit, where they are lost, what a city can do.")
+    roles = accounts.current_roles(username)  # read now: a role changed by an admin counts at once
     if signed_in:
-        st.caption(f"Signed in as **{st.session_state.get('username')}** ({', '.join(st.session_state.get('roles') or [])})")
-        authenticator.logout("Sign out", location="sidebar", key="sign_out")
+        st.caption(f"Signed in as **{escape_markdown(username, 40)}** ({', '.join(roles)})")
+        st.button("Sign out", key="sign_out", on_click=ui.sign_out)
     else:
-        with st.expander("Sign in", expanded=accounts.sign_in_required()):
-            authenticator.login(location="main", key="sign_in_form", fields={"Form name": "Sign in", "Login": "Sign in"})
-            if st.session_state.get("authentication_status") is False:
-                st.error("Username or password is wrong.")
-            elif st.session_state.get("authentication_status"):
-                st.rerun()
+        with st.expander("Sign in", expanded=accounts.sign_in_required() or "_sign_in_message" in st.session_state):
+            with st.form("sign_in_form", clear_on_submit=False):
+                st.markdown("**Sign in**")
+                st.text_input("Username", key="_sign_in_username", max_chars=40, autocomplete="username")
+                st.text_input("Password", key="_sign_in_password", type="password", max_chars=200,
+                              autocomplete="current-password")
+                st.form_submit_button("Sign in", on_click=ui.try_sign_in)
+            if "_sign_in_message" in st.session_state:
+                st.error(st.session_state.pop("_sign_in_message"))
+    ui.write_cookie()
 if accounts.sign_in_required() and not signed_in:
     navigation.run()
     st.stop()
@@ -71,9 +77,10 @@ try:
     latest_version = ui.store().current_version()
     versions = ui.store().versions()
 except storage.StoreError as exc:
-    st.error(f"The dashboard cannot open its database. {exc}")
-    if not snapshots.is_replica():
-        st.info("On the machine that serves the dashboard, `make run` rebuilds the demo database when it is missing.")
+    # The reason names server paths: it goes to the server's log, not to visitors.
+    print(f"UrbanSymbiosis: the database cannot be opened: {exc}", flush=True)
+    st.error("The dashboard cannot open its database right now. The server's log says why; whoever runs the server can "
+             "check it with `python -m decision_tools status`.")
     st.stop()
 
 # The dataset version: the latest unless the link pins one (bound to the URL, like the pickers below).
@@ -93,7 +100,7 @@ if version_id != latest_version:
     def follow_latest() -> None:
         st.session_state["version"] = "latest"
 
-    st.info(f"You are looking at dataset version {version_id} (“{row['name']}”, {row['created_at']:%Y-%m-%d}, {row['status']}); "
+    st.info(f"You are looking at dataset version {version_id} (“{escape_markdown(row['name'], 80)}”, {row['created_at']:%Y-%m-%d}, {row['status']}); "
             f"the latest is {latest_version}.", icon="📌")
     st.button("Open this view with the latest data", on_click=follow_latest, key="follow_latest")
 
@@ -137,18 +144,18 @@ if st.session_state.get("_view_banner"):
 with st.sidebar, st.popover("Share this view", icon=":material/share:", width="stretch"):
     st.caption("The address bar already holds this view. Saving it also pins the dataset version, so the link shows "
                "the same numbers months from now.")
-    if signed_in and accounts.allowed(st.session_state.get("roles"), "save_view"):
+    if signed_in and accounts.allowed(roles, "save_view"):
         view_title = st.text_input("Title", max_chars=80, key="_view_title")
         if st.button("Save and get the link", key="_save_view"):
-            state = view_state(list(st.query_params.keys()), st.session_state)
-            view_id = ui.store().save_view(view_title, navigation.url_path, state, version_id, st.session_state.get("username"))
+            lever_ids = set(ui.reference_table(version_id, "levers")["lever_id"])
+            state = view_state(list(st.query_params.keys()), st.session_state, lever_ids)
+            view_id = ui.store().save_view(view_title, navigation.url_path, state, version_id, accounts.Actor(username))
             base = str(st.context.url).split("?")[0] if st.context.url else ""
             st.code(f"{base}?view={view_id}", language=None)
     else:
         st.caption("Sign in to save views with a short link.")
 
 st.session_state["context"] = ui.Context(
-    version_id, latest_version, Selection(city=city, year=int(year), material=material),
-    st.session_state.get("username") if signed_in else None, tuple(st.session_state.get("roles") or ()) if signed_in else (),
+    version_id, latest_version, Selection(city=city, year=int(year), material=material), username, roles,
 )
 navigation.run()

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-import streamlit_authenticator as stauth
 
-from decision_tools import accounts, snapshots, storage
+from decision_tools import accounts, signin, snapshots, storage
 from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
@@ -106,11 +105,16 @@ class Context:
     latest_version_id: int
     selection: Selection
     username: str | None  # None: not signed in
-    roles: tuple[str, ...]
+    roles: tuple[str, ...]  # as the credentials file said at the start of this run
 
     def may(self, action: str) -> bool:
-        """The server-side role check for a protected action (see decision_tools.accounts)."""
-        return accounts.allowed(list(self.roles), action)
+        """Whether to draw a protected form: the account's current role allows ``action``. The write
+        functions in decision_tools check again (accounts.authorize) when the action runs."""
+        return accounts.allowed(accounts.current_roles(self.username), action)
+
+    @property
+    def actor(self) -> accounts.Actor | None:
+        return accounts.Actor(self.username) if self.username else None
 
 
 def context() -> Context:
@@ -126,15 +130,73 @@ def context() -> Context:
     return st.session_state["context"]
 
 
-def authenticator() -> stauth.Authenticate:
-    """streamlit-authenticator over the git-ignored credentials file (created on first run; a
-    generated admin password is printed once to the server's log)."""
-    config, generated = accounts.ensure_credentials()
+def ensure_credentials() -> None:
+    """Create the git-ignored credentials file on first run; a generated admin password is printed
+    once to the server's log."""
+    _, generated = accounts.ensure_credentials()
     if generated:
         print(f"UrbanSymbiosis: created {accounts.credentials_path()} with an account 'admin'; "
               f"its password, shown only now: {generated}", flush=True)
-    return stauth.Authenticate(config["credentials"], config["cookie"]["name"], config["cookie"]["key"],
-                               config["cookie"]["expiry_days"], auto_hash=False, login_sleep_time=0)
+
+
+def client_address() -> str:
+    """The visitor's address for sign-in throttling (behind a proxy: the proxy's, unless it forwards it)."""
+    forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[0].strip() if accounts.trust_proxy() else ""
+    return forwarded or st.context.ip_address or "unknown"
+
+
+def signed_in_user() -> str | None:
+    """Who is signed in for this run: this browser session's sign-in, or the one its cookie carries
+    from an earlier visit. Checked on every run, so a sign-out elsewhere, an expiry or a removed
+    account ends it at the next click."""
+    state = st.session_state
+    token = state.get("_sign_in_token")
+    if token is None and not state.get("_signed_out"):
+        token = st.context.cookies.get(signin.COOKIE_NAME)
+    try:
+        username = signin.resume(store(), token)
+    except storage.StoreError:
+        return None  # the database cannot be opened: app.py says so
+    state["_sign_in_token"] = token if username else None
+    return username
+
+
+def try_sign_in() -> None:
+    """The sign-in form's callback: check the password (with back-off), start a sign-in session."""
+    state = st.session_state
+    result = signin.attempt(store(), state.get("_sign_in_username", ""), state.get("_sign_in_password", ""), client_address())
+    state["_sign_in_password"] = ""
+    if result.ok:
+        state["_sign_in_token"] = result.token
+        state["_signed_out"] = False
+        state["_cookie_change"] = (result.token, result.max_age_seconds)
+    else:
+        state["_sign_in_message"] = result.message
+
+
+def sign_out() -> None:
+    """The sign-out button's callback: end the sign-in session on the server and in the browser."""
+    state = st.session_state
+    signin.sign_out(store(), state.get("_sign_in_token"), signed_in_user())
+    state["_sign_in_token"] = None
+    state["_signed_out"] = True  # this session's cookie header still holds the ended token
+    state["_cookie_change"] = ("", 0)
+
+
+def write_cookie() -> None:
+    """Apply a pending change of the sign-in cookie in the browser (set after signing in, deleted after
+    signing out). Streamlit answers over a websocket, so a tiny same-origin frame writes it."""
+    change = st.session_state.pop("_cookie_change", None)
+    if change is None:
+        return
+    token, max_age = change
+    if not all(c.isalnum() or c in "-_" for c in token):
+        return  # tokens are URL-safe base64; anything else never reaches the page
+    cookie = f"{signin.COOKIE_NAME}={token}; path=/; max-age={int(max_age)}; samesite=strict"
+    import streamlit.components.v1 as components
+
+    components.html(f"<script>parent.document.cookie = '{cookie}' + (parent.location.protocol === 'https:' ? '; secure' : '');"
+                    "</script>", height=0)
 
 
 def require(action: str, what: str) -> None:
@@ -142,8 +204,8 @@ def require(action: str, what: str) -> None:
     ctx = context()
     if ctx.may(action):
         return
-    who = f"You are signed in as {ctx.username} ({', '.join(ctx.roles) or 'no role'})" if ctx.username else "You are not signed in"
-    roles = " or ".join(sorted(accounts.PERMISSIONS[action]))
+    who = f"You are signed in as {escape_markdown(ctx.username, 40)} ({', '.join(ctx.roles) or 'no role'})" if ctx.username else "You are not signed in"
+    roles = " or ".join(sorted(accounts.ACTIONS[action]))
     st.warning(f"{who}. {what} needs the {roles} role: sign in with such an account in the sidebar.", icon="🔒")
     st.stop()
 
@@ -217,3 +279,44 @@ def plotly(figure, key: str, file_stem: str | None = None) -> None:
     st.plotly_chart(figure, width="stretch", key=key)
     st.download_button("Chart as HTML", lambda: exports.figure_html(figure), file_name=f"{file_stem or key}.html",
                        mime="text/html", key=f"{key}_html", icon=":material/image:", on_click="ignore")
+
+
+def clear_caches(actor: accounts.Actor | None) -> None:
+    """Admins: drop every cached result (after a manual fix on the server, say). The database
+    connection stays open."""
+    accounts.authorize(actor, "clear_caches")
+    st.cache_data.clear()
+    for cached in (get_replica_store, input_tables, scenario_engine, exposure_data):
+        cached.clear()
+    store().audit(actor.username, "clear_caches", {})
+
+
+def _guard_cache_clearing() -> None:
+    """Streamlit clears every cache for everyone when any browser asks over its websocket (the menu
+    item, the "c" key, or a hand-made message), whatever the toolbar shows. Refuse it, on the server,
+    unless that browser session is signed in as an admin."""
+    from streamlit.runtime.app_session import AppSession
+
+    original = AppSession._handle_clear_cache_request
+    if getattr(original, "guarded", False):
+        return
+
+    def guarded(session: AppSession) -> None:
+        state = session._session_state
+        token = state["_sign_in_token"] if "_sign_in_token" in state else None
+        try:
+            username = signin.resume(store(), token) if token else None
+        except storage.StoreError:
+            username = None
+        if username and accounts.allowed(accounts.current_roles(username), "clear_caches"):
+            original(session)
+            store().audit(username, "clear_caches", {"from": "streamlit menu"})
+        else:
+            print("UrbanSymbiosis: refused a request to clear the caches from a browser session not signed in as an admin.",
+                  flush=True)
+
+    guarded.guarded = True
+    AppSession._handle_clear_cache_request = guarded
+
+
+_guard_cache_clearing()

@@ -134,7 +134,7 @@ def run_readers(db: Path, threads: int, seconds: float) -> list[dict]:
             tables["product_content"]["grams_per_unit"] *= 1 + 0.01 * step
             started = time.perf_counter()
             try:
-                store.publish(tables, f"Load benchmark {step}", "bench/load.py", "bench")
+                store.publish(tables, f"Load benchmark {step}", "bench/load.py", accounts.Actor.cli("bench"))
             except Exception as exc:  # noqa: BLE001
                 errors.append(("publish", repr(exc)))
             publishes.append(time.perf_counter() - started)

@@ -17,13 +17,14 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from . import ingestion, snapshots, system
+from . import accounts, ingestion, snapshots, system
+from .accounts import Actor, PermissionDenied
 from .provenance import join_sources, weakest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -107,6 +108,15 @@ CREATE TABLE IF NOT EXISTS hub_events (
     event_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, kind VARCHAR NOT NULL, event_date DATE NOT NULL,
     place VARCHAR, challenge_id VARCHAR, session_id VARCHAR
 );
+-- Sign-in: every attempt (for back-off and locks) and the server side of the browser's sign-in
+-- cookie (only a hash of its token), so signing out or removing the account ends it.
+CREATE TABLE IF NOT EXISTS sign_in_attempts (
+    username VARCHAR NOT NULL, client VARCHAR NOT NULL, attempted_at TIMESTAMP NOT NULL, succeeded BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sign_in_sessions (
+    token_sha256 VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, client VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL, ended_at TIMESTAMP
+);
 CREATE TABLE IF NOT EXISTS saved_scenarios (
     name VARCHAR PRIMARY KEY, city VARCHAR NOT NULL, settings JSON NOT NULL, note VARCHAR,
     created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, dataset_version INTEGER NOT NULL
@@ -123,6 +133,10 @@ REPLICA_NOTE = ("This app process is a read-only replica: new dataset versions a
                 "and every replica moves to them by itself.")
 MAX_NAME_LENGTH = 80
 MAX_COMMENT_LENGTH = 2000
+# Flooding: comments one person may send per minute, and the most rows any list query returns.
+MAX_COMMENTS_PER_MINUTE = 5
+MAX_LIST_ROWS = 500
+RESERVED_SCENARIO_NAMES = frozenset({"baseline", "(none)", "none", "latest", "scenario"})
 
 INPUT_TABLES = tuple(ingestion.TABLES)
 # The input tables' DDL comes from their declared layout (ingestion.TABLES), so the CSV rules and the
@@ -191,6 +205,26 @@ class DatabaseCorruptError(StoreError):
 
 class DatabaseOutdatedError(StoreError):
     """Built by an older version of the code: tables are missing."""
+
+
+class PublishError(StoreError):
+    """A publish that did not happen; the current version is unchanged."""
+
+
+class AlreadyPublished(PublishError):
+    """The data are the current version already (a second click on Publish, say)."""
+
+    def __init__(self, message: str, version_id: int):
+        super().__init__(message)
+        self.version_id = version_id
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return "no space left" in str(exc).lower() or getattr(exc, "errno", None) == 28
 
 
 def _as_list(materials: str | Sequence[str]) -> list[str]:
@@ -326,6 +360,54 @@ def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, no
     return version_id
 
 
+def guard_damaged_database(db_path: Path | None = None, *, move_aside: bool = False) -> Path | None:
+    """Never lose a damaged database: besides the dataset versions it holds the uploads, saved views,
+    sessions, comments and the audit log, which may still be recoverable from it.
+
+    The file is damaged when it does not open as a complete build or when any block of any table fails
+    to read back (DuckDB checks every block's checksum). A damaged file raises DatabaseCorruptError in a
+    sentence; with ``move_aside`` it is renamed instead, with its write-ahead log, to
+    ``NAME.damaged-YYYYMMDDTHHMMSSZ`` (and ``.wal``) beside it, and that path is returned. Returns None
+    when the file is missing, sound, busy or outdated (opening it says those). Nothing is ever deleted.
+    """
+    db_path = Path(db_path or default_db_path())
+    if not db_path.exists():
+        return None
+    try:
+        con = connect(db_path, read_only=True)
+    except DatabaseCorruptError as exc:
+        cause = exc.__cause__ or exc
+    except (DatabaseBusyError, DatabaseOutdatedError):
+        return None
+    else:
+        try:
+            tables = [row[0] for row in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()]
+            for table in tables:  # names from the file's own catalogue, quoted
+                con.execute('SELECT bit_xor(hash(COLUMNS(*))) FROM "{}"'.format(table.replace('"', '""'))).fetchall()
+            return None
+        except duckdb.Error as exc:
+            cause = exc
+        finally:
+            con.close()
+    detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+    if not move_aside:
+        raise DatabaseCorruptError(
+            f"The database {db_path} is damaged ({detail}). It is not replaced, as it may still hold uploaded dataset "
+            "versions, saved views, sessions, comments and the audit log. Move it aside (it is renamed, never deleted) and "
+            f"build a fresh demo database with: python -m decision_tools build --move-aside-damaged --db {db_path}")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target, n = db_path.with_name(f"{db_path.name}.damaged-{stamp}"), 1
+    while target.exists() or target.with_name(target.name + ".wal").exists():  # os.rename would overwrite
+        n += 1
+        target = db_path.with_name(f"{db_path.name}.damaged-{stamp}-{n}")
+    wal = db_path.with_name(db_path.name + ".wal")
+    os.rename(db_path, target)
+    if wal.exists():
+        os.rename(wal, target.with_name(target.name + ".wal"))  # duckdb replays NAME.wal when NAME is opened
+    return target
+
+
 def connect(db_path: Path | None = None, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     """Open the database, turning DuckDB's errors into sentences (missing, busy, corrupt)."""
     db_path = Path(db_path or default_db_path())
@@ -445,7 +527,10 @@ class Store:
                 yield cursor
                 cursor.execute("COMMIT")
             except BaseException:
-                cursor.execute("ROLLBACK")
+                try:
+                    cursor.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed COMMIT (a full disk, say) has already ended the transaction
                 raise
             finally:
                 cursor.close()
@@ -597,52 +682,88 @@ class Store:
             {"version": version_id},
         )
 
-    # --- saved scenarios (written by the app, the single writer) ------------------------------
-    def save_scenario(self, name: str, city: str, settings: dict[str, float], version_id: int,
-                      created_by: str = "anonymous", note: str = "") -> None:
-        """Save (or replace) a scenario under ``name`` in one transaction; ValueError in a sentence
-        for an empty or too long name."""
-        name = name.strip()
+    # --- saved scenarios: each name belongs to the partner who saved it ---------------------
+    def save_scenario(self, name: str, city: str, settings: dict[str, float], version_id: int, actor: Actor | str,
+                      note: str = "") -> None:
+        """Save (or replace one's own) scenario under ``name``, with its audit entry, in one transaction.
+        A name belongs to whoever saved it first; reserved names (the pages' own columns such as
+        "baseline") are refused. Errors are sentences (ValueError, PermissionDenied)."""
+        actor = accounts.authorize(actor, "save_scenario")
+        name = " ".join(name.split())
         if not name:
             raise ValueError("Give the scenario a name.")
         if len(name) > MAX_NAME_LENGTH:
             raise ValueError(f"A scenario name has at most {MAX_NAME_LENGTH} characters; this one has {len(name)}.")
+        if name.lower() in RESERVED_SCENARIO_NAMES:
+            raise ValueError(f"“{name}” is a reserved name (the pages use it for their own columns); choose another.")
         with self._transaction(workspace=True) as cursor:
-            cursor.execute("DELETE FROM saved_scenarios WHERE name = ?", [name])
-            cursor.execute(
-                "INSERT INTO saved_scenarios VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [name, city, json.dumps(settings, sort_keys=True), note, datetime.now(timezone.utc).replace(tzinfo=None),
-                 created_by, version_id],
-            )
+            owner = cursor.execute("SELECT created_by FROM saved_scenarios WHERE lower(name) = lower(?)", [name]).fetchall()
+            if owner and owner[0][0] != actor.username:
+                raise PermissionDenied(f"The scenario name “{name}” belongs to {owner[0][0]}; choose another name.")
+            cursor.execute("DELETE FROM saved_scenarios WHERE lower(name) = lower(?)", [name])
+            cursor.execute("INSERT INTO saved_scenarios VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [name, city, json.dumps(settings, sort_keys=True), note.strip()[:300], _now(), actor.username,
+                            version_id])
+            self._audit(cursor, actor.username, "save_scenario", {"name": name, "city": city, "settings": settings})
 
     def saved_scenarios(self) -> pd.DataFrame:
-        """Saved scenarios, newest first, with their settings as dicts."""
+        """Saved scenarios, newest first, with their settings as dicts. Rows saved under a name that is
+        now reserved are kept in the database but not listed (they would replace a page's own column)."""
         try:
-            frame = self._workspace_frame("SELECT * FROM saved_scenarios ORDER BY created_at DESC, name")
+            frame = self._workspace_frame("SELECT * FROM saved_scenarios WHERE NOT list_contains($reserved, lower(name)) "
+                                          "ORDER BY created_at DESC, name LIMIT $limit",
+                                          {"reserved": sorted(RESERVED_SCENARIO_NAMES), "limit": MAX_LIST_ROWS})
         except duckdb.CatalogException:  # a read-only database built before saved scenarios existed
             return pd.DataFrame(columns=["name", "city", "settings", "note", "created_at", "created_by", "dataset_version"])
         frame["settings"] = [json.loads(v) for v in frame["settings"]]
         return frame
 
     # --- versions: publish, roll back, audit (the single writer) ------------------------------
-    def publish(self, tables: dict[str, pd.DataFrame], name: str, note: str, created_by: str,
-                detail: dict | None = None) -> int:
+    def publish(self, tables: dict[str, pd.DataFrame], name: str, note: str, actor: Actor | str,
+                detail: dict | None = None, *, action: str = "upload", base_version: int | None = None) -> int:
         """Publish ``tables`` (every input table) as a new immutable version in one transaction: the
-        inputs, the model's results for every city, the version row and an audit entry. A failure at
-        any point rolls everything back; the previous version stays exactly as it was."""
+        inputs, the model's results for every city, the version row and an audit entry.
+
+        ``base_version`` is the version the tables were checked against: if another version was
+        published since, nothing is written (PublishError), so a publish never reverts later changes.
+        The same data as the current version are not published twice (AlreadyPublished). A failure at
+        any point, a full disk included, rolls everything back and says so in a sentence; the
+        previous version stays current and readable."""
+        actor = accounts.authorize(actor, action)
         self._refuse_on_replica()
-        with self._transaction() as cursor:
-            version_id = int(cursor.execute("SELECT coalesce(max(version_id), 0) + 1 FROM dataset_versions").fetchall()[0][0])
-            _write_version(cursor, version_id, tables, name, note, created_by)
-            if os.environ.get(PUBLISH_PAUSE_ENV_VAR):  # fault injection for the kill-mid-publish test
-                time.sleep(float(os.environ[PUBLISH_PAUSE_ENV_VAR]))
-            self._audit_versions(cursor, created_by, "publish", {"version_id": version_id, "name": name, **(detail or {})})
-        self._after_versions_changed(created_by, "publish", {"version_id": version_id, "name": name, **(detail or {})})
+        checksum = table_checksum(tables)
+        current = self.current_version()
+        try:
+            with self._transaction() as cursor:
+                latest, latest_checksum = cursor.execute(
+                    "SELECT version_id, checksum FROM dataset_versions WHERE status = 'published' "
+                    "ORDER BY version_id DESC LIMIT 1").fetchall()[0]
+                current = int(latest)
+                if latest_checksum == checksum:
+                    raise AlreadyPublished(f"These data are already dataset version {latest}; nothing new was published.",
+                                           int(latest))
+                if base_version is not None and int(latest) != int(base_version):
+                    raise PublishError(f"Dataset version {latest} was published after these data were checked against version "
+                                       f"{base_version}; nothing was written. Check the data again, so that nothing published "
+                                       "since is lost.")
+                version_id = int(cursor.execute("SELECT coalesce(max(version_id), 0) + 1 FROM dataset_versions").fetchall()[0][0])
+                _write_version(cursor, version_id, tables, name, note, actor.username)
+                if os.environ.get(PUBLISH_PAUSE_ENV_VAR):  # fault injection for the kill-mid-publish test
+                    print(f"publish: inside the transaction of version {version_id}", flush=True)
+                    time.sleep(float(os.environ[PUBLISH_PAUSE_ENV_VAR]))
+                self._audit_versions(cursor, actor.username, "publish", {"version_id": version_id, "name": name, **(detail or {})})
+        except (duckdb.Error, OSError) as exc:
+            reason = ("the server's disk is full; free some space on it, then publish again" if _disk_full(exc)
+                      else f"the database refused the write ({str(exc).strip().splitlines()[0][:160]})")
+            raise PublishError(f"Publishing failed: {reason}. Nothing was written; dataset version {current} is unchanged "
+                               "and still shown.") from exc
+        self._after_versions_changed(actor.username, "publish", {"version_id": version_id, "name": name, **(detail or {})})
         return version_id
 
-    def rollback_to(self, version_id: int, username: str) -> None:
+    def rollback_to(self, version_id: int, actor: Actor | str) -> None:
         """Make ``version_id`` the current version again: later versions are withdrawn (kept, still
         openable read-only, never deleted)."""
+        actor = accounts.authorize(actor, "rollback")
         self._refuse_on_replica()
         with self._transaction() as cursor:
             exists = cursor.execute("SELECT count(*) FROM dataset_versions WHERE version_id = ?", [version_id]).fetchall()[0][0]
@@ -650,8 +771,8 @@ class Store:
                 raise ValueError(f"There is no dataset version {version_id}.")
             cursor.execute("UPDATE dataset_versions SET status = 'withdrawn' WHERE version_id > ?", [version_id])
             cursor.execute("UPDATE dataset_versions SET status = 'published' WHERE version_id = ?", [version_id])
-            self._audit_versions(cursor, username, "rollback", {"to_version": version_id})
-        self._after_versions_changed(username, "rollback", {"to_version": version_id})
+            self._audit_versions(cursor, actor.username, "rollback", {"to_version": version_id})
+        self._after_versions_changed(actor.username, "rollback", {"to_version": version_id})
 
     def _refuse_on_replica(self) -> None:
         if self.replica:
@@ -705,32 +826,84 @@ class Store:
         with self._transaction(workspace=True) as cursor:
             self._audit(cursor, username, action, detail)
 
-    def audit_log(self) -> pd.DataFrame:
+    def audit_log(self, actor: Actor | str, limit: int = MAX_LIST_ROWS) -> pd.DataFrame:
+        """The newest ``limit`` audit entries (admins only)."""
+        accounts.authorize(actor, "read_audit_log")
         try:
-            return self._workspace_frame("SELECT * FROM audit_log ORDER BY logged_at DESC")
+            return self._workspace_frame("SELECT * FROM audit_log ORDER BY logged_at DESC LIMIT ?", [limit])
         except duckdb.CatalogException:
             return pd.DataFrame(columns=["logged_at", "username", "action", "detail"])
 
-    # --- saved views (links that reopen the same numbers) -----------------------------------
-    def save_view(self, title: str, page: str, state: dict, dataset_version: int, created_by: str) -> str:
-        """Save a view (page, widget state, pinned dataset version); return its short id."""
-        from .views import new_view_id
+    # --- sign-in: attempts and sessions (the rules are in decision_tools.signin) --------------
+    def record_sign_in_attempt(self, username: str, client: str, succeeded: bool, audit_action: str,
+                               detail: dict | None = None) -> None:
+        """One sign-in attempt and its audit entry, in one transaction."""
+        with self._transaction(workspace=True) as cursor:
+            cursor.execute("INSERT INTO sign_in_attempts VALUES (?, ?, ?, ?)", [username, client, _now(), succeeded])
+            self._audit(cursor, username, audit_action, {"client": client, **(detail or {})})
 
-        title = title.strip()[:MAX_NAME_LENGTH] or "Untitled view"
+    def sign_in_failures(self, username: str, client: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
+        """Failed attempts since ``since`` (and since the last success): for the account, and from the client."""
+        def failures(column: str, value: str) -> list[datetime]:
+            frame = self._workspace_frame(
+                f"""SELECT attempted_at FROM sign_in_attempts WHERE {column} = $value AND NOT succeeded AND attempted_at >= $since
+                    AND attempted_at > coalesce((SELECT max(attempted_at) FROM sign_in_attempts
+                                                 WHERE {column} = $value AND succeeded), TIMESTAMP '1970-01-01')
+                    ORDER BY attempted_at""", {"value": value, "since": since})
+            return [ts.to_pydatetime() for ts in frame["attempted_at"]]
+
+        return failures("username", username), failures("client", client)
+
+    def start_sign_in_session(self, token_sha256: str, username: str, client: str, expires_at: datetime) -> None:
+        with self._transaction(workspace=True) as cursor:
+            cursor.execute("INSERT INTO sign_in_sessions VALUES (?, ?, ?, ?, ?, NULL)",
+                           [token_sha256, username, client, _now(), expires_at])
+
+    def sign_in_session(self, token_sha256: str) -> dict | None:
+        """The open, unexpired sign-in session behind a token hash, or None."""
+        frame = self._workspace_frame("SELECT * FROM sign_in_sessions WHERE token_sha256 = ? AND ended_at IS NULL "
+                                      "AND expires_at > ?", [token_sha256, _now()])
+        return None if frame.empty else frame.iloc[0].to_dict()
+
+    def end_sign_in_sessions(self, *, token_sha256: str | None = None, username: str | None = None,
+                             audit_action: str | None = None) -> None:
+        """End one sign-in session (its token) or every session of an account."""
+        with self._transaction(workspace=True) as cursor:
+            cursor.execute("UPDATE sign_in_sessions SET ended_at = ? WHERE ended_at IS NULL AND "
+                           "(token_sha256 = ? OR username = ?)", [_now(), token_sha256, username])
+            if audit_action and username:
+                self._audit(cursor, username, audit_action, {})
+
+    # --- saved views (links that reopen the same numbers) -----------------------------------
+    def _lever_ids(self, version_id: int) -> set[str]:
+        try:
+            return set(self.table("levers", int(version_id))["lever_id"])
+        except (duckdb.Error, ValueError):
+            return set()
+
+    def save_view(self, title: str, page: str, state: dict, dataset_version: int, actor: Actor | str) -> str:
+        """Save a view (page, the declared view settings of ``state``, pinned dataset version); return
+        its short id. Anything else in ``state`` (who is signed in, say) is dropped."""
+        from .views import clean_view_state, new_view_id
+
+        actor = accounts.authorize(actor, "save_view")
+        title = " ".join(title.split())[:MAX_NAME_LENGTH] or "Untitled view"
+        state = clean_view_state(state, self._lever_ids(dataset_version))
         view_id = new_view_id()
         with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO saved_views VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [view_id, title, page, json.dumps(state, sort_keys=True, default=str), dataset_version, created_by,
-                            datetime.now(timezone.utc).replace(tzinfo=None)])
-            self._audit(cursor, created_by, "save_view", {"view_id": view_id, "title": title, "page": page})
+                           [view_id, title, page, json.dumps(state, sort_keys=True, default=str), dataset_version,
+                            actor.username, _now()])
+            self._audit(cursor, actor.username, "save_view", {"view_id": view_id, "title": title, "page": page})
         return view_id
 
-    def saved_views(self) -> pd.DataFrame:
-        return self._workspace_frame("SELECT * FROM saved_views ORDER BY created_at DESC")
+    def saved_views(self, limit: int = MAX_LIST_ROWS) -> pd.DataFrame:
+        return self._workspace_frame("SELECT * FROM saved_views ORDER BY created_at DESC LIMIT ?", [limit])
 
     def get_view(self, view_id: str) -> dict | None:
-        """A saved view, or None for an unknown or malformed id (bound parameter, never interpolated)."""
-        from .views import valid_view_id
+        """A saved view, or None for an unknown or malformed id (bound parameter, never interpolated).
+        Its state holds only declared view settings: views saved before that rule are cleaned here."""
+        from .views import clean_view_state, valid_view_id
 
         if not valid_view_id(view_id):
             return None
@@ -741,33 +914,37 @@ class Store:
         if frame.empty:
             return None
         row = frame.iloc[0].to_dict()
-        row["state"] = json.loads(row["state"])
+        row["state"] = clean_view_state(json.loads(row["state"]), self._lever_ids(row["dataset_version"]))
         return row
 
     # --- discussion sessions: ordered saved views with notes and comments --------------------
-    def create_session(self, title: str, items: list[tuple[str, str]], created_by: str) -> str:
+    COMMENTS_PER_PAGE = 20
+
+    def create_session(self, title: str, items: list[tuple[str, str]], actor: Actor | str) -> str:
         """A session of saved views in order, each with a note; returns its short id."""
         from .views import new_view_id
 
-        title = title.strip()[:MAX_NAME_LENGTH]
+        actor = accounts.authorize(actor, "create_session")
+        title = " ".join(title.split())[:MAX_NAME_LENGTH]
         if not title:
             raise ValueError("Give the session a title.")
         if not items:
             raise ValueError("Pick at least one saved view for the session.")
+        if len(items) > 50:
+            raise ValueError(f"A session has at most 50 steps; this one has {len(items)}.")
         for view_id, _ in items:
             if self.get_view(view_id) is None:
                 raise ValueError(f"There is no saved view '{view_id}'.")
         session_id = new_view_id()
         with self._transaction(workspace=True) as cursor:
-            cursor.execute("INSERT INTO discussion_sessions VALUES (?, ?, ?, ?)",
-                           [session_id, title, created_by, datetime.now(timezone.utc).replace(tzinfo=None)])
+            cursor.execute("INSERT INTO discussion_sessions VALUES (?, ?, ?, ?)", [session_id, title, actor.username, _now()])
             for position, (view_id, note) in enumerate(items, start=1):
                 cursor.execute("INSERT INTO session_items VALUES (?, ?, ?, ?)", [session_id, position, view_id, note.strip()[:1000]])
-            self._audit(cursor, created_by, "create_session", {"session_id": session_id, "title": title, "steps": len(items)})
+            self._audit(cursor, actor.username, "create_session", {"session_id": session_id, "title": title, "steps": len(items)})
         return session_id
 
-    def sessions(self) -> pd.DataFrame:
-        return self._workspace_frame("SELECT * FROM discussion_sessions ORDER BY created_at DESC")
+    def sessions(self, limit: int = MAX_LIST_ROWS) -> pd.DataFrame:
+        return self._workspace_frame("SELECT * FROM discussion_sessions ORDER BY created_at DESC LIMIT ?", [limit])
 
     def get_session(self, session_id: str) -> dict | None:
         from .views import valid_view_id
@@ -782,90 +959,148 @@ class Store:
             "JOIN saved_views v USING (view_id) WHERE i.session_id = ? ORDER BY i.position", [session_id])
         return {**head.iloc[0].to_dict(), "items": items}
 
-    def add_comment(self, session_id: str, position: int, username: str, text: str) -> None:
+    def add_comment(self, session_id: str, position: int, actor: Actor | str, text: str) -> None:
+        """A comment on one step of a session, with its audit entry. At most MAX_COMMENTS_PER_MINUTE
+        per person per minute (a sentence says how long to wait)."""
+        actor = accounts.authorize(actor, "comment")
         text = text.strip()
         if not text:
             raise ValueError("Write something before sending the comment.")
         if len(text) > MAX_COMMENT_LENGTH:
             raise ValueError(f"A comment has at most {MAX_COMMENT_LENGTH} characters; this one has {len(text)}.")
+        steps = self._workspace_frame("SELECT position FROM session_items WHERE session_id = ?", [session_id])
+        if int(position) not in set(steps["position"]):
+            raise ValueError(f"The session '{session_id}' has no step {position}.")
         with self._transaction(workspace=True) as cursor:
-            cursor.execute("INSERT INTO session_comments VALUES (?, ?, ?, ?, ?)",
-                           [session_id, position, username, datetime.now(timezone.utc).replace(tzinfo=None), text])
+            now = _now()
+            recent = cursor.execute("SELECT count(*), min(created_at) FROM session_comments WHERE username = ? AND created_at > ?",
+                                    [actor.username, now - timedelta(minutes=1)]).fetchall()[0]
+            if recent[0] >= MAX_COMMENTS_PER_MINUTE:
+                wait = max(1, int(60 - (now - recent[1]).total_seconds()) + 1)
+                raise ValueError(f"You have sent {recent[0]} comments in the last minute, the most allowed; "
+                                 f"wait {wait} seconds before sending the next.")
+            cursor.execute("INSERT INTO session_comments VALUES (?, ?, ?, ?, ?)", [session_id, int(position), actor.username, now, text])
+            self._audit(cursor, actor.username, "comment", {"session_id": session_id, "position": int(position),
+                                                            "characters": len(text)})
 
-    def comments(self, session_id: str) -> pd.DataFrame:
-        return self._workspace_frame("SELECT position, username, created_at, text FROM session_comments WHERE session_id = ? "
-                           "ORDER BY created_at", [session_id])
+    def comments(self, session_id: str, position: int | None = None, *, page: int = 1,
+                 per_page: int | None = None) -> pd.DataFrame:
+        """Comments of a session (one step, or all when ``position`` is None), oldest first, one page of
+        ``per_page`` (COMMENTS_PER_PAGE; the session export asks for all with per_page=MAX_LIST_ROWS)."""
+        per_page = min(per_page or self.COMMENTS_PER_PAGE, MAX_LIST_ROWS)
+        return self._workspace_frame(
+            "SELECT position, username, created_at, text FROM session_comments WHERE session_id = $session "
+            "AND ($position IS NULL OR position = $position) ORDER BY created_at, username LIMIT $limit OFFSET $offset",
+            {"session": session_id, "position": None if position is None else int(position), "limit": per_page,
+             "offset": (max(1, int(page)) - 1) * per_page})
+
+    def comment_count(self, session_id: str, position: int | None = None) -> int:
+        frame = self._workspace_frame("SELECT count(*) AS n FROM session_comments WHERE session_id = $session "
+                                      "AND ($position IS NULL OR position = $position)",
+                                      {"session": session_id, "position": None if position is None else int(position)})
+        return int(frame.at[0, "n"])
 
     # --- the symbiosis hub: matches, challenges, interest, events -----------------------------
     MATCH_STATUSES = ("proposed", "accepted", "active", "ended")
     CHALLENGE_STATUSES = ("open", "assigned", "in progress", "completed")
 
-    def set_match_status(self, offer_id: str, need_id: str, status: str, kg_per_year: float, username: str) -> None:
+    def owned_organisations(self, actor: Actor | str | None) -> pd.DataFrame:
+        """The organisations (of the current version) ``actor`` acts for: those it owns; every one for an admin."""
+        actor = accounts.as_actor(actor)
+        orgs = self.table("organisations", self.current_version())
+        if actor is None:
+            return orgs.iloc[0:0]
+        if actor.command_line or "admin" in accounts.current_roles(actor.username):
+            return orgs
+        return orgs[orgs["owner"] == actor.username]
+
+    def set_match_status(self, offer_id: str, need_id: str, status: str, kg_per_year: float, actor: Actor | str) -> None:
+        """Record a match's status; only an organisation on one side of it (or an admin) may."""
+        actor = accounts.authorize(actor, "update_match")
         if status not in self.MATCH_STATUSES:
             raise ValueError(f"Unknown status '{status}'; use one of: {', '.join(self.MATCH_STATUSES)}.")
+        version = self.current_version()
+        sides = {*self.table("offers", version).set_index("offer_id")["org_id"].reindex([offer_id]).dropna(),
+                 *self.table("needs", version).set_index("need_id")["org_id"].reindex([need_id]).dropna()}
+        if not sides & set(self.owned_organisations(actor)["org_id"]):
+            raise PermissionDenied("Only the organisations in a match can record it.")
         with self._transaction(workspace=True) as cursor:
             cursor.execute("DELETE FROM symbiosis_matches WHERE offer_id = ? AND need_id = ?", [offer_id, need_id])
             cursor.execute("INSERT INTO symbiosis_matches VALUES (?, ?, ?, ?, ?, ?)",
-                           [offer_id, need_id, status, kg_per_year, username, datetime.now(timezone.utc).replace(tzinfo=None)])
-            self._audit(cursor, username, "match_status", {"offer_id": offer_id, "need_id": need_id, "status": status})
+                           [offer_id, need_id, status, kg_per_year, actor.username, _now()])
+            self._audit(cursor, actor.username, "match_status", {"offer_id": offer_id, "need_id": need_id, "status": status})
 
-    def matches(self) -> pd.DataFrame:
-        return self._workspace_frame("SELECT * FROM symbiosis_matches ORDER BY updated_at DESC")
+    def matches(self, limit: int = MAX_LIST_ROWS) -> pd.DataFrame:
+        return self._workspace_frame("SELECT * FROM symbiosis_matches ORDER BY updated_at DESC LIMIT ?", [limit])
 
-    def post_challenge(self, title: str, description: str, organisation: str, disciplines: list[str], kind: str,
-                       material: str | None, view_id: str | None, deadline, posted_by: str) -> str:
+    def post_challenge(self, title: str, description: str, org_id: str, disciplines: list[str], kind: str,
+                       material: str | None, view_id: str | None, deadline, actor: Actor | str) -> str:
+        """Post a challenge in the name of one of the poster's own organisations."""
         from .views import new_view_id
 
-        title, description = title.strip()[:MAX_NAME_LENGTH], description.strip()[:MAX_COMMENT_LENGTH]
+        actor = accounts.authorize(actor, "post_challenge")
+        title, description = " ".join(title.split())[:MAX_NAME_LENGTH], description.strip()[:MAX_COMMENT_LENGTH]
         if not title or not description:
             raise ValueError("A challenge needs a title and a description.")
         if not disciplines:
             raise ValueError("Pick at least one discipline.")
+        own = self.owned_organisations(actor).set_index("org_id")["name"]
+        if org_id not in own.index:
+            raise PermissionDenied("A challenge is posted in the name of one of your own organisations; pick one of them.")
         if view_id and self.get_view(view_id) is None:
             raise ValueError(f"There is no saved view '{view_id}' to link.")
         challenge_id = new_view_id()
         with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO challenges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, ?, ?)",
-                           [challenge_id, title, description, organisation.strip()[:MAX_NAME_LENGTH], ";".join(disciplines), kind,
-                            material, view_id or None, deadline, posted_by, datetime.now(timezone.utc).replace(tzinfo=None)])
-            self._audit(cursor, posted_by, "post_challenge", {"challenge_id": challenge_id, "title": title})
+                           [challenge_id, title, description, own[org_id], ";".join(disciplines), kind,
+                            material, view_id or None, deadline, actor.username, _now()])
+            self._audit(cursor, actor.username, "post_challenge", {"challenge_id": challenge_id, "title": title, "org_id": org_id})
         return challenge_id
 
-    def challenges(self) -> pd.DataFrame:
+    def challenges(self, limit: int = MAX_LIST_ROWS) -> pd.DataFrame:
         return self._workspace_frame("""SELECT c.*, count(i.username) AS interested FROM challenges c
-                              LEFT JOIN challenge_interest i USING (challenge_id) GROUP BY ALL ORDER BY c.posted_at DESC""")
+                              LEFT JOIN challenge_interest i USING (challenge_id) GROUP BY ALL ORDER BY c.posted_at DESC
+                              LIMIT ?""", [limit])
 
-    def register_interest(self, challenge_id: str, username: str) -> None:
+    def register_interest(self, challenge_id: str, actor: Actor | str) -> None:
+        actor = accounts.authorize(actor, "register_interest")
         with self._transaction(workspace=True) as cursor:
+            if not cursor.execute("SELECT count(*) FROM challenges WHERE challenge_id = ?", [challenge_id]).fetchall()[0][0]:
+                raise ValueError(f"There is no challenge '{challenge_id}'.")
             cursor.execute("INSERT INTO challenge_interest VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                           [challenge_id, username, datetime.now(timezone.utc).replace(tzinfo=None)])
+                           [challenge_id, actor.username, _now()])
+            self._audit(cursor, actor.username, "register_interest", {"challenge_id": challenge_id})
 
     def interested(self, challenge_id: str) -> list[str]:
-        frame = self._workspace_frame("SELECT username FROM challenge_interest WHERE challenge_id = ? ORDER BY registered_at", [challenge_id])
+        frame = self._workspace_frame("SELECT username FROM challenge_interest WHERE challenge_id = ? ORDER BY registered_at "
+                                      "LIMIT ?", [challenge_id, MAX_LIST_ROWS])
         return list(frame["username"])
 
-    def set_challenge_status(self, challenge_id: str, status: str, outcome: str, username: str) -> None:
+    def set_challenge_status(self, challenge_id: str, status: str, outcome: str, actor: Actor | str) -> None:
         """Move a challenge on (open -> assigned -> in progress -> completed); only its poster may."""
+        actor = accounts.authorize(actor, "update_challenge")
         if status not in self.CHALLENGE_STATUSES:
             raise ValueError(f"Unknown status '{status}'; use one of: {', '.join(self.CHALLENGE_STATUSES)}.")
-        row = self._workspace_frame("SELECT posted_by FROM challenges WHERE challenge_id = ?", [challenge_id])
-        if row.empty or row.at[0, "posted_by"] != username:
-            raise PermissionError("Only the partner who posted the challenge can change its status.")
         with self._transaction(workspace=True) as cursor:
-            cursor.execute("UPDATE challenges SET status = ?, outcome = ? WHERE challenge_id = ?", [status, outcome.strip()[:500] or None,
-                                                                                                     challenge_id])
+            row = cursor.execute("SELECT posted_by FROM challenges WHERE challenge_id = ?", [challenge_id]).fetchall()
+            if not row or row[0][0] != actor.username:
+                raise PermissionDenied("Only the partner who posted the challenge can change its status.")
+            cursor.execute("UPDATE challenges SET status = ?, outcome = ? WHERE challenge_id = ?",
+                           [status, outcome.strip()[:500] or None, challenge_id])
+            self._audit(cursor, actor.username, "challenge_status", {"challenge_id": challenge_id, "status": status})
 
-    def events(self) -> pd.DataFrame:
-        return self._workspace_frame("SELECT * FROM hub_events ORDER BY event_date")
+    def events(self, limit: int = MAX_LIST_ROWS) -> pd.DataFrame:
+        return self._workspace_frame("SELECT * FROM hub_events ORDER BY event_date LIMIT ?", [limit])
 
     EVENT_KINDS = ("seminar", "feedback session", "discussion session", "assignment market")
 
     def add_event(self, title: str, kind: str, event_date, place: str, challenge_id: str | None, session_id: str | None,
-                  username: str) -> str:
+                  actor: Actor | str) -> str:
         """A hub event, linked to a challenge and a discussion session where given (both must exist)."""
         from .views import new_view_id
 
-        title = title.strip()[:MAX_NAME_LENGTH]
+        actor = accounts.authorize(actor, "add_event")
+        title = " ".join(title.split())[:MAX_NAME_LENGTH]
         if not title:
             raise ValueError("Give the event a title.")
         if kind not in self.EVENT_KINDS:
@@ -878,5 +1113,5 @@ class Store:
         with self._transaction(workspace=True) as cursor:
             cursor.execute("INSERT INTO hub_events VALUES (?, ?, ?, ?, ?, ?, ?)",
                            [event_id, title, kind, event_date, place.strip()[:MAX_NAME_LENGTH], challenge_id, session_id])
-            self._audit(cursor, username, "add_event", {"event_id": event_id, "title": title})
+            self._audit(cursor, actor.username, "add_event", {"event_id": event_id, "title": title})
         return event_id

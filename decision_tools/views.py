@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from .formatting import escape_markdown
@@ -73,8 +73,16 @@ def resolve_selection(params: Mapping[str, object], cities: Sequence[str], mater
 
 
 VIEW_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8}$")
-# Widget state that never belongs in a saved view: the view link itself and the version (saved apart).
-NOT_VIEW_STATE = frozenset({"view", "version"})
+# The settings a saved view may hold: the shared pickers and the pages' widgets bound to the URL
+# (plus each lever of the Policy page, named by its lever_id). Nothing else, in particular nothing
+# about who is signed in: a view is restored into the visitor's session.
+VIEW_KEYS = frozenset({
+    "city", "year", "material",                                        # app.py
+    "all_crms",                                                        # indicators, policy, exposure
+    "objective", "preset", "rate", "budget", "compare", "product",     # policy
+    "cut", "duration", "policy_scenario",                              # exposure
+    "hub_all",                                                         # hub
+})
 
 
 def new_view_id() -> str:
@@ -86,7 +94,13 @@ def valid_view_id(raw: object) -> bool:
     return isinstance(raw, str) and bool(VIEW_ID_PATTERN.match(raw))
 
 
-def view_state(query_keys: Sequence[str], session: Mapping[str, object]) -> dict:
-    """What a view must restore: the typed values of the widgets bound to the URL (a value left out of
-    the URL equals its constant default, so restoring it is not needed)."""
-    return {k: session[k] for k in query_keys if k in session and k not in NOT_VIEW_STATE}
+def clean_view_state(state: Mapping[str, object], lever_ids: Collection[str] = ()) -> dict:
+    """Only the declared view settings of ``state`` (VIEW_KEYS and the given lever ids)."""
+    allowed = VIEW_KEYS | set(lever_ids)
+    return {k: v for k, v in state.items() if k in allowed}
+
+
+def view_state(query_keys: Sequence[str], session: Mapping[str, object], lever_ids: Collection[str] = ()) -> dict:
+    """What a view must restore: the typed values of the declared view settings that are in the URL (a
+    value left out of the URL equals its constant default, so restoring it is not needed)."""
+    return clean_view_state({k: session[k] for k in query_keys if k in session}, lever_ids)

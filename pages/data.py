@@ -68,35 +68,61 @@ def upload_section() -> None:
         name = st.text_input("Name of the new version", max_chars=80, placeholder="e.g. Helsinki phone ownership survey 2025")
         note = st.text_area("Note", max_chars=1000)
         if st.form_submit_button("Publish as a new version", type="primary"):
-            if not ctx.may("upload"):  # checked again when the action runs
-                st.error("Publishing needs the researcher or admin role.")
+            try:
+                clean_name = uploads.clean_version_name(name)
+            except ValueError as exc:
+                st.error(str(exc))
             else:
-                try:
-                    clean_name = uploads.clean_version_name(name)
-                except ValueError as exc:
-                    st.error(str(exc))
-                else:
-                    with st.status("Publishing: writing the new version and recomputing every city…") as status:
-                        new_version = store.publish(check.tables, clean_name, note, ctx.username,
-                                                    detail={"kind": kind, "file": file.name,
-                                                            "changes": check.changes.to_dict(orient="records")})
-                        status.update(label=f"Published dataset version {new_version}", state="complete")
-                    st.success(f"Published version {new_version}. The dashboards follow it unless a link pins another version.")
+                publish(check, clean_name, note, {"kind": kind, "file": file.name,
+                                                  "changes": check.changes.to_dict(orient="records")})
+
+
+def publish(check: uploads.UploadCheck, name: str, note: str, detail: dict) -> None:
+    """Publish a checked upload on top of the version it was checked against. The store checks the
+    account's role again, refuses if another version was published since the check, and publishes
+    the same data only once (a second click says which version holds them)."""
+    with st.status("Publishing: writing the new version and recomputing every city…") as status:
+        try:
+            new_version = store.publish(check.tables, name, note, ctx.actor, detail=detail, base_version=ctx.latest_version_id)
+        except storage.AlreadyPublished as exc:
+            status.update(label="Already published", state="complete")
+            st.info(str(exc))
+            return
+        except (storage.PublishError, PermissionError) as exc:
+            status.update(label="Not published", state="error")
+            st.error(escape_markdown(str(exc), 1000))  # a database message may quote uploaded values
+            return
+        status.update(label=f"Published dataset version {new_version}", state="complete")
+    st.success(f"Published version {new_version}. The dashboards follow it unless a link pins another version.")
 
 
 if ctx.may("rollback") and not store.replica:
     st.subheader("Roll back (admin)")
     target = st.selectbox("Make this version current again", list(versions["version_id"])[::-1], key="rollback_to")
     if st.button("Roll back", key="rollback_button"):
-        if ctx.may("rollback"):
-            store.rollback_to(int(target), ctx.username)
+        try:
+            store.rollback_to(int(target), ctx.actor)  # checks the role again, now
             st.success(f"Version {target} is current again; later versions are withdrawn (kept, still openable).")
             st.rerun()
+        except (ValueError, PermissionError, storage.StoreError) as exc:
+            st.error(str(exc))
 if ctx.may("read_audit_log"):
     st.subheader("Audit log (admin)")
-    log = store.audit_log()
+    log = store.audit_log(ctx.actor)
     st.dataframe(log, hide_index=True, width="stretch")
+    st.caption(f"The newest {storage.MAX_LIST_ROWS} entries.")
     ui.download_button(log, "audit_log", "dl_audit")
+
+if ctx.may("clear_caches"):
+    st.subheader("Caches (admin)")
+    st.caption("Cached results are keyed by dataset version and refresh by themselves; clear them only after changing files "
+               "on the server by hand. Visitors cannot clear them (Streamlit's own menu item is refused on the server).")
+    if st.button("Clear every cached result", key="clear_caches"):
+        try:
+            ui.clear_caches(ctx.actor)
+            st.success("Caches cleared; pages recompute on their next view.")
+        except PermissionError as exc:
+            st.error(str(exc))
 
 st.subheader("Upload better data")
 ui.require("upload", "Uploading data")  # a server-side check: without the role, nothing below is ever drawn

@@ -34,9 +34,9 @@ if len(arcs):  # an offer that hides its location is drawn from its city centre
 shown_orgs = orgs.assign(short=orgs["name"].str.replace("Fictitious: ", "", regex=False), label="")
 ui.pydeck(charts.symbiosis_map(shown_orgs, arcs), "hub_map")
 
-st.subheader(f"Ranked matches involving {sel.city}")
+st.subheader(f"Ranked matches involving {escape_markdown(sel.city)}")
 if candidates.empty:
-    st.info(f"No compatible offer and need involve {sel.city}{'' if all_materials else ' for ' + sel.material}.")
+    st.info(f"No compatible offer and need involve {escape_markdown(sel.city)}{'' if all_materials else ' for ' + sel.material}.")
 else:
     table = candidates[["material", "from_org", "to_org", "stream", "exchanged_kg", "distance_km", "transport_eur_per_year",
                         "value_eur_per_year", "quantity_fit", "distance", "value", "score", "offer_id", "need_id"]].round(4)
@@ -62,11 +62,11 @@ else:
             status = st.selectbox("Status", list(store.MATCH_STATUSES))
             if st.form_submit_button("Save status"):
                 offer_id, need_id, kg = labels[choice]
-                if not ctx.may("update_match") or not (offer_org[offer_id] in my_orgs or need_org[need_id] in my_orgs):
-                    st.error("Only the organisations in a match can record it.")  # checked again when the action runs
-                else:
-                    store.set_match_status(offer_id, need_id, status, float(kg), ctx.username)
+                try:  # the store checks the role and that one side is the account's own organisation, now
+                    store.set_match_status(offer_id, need_id, status, float(kg), ctx.actor)
                     st.success(f"Recorded as {status}.")
+                except (ValueError, PermissionError) as exc:
+                    st.error(str(exc))
     elif ctx.username:
         st.caption("Partners record matches that involve their own organisation.")
 
@@ -81,7 +81,7 @@ if not recorded.empty:
     base = store.headline(version, sel.city, sel.year, sel.material).get("secondary_supply")
     if base is not None:
         extra = float(active["kg_per_year"].sum())
-        st.metric(f"{sel.material} secondary supply of {sel.city}, {sel.year}, with symbiosis", format_mass(base.kg + extra) + "/yr",
+        st.metric(f"{sel.material} secondary supply of {escape_markdown(sel.city)}, {sel.year}, with symbiosis", format_mass(base.kg + extra) + "/yr",
                   delta=f"+{format_mass(extra)}/yr from active matches")
 
 left, right = st.columns(2)
@@ -94,14 +94,17 @@ with right:
     st.dataframe(tables["needs"], hide_index=True, width="stretch")
     ui.download_button(tables["needs"], "needs", "dl_needs")
 
-my_org_ids = list(orgs.loc[orgs["owner"] == ctx.username, "org_id"]) if ctx.username else []
-if ctx.may("edit_own_organisation") and my_org_ids and store.replica:
+# Offers are published on top of the latest version (never the one a link pins), so nothing published
+# since is reverted; the store refuses if another version lands between this check and the publish.
+latest_tables = ui.input_tables(ctx.latest_version_id)
+my_orgs_latest = store.owned_organisations(ctx.actor).set_index("org_id")["name"]
+if ctx.may("offer_stream") and len(my_orgs_latest) and store.replica:
     st.info(f"Offering a stream publishes a new dataset version. {storage.REPLICA_NOTE}")
-elif ctx.may("edit_own_organisation") and my_org_ids:
+elif ctx.may("offer_stream") and len(my_orgs_latest):
     with st.form("new_offer"):
         st.markdown("**Offer a stream from your organisation** (publishes a new dataset version)")
-        org_id = st.selectbox("Organisation", my_org_ids, format_func=lambda o: orgs.set_index("org_id").at[o, "name"])
-        streams = tables["ewc_crosswalk"].set_index("stream_code")["description"]
+        org_id = st.selectbox("Organisation", list(my_orgs_latest.index), format_func=lambda o: my_orgs_latest[o])
+        streams = latest_tables["ewc_crosswalk"].set_index("stream_code")["description"]
         stream = st.selectbox("Stream", list(streams.index), format_func=lambda c: f"{c}: {streams[c]}")
         description = st.text_input("Description", max_chars=200)
         kg = st.number_input("kg per year", min_value=0.0, value=1000.0, step=100.0)
@@ -109,21 +112,24 @@ elif ctx.may("edit_own_organisation") and my_org_ids:
         hide_quantity = st.checkbox("Show the quantity only as a range in public")
         hide_location = st.checkbox("Hide the exact location in public")
         if st.form_submit_button("Publish the offer"):
-            if not ctx.may("edit_own_organisation"):
-                st.error("Offering streams needs a partner account.")
+            row = pd.DataFrame([{"offer_id": f"off_{org_id}_{len(latest_tables['offers']) + 1}", "org_id": org_id,
+                                 "description": description, "stream_code": stream, "kg_per_year": kg,
+                                 "availability": availability, "hide_quantity": hide_quantity, "hide_location": hide_location,
+                                 "source_id": "PROJECT_ASSUMPTION", "confidence": "low"}])
+            check = uploads.check_upload("offers", row.to_csv(index=False).encode(), "offer.csv", latest_tables)
+            uploads.check_ownership(check, "offers", latest_tables, ctx.username, list(ctx.roles))  # on the server
+            if not check.report.ok:
+                st.error(escape_markdown("; ".join(check.report.problems), 1000))
             else:
-                row = pd.DataFrame([{"offer_id": f"off_{org_id}_{len(tables['offers']) + 1}", "org_id": org_id, "description": description,
-                                     "stream_code": stream, "kg_per_year": kg, "availability": availability,
-                                     "hide_quantity": hide_quantity, "hide_location": hide_location,
-                                     "source_id": "PROJECT_ASSUMPTION", "confidence": "low"}])
-                check = uploads.check_upload("offers", row.to_csv(index=False).encode(), "offer.csv", tables)
-                uploads.check_ownership(check, "offers", tables, ctx.username, list(ctx.roles))  # on the server
-                if not check.report.ok:
-                    st.error("; ".join(check.report.problems))
-                else:
-                    new_version = store.publish(check.tables, f"Offer from {orgs.set_index('org_id').at[org_id, 'name']}", description,
-                                                ctx.username, detail={"kind": "offers", "org_id": org_id})
+                try:
+                    new_version = store.publish(check.tables, f"Offer from {my_orgs_latest[org_id]}", description, ctx.actor,
+                                                detail={"kind": "offers", "org_id": org_id}, action="offer_stream",
+                                                base_version=ctx.latest_version_id)
                     st.success(f"Published as dataset version {new_version}.")
+                except storage.AlreadyPublished as exc:
+                    st.info(str(exc))
+                except (storage.PublishError, PermissionError) as exc:
+                    st.error(escape_markdown(str(exc), 1000))
 
 st.subheader("Challenge market")
 DISCIPLINES = ["mechanical engineering", "energy technology", "chemistry", "sustainability", "business and management",
@@ -149,32 +155,38 @@ if ctx.may("register_interest") and not shown.empty:
         pick = st.selectbox("Challenge", list(shown["challenge_id"]),
                             format_func=lambda cid: shown.set_index("challenge_id").at[cid, "title"])
         if st.form_submit_button("Register my interest"):
-            if ctx.may("register_interest"):
-                store.register_interest(pick, ctx.username)
+            try:
+                store.register_interest(pick, ctx.actor)  # checks the role again, now
                 st.success("Your interest is registered; the partner who posted it will see your name.")
+            except (ValueError, PermissionError) as exc:
+                st.error(str(exc))
 elif ctx.username is None:
     st.caption("Students sign in to register interest; partners sign in to post challenges.")
 
-if ctx.may("post_challenge"):
+if ctx.may("post_challenge") or ctx.may("update_challenge"):
     own = challenges[challenges["posted_by"] == ctx.username]
     for row in own.itertuples():
-        with st.expander(f"Your challenge: {row.title} ({row.status})"):
+        with st.expander(f"Your challenge: {escape_markdown(row.title, 80)} ({row.status})"):
             names = store.interested(row.challenge_id)
-            st.write("Interested: " + (", ".join(names) if names else "nobody yet"))
+            st.write("Interested: " + (escape_markdown(", ".join(names), 1000) if names else "nobody yet"))
             with st.form(f"status_{row.challenge_id}"):
                 status = st.selectbox("Status", list(store.CHALLENGE_STATUSES), index=list(store.CHALLENGE_STATUSES).index(row.status))
                 outcome = st.text_input("Short outcome", value=row.outcome or "", max_chars=500)
                 if st.form_submit_button("Update"):
                     try:
-                        store.set_challenge_status(row.challenge_id, status, outcome, ctx.username)
+                        store.set_challenge_status(row.challenge_id, status, outcome, ctx.actor)
                         st.rerun()
                     except (ValueError, PermissionError) as exc:
                         st.error(str(exc))
+my_org_names = store.owned_organisations(ctx.actor).set_index("org_id")["name"]
+if ctx.may("post_challenge") and my_org_names.empty:
+    st.caption("Challenges are posted in the name of an organisation you own; ask an admin to link yours to your account.")
+elif ctx.may("post_challenge"):
     with st.form("post_challenge"):
         st.markdown("**Post a challenge**")
         title = st.text_input("Title", value=st.query_params.get("prefill_title", ""), max_chars=80)
         description = st.text_area("Description", max_chars=2000)
-        organisation = st.text_input("Organisation", max_chars=80)
+        org_id = st.selectbox("For your organisation", list(my_org_names.index), format_func=lambda o: my_org_names[o])
         chosen = st.multiselect("Disciplines", DISCIPLINES)
         kind = st.selectbox("Type", KINDS)
         symbols = [""] + list(tables["materials"]["symbol"])
@@ -183,15 +195,12 @@ if ctx.may("post_challenge"):
         view_id = st.text_input("Linked saved view (id, optional)", max_chars=8)
         deadline = st.date_input("Deadline", value=dt.date.today() + dt.timedelta(days=90))
         if st.form_submit_button("Post the challenge"):
-            if not ctx.may("post_challenge"):
-                st.error("Posting challenges needs the partner role.")
-            else:
-                try:
-                    store.post_challenge(title, description, organisation, chosen, kind, material or None, view_id or None,
-                                         deadline, ctx.username)
-                    st.success(f"Posted “{escape_markdown(title, 80)}”.")
-                except ValueError as exc:
-                    st.error(str(exc))
+            try:  # the store checks the role and the organisation's owner again, now
+                store.post_challenge(title, description, org_id, chosen, kind, material or None, view_id or None,
+                                     deadline, ctx.actor)
+                st.success(f"Posted “{escape_markdown(title, 80)}”.")
+            except (ValueError, PermissionError) as exc:
+                st.error(escape_markdown(str(exc), 300))
 
 st.subheader("Hub events")
 events = store.events()
@@ -211,11 +220,8 @@ if ctx.may("add_event"):
         session = st.selectbox("Linked discussion session", [""] + list(sessions["session_id"]),
                                format_func=lambda sid: sessions.set_index("session_id").at[sid, "title"] if sid else "(none)")
         if st.form_submit_button("Add the event"):
-            if not ctx.may("add_event"):
-                st.error("Adding events needs the partner, researcher or admin role.")
-            else:
-                try:
-                    store.add_event(title, kind, event_date, place, challenge or None, session or None, ctx.username)
-                    st.rerun()
-                except ValueError as exc:
-                    st.error(str(exc))
+            try:  # checks the role again, now
+                store.add_event(title, kind, event_date, place, challenge or None, session or None, ctx.actor)
+                st.rerun()
+            except (ValueError, PermissionError) as exc:
+                st.error(escape_markdown(str(exc), 300))

@@ -16,7 +16,7 @@ materials_table = ui.reference_table(version, "materials")
 material_name = materials_table.set_index("symbol").at[sel.material, "name"]
 critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
 
-st.title(f"Policy intervention points · {sel.city} · {sel.year}")
+st.title(f"Policy intervention points · {escape_markdown(sel.city)} · {sel.year}")
 all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params")
 materials = critical if all_crms else (sel.material,)
 scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
@@ -123,15 +123,11 @@ if ctx.may("save_scenario"):
         name = st.text_input("Name", max_chars=80, placeholder="e.g. Collection push 2030")
         note = st.text_input("Note (optional)", max_chars=300)
         if st.form_submit_button("Save"):
-            if not ctx.may("save_scenario"):  # checked again when the action runs, not only when drawing
-                st.error("Saving scenarios needs the partner, researcher or admin role.")
-            else:
-                try:
-                    ui.store().save_scenario(name, sel.city, moved, version, created_by=ctx.username, note=note)
-                    ui.store().audit(ctx.username, "save_scenario", {"name": name.strip(), "city": sel.city, "settings": moved})
-                    st.success(f"Saved “{escape_markdown(name.strip(), 80)}” with {len(moved)} lever(s) moved.")
-                except ValueError as exc:
-                    st.error(str(exc))
+            try:  # the store checks the account's role again, now, and audits in the same transaction
+                ui.store().save_scenario(name, sel.city, moved, version, ctx.actor, note=note)
+                st.success(f"Saved “{escape_markdown(name.strip(), 80)}” with {len(moved)} lever(s) moved.")
+            except (ValueError, PermissionError) as exc:
+                st.error(escape_markdown(str(exc), 300))
 else:
     st.caption("Partners and researchers who sign in can save scenarios by name.")
 
@@ -146,7 +142,7 @@ if not saved.empty:
             try:
                 columns[scenario_name] = engine.indicators(engine.run(row["settings"]), sel.year)
             except ValueError as exc:  # a lever renamed or narrowed since the scenario was saved
-                st.warning(f"“{scenario_name}” cannot run on this dataset version: {exc}")
+                st.warning(f"“{escape_markdown(scenario_name, 80)}” cannot run on this dataset version: {escape_markdown(exc, 300)}")
         side = pd.DataFrame({name: {k: shown(k, v) for k, v in values.items()} for name, values in columns.items()})
         side.index = [INDICATOR_LABELS.get(k, k.replace("_kg", "").replace("_", " ") + " (kg)") for k in side.index]
         st.dataframe(side, width="stretch")
@@ -202,7 +198,7 @@ st.dataframe(models, hide_index=True, width="stretch", column_config={
     "value_retained_eur_per_year": st.column_config.NumberColumn("value retained (EUR/yr)", format="localized"),
 })
 prices = ui.reference_table(version, "material_prices")
-st.caption(f"For {scope} in the product “{product_name}” in {sel.city}, {sel.year}; each model applies to this product alone from "
+st.caption(f"For {scope} in the product “{escape_markdown(product_name)}” in {escape_markdown(sel.city)}, {sel.year}; each model applies to this product alone from "
            "2026, ramping up over three years. Value = (demand avoided + secondary supply) x a 2024 price per kg "
            f"(confidence {', '.join(sorted(set(prices['confidence'])))}; sources on the Methods page). Confidence: illustrative.")
 ui.download_button(models, f"value_creation_{product_names[product_name]}_{sel.city}_{sel.year}", "dl_models")

@@ -5,7 +5,7 @@ each view; the session exports as one document."""
 import streamlit as st
 
 import ui
-from decision_tools import exports
+from decision_tools import exports, storage
 from decision_tools.formatting import escape_markdown
 
 ctx = ui.context()
@@ -25,7 +25,7 @@ else:
     session_id = st.selectbox("Session", ids, key="session", bind="query-params")
     session = store.get_session(session_id)
     items = session["items"]
-    st.subheader(titles[session_id])
+    st.subheader(escape_markdown(titles[session_id], 80))
     st.caption(f"Created by {escape_markdown(session['created_by'], 40)} on {session['created_at']:%Y-%m-%d} · "
                f"{len(items)} step(s). Everyone with the link can follow on their own device.")
     step = st.number_input("Step", min_value=1, max_value=max(1, len(items)), value=1, step=1, key="step", bind="query-params")
@@ -43,11 +43,17 @@ else:
         if item["note"]:
             st.text(item["note"])  # user text: shown as text, never as markup
         st.link_button("Open this view", f"./?view={item['view_id']}", icon=":material/open_in_new:")
-        st.caption(f"Pinned to dataset version {int(item['dataset_version'])}; page {item['page'] or 'overview'}.")
+        st.caption(f"Pinned to dataset version {int(item['dataset_version'])}; page {escape_markdown(item['page'] or 'overview')}.")
 
-    comments = store.comments(session_id)
-    st.markdown("**Comments on this view**")
-    shown = comments[comments["position"] == int(step)]
+    # Long threads come in pages (the newest page first), so a flood never stalls the page.
+    total = store.comment_count(session_id, int(step))
+    st.markdown(f"**Comments on this view** ({total})")
+    pages = max(1, -(-total // store.COMMENTS_PER_PAGE))
+    comment_page = pages
+    if pages > 1:
+        comment_page = int(st.number_input(f"Page of comments (1 to {pages}; {store.COMMENTS_PER_PAGE} per page)", 1, pages, pages,
+                                           key=f"comment_page_{session_id}_{int(step)}"))
+    shown = store.comments(session_id, int(step), page=comment_page)
     if shown.empty:
         st.caption("No comments yet.")
     for row in shown.itertuples():
@@ -57,21 +63,19 @@ else:
         with st.form("comment", clear_on_submit=True):
             text = st.text_area("Your comment", max_chars=2000)
             if st.form_submit_button("Send"):
-                if not ctx.may("comment"):
-                    st.error("Commenting needs signing in.")
-                else:
-                    try:
-                        store.add_comment(session_id, int(step), ctx.username, text)
-                        st.rerun()
-                    except ValueError as exc:
-                        st.error(str(exc))
+                try:
+                    store.add_comment(session_id, int(step), ctx.actor, text)  # checks the role again, now
+                    st.rerun()
+                except (ValueError, PermissionError) as exc:
+                    st.error(str(exc))
     else:
         st.caption("Sign in to comment.")
     base = str(st.context.url).split("?")[0].rsplit("/", 1)[0] + "/" if st.context.url else "./"
-    st.download_button("Export the session (HTML)", lambda: exports.session_html(session, comments, base),
+    st.download_button("Export the session (HTML)",
+                       lambda: exports.session_html(session, store.comments(session_id, per_page=storage.MAX_LIST_ROWS), base),
                        file_name=f"session_{session_id}.html", mime="text/html", icon=":material/description:",
                        on_click="ignore", key="export_session")
-    ui.download_button(comments, f"session_{session_id}_comments", "dl_comments")
+    ui.download_button(store.comments(session_id, per_page=storage.MAX_LIST_ROWS), f"session_{session_id}_comments", "dl_comments")
 
 st.subheader("Create a session")
 ui.require("create_session", "Creating a discussion session")
@@ -85,13 +89,10 @@ with st.form("new_session"):
     chosen = st.multiselect("Views, in the order to discuss them", list(labels))
     notes = st.text_area("Notes, one line per view, in the same order", height=120)
     if st.form_submit_button("Create the session"):
-        if not ctx.may("create_session"):
-            st.error("Creating sessions needs the partner, researcher or admin role.")
-        else:
-            lines = notes.splitlines()
-            try:
-                new_id = store.create_session(title, [(labels[c], lines[i] if i < len(lines) else "") for i, c in enumerate(chosen)],
-                                              ctx.username)
-                st.success(f"Created. Its link: ?session={new_id}")
-            except ValueError as exc:
-                st.error(str(exc))
+        lines = notes.splitlines()
+        try:
+            new_id = store.create_session(title, [(labels[c], lines[i] if i < len(lines) else "") for i, c in enumerate(chosen)],
+                                          ctx.actor)  # checks the role again, now
+            st.success(f"Created. Its link: ?session={new_id}")
+        except (ValueError, PermissionError) as exc:
+            st.error(str(exc))

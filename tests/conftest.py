@@ -53,6 +53,7 @@ TEST_USERS = {
     "admin": ("admin", "admin-pass-1234"),
     "rita": ("researcher", "rita-pass-1234"),
     "pat": ("partner", "pat-pass-12345"),
+    "dana": ("partner", "dana-pass-1234"),
     "vic": ("viewer", "vic-pass-12345"),
     "sam": ("student", "sam-pass-12345"),
 }

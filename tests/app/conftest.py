@@ -36,14 +36,20 @@ def open_page(app, page: str, user: str | None = None, **query_params):
 
 
 def sign_in(at, username: str):
-    """Put ``username``'s sign-in into the session, as the authenticator does after a successful login.
+    """Sign ``username`` in for this AppTest session, as the sign-in form does after a right password:
+    a sign-in session in the app's database and its token in the browser session.
 
-    AppTest cannot drive the login form itself: with st.navigation, a run triggered by a widget
-    interaction executes only the page, not app.py. The real form is exercised in the browser tests."""
-    from tests.conftest import TEST_USERS
+    AppTest cannot drive the form itself: with st.navigation, a run triggered by a widget interaction
+    executes only the page, not app.py. The real form is exercised in the browser tests and the
+    password check and throttling in tests/unit/test_signin.py."""
+    import os
+    import secrets
+    from datetime import datetime, timedelta
 
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username.title()
-    at.session_state["roles"] = [TEST_USERS[username][0]]
+    from decision_tools import signin
+
+    token = secrets.token_urlsafe(32)
+    with storage.Store.open(os.environ[storage.DB_ENV_VAR], read_only=False) as store:
+        store.start_sign_in_session(signin.token_hash(token), username, "apptest", datetime.now() + timedelta(days=1))
+    at.session_state["_sign_in_token"] = token
     return at

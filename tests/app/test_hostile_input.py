@@ -4,6 +4,7 @@ answers with a notice or a sensible default, never a traceback, never markup, an
 import pytest
 
 from decision_tools import storage
+from decision_tools.accounts import Actor
 from tests.app.conftest import open_page
 
 HOSTILE = [
@@ -33,4 +34,4 @@ def test_every_parameter_with_hostile_values(app, page, tmp_path):
         assert "<script>" not in shown and "](javascript" not in shown
     with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:  # nothing was written
         assert store.versions()["version_id"].tolist() == [1]
-        assert store.saved_views().empty and store.saved_scenarios().empty and store.audit_log().empty
+        assert store.saved_views().empty and store.saved_scenarios().empty and store.audit_log(Actor.cli()).empty

@@ -24,7 +24,7 @@ def test_partners_post_students_register_viewers_neither(app, tmp_path):
     assert "Post the challenge" in buttons(partner)
     assert "Save status" in buttons(partner)  # pat owns the Ghent campus organisation
     with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
-        store.post_challenge("Magnets from campus laptops", "Design a take-back line", "Ghent Campus", ["chemistry"],
+        store.post_challenge("Magnets from campus laptops", "Design a take-back line", "org_uni_gnt", ["chemistry"],
                              "thesis", "Nd", None, None, "pat")
     student = open_page(app, "pages/hub.py", "sam", city="Ghent")
     assert "Register my interest" in buttons(student) and "Post the challenge" not in buttons(student)
@@ -37,7 +37,7 @@ def test_only_the_poster_moves_a_challenge_on(tmp_path, small_db):
     db = tmp_path / "hub.duckdb"
     db.write_bytes(small_db.read_bytes())
     with storage.Store.open(db, read_only=False) as store:
-        cid = store.post_challenge("A", "B", "Org", ["chemistry"], "thesis", None, None, None, "pat")
+        cid = store.post_challenge("A", "B", "org_uni_gnt", ["chemistry"], "thesis", None, None, None, "pat")
         store.register_interest(cid, "sam")
         store.register_interest(cid, "sam")  # twice is once
         assert store.interested(cid) == ["sam"]
@@ -54,7 +54,7 @@ def test_events_link_challenges_and_sessions(tmp_path, small_db):
     db = tmp_path / "events.duckdb"
     db.write_bytes(small_db.read_bytes())
     with storage.Store.open(db, read_only=False) as store:
-        cid = store.post_challenge("A", "B", "Org", ["chemistry"], "thesis", None, None, None, "pat")
+        cid = store.post_challenge("A", "B", "org_uni_gnt", ["chemistry"], "thesis", None, None, None, "pat")
         view = store.save_view("v", "", {"city": "Ghent"}, 1, "pat")
         sid = store.create_session("S", [(view, "")], "pat")
         store.add_event("Assignment market", "assignment market", dt.date(2027, 3, 1), "Delft", cid, sid, "pat")

@@ -46,7 +46,7 @@ def test_a_publish_moves_current_and_old_readers_keep_their_whole_version(layout
     with replica(directory) as new:
         assert new.current_version() == 2
         assert new.metric_table(2, "Ghent", "Co", 2030)["kg"].sum() > new.metric_table(1, "Ghent", "Co", 2030)["kg"].sum()
-        assert new.audit_log()["action"].tolist()[0] == "publish"  # in the shared workspace
+        assert new.audit_log("admin")["action"].tolist()[0] == "publish"  # in the shared workspace
     assert old.current_version() == 1  # the file it opened never changes
     old.close()
 

@@ -137,15 +137,15 @@ def test_saved_scenarios_roundtrip_and_names_are_checked(small_db, tmp_path):
     copy = tmp_path / "writer.duckdb"
     copy.write_bytes(small_db.read_bytes())
     with storage.Store.open(copy, read_only=False) as store:
-        store.save_scenario("  Collection push ", "Ghent", {"weee_collection": 0.3}, 1, note="first")
-        store.save_scenario("Collection push", "Ghent", {"weee_collection": 0.4}, 1)  # replaces
+        store.save_scenario("  Collection push ", "Ghent", {"weee_collection": 0.3}, 1, "pat", note="first")
+        store.save_scenario("Collection push", "Ghent", {"weee_collection": 0.4}, 1, "pat")  # replaces
         saved = store.saved_scenarios()
         assert saved["name"].tolist() == ["Collection push"]
         assert saved.at[0, "settings"] == {"weee_collection": 0.4}
         with pytest.raises(ValueError, match="Give the scenario a name"):
-            store.save_scenario("   ", "Ghent", {}, 1)
+            store.save_scenario("   ", "Ghent", {}, 1, "pat")
         with pytest.raises(ValueError, match="at most 80 characters"):
-            store.save_scenario("x" * 81, "Ghent", {}, 1)
+            store.save_scenario("x" * 81, "Ghent", {}, 1, "pat")
     with storage.Store.open(copy) as reader:  # the saved scenario outlives the writer
         assert reader.saved_scenarios()["name"].tolist() == ["Collection push"]
 

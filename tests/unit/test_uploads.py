@@ -130,7 +130,7 @@ def test_good_upload_publishes_a_version_that_changes_the_numbers_then_rollback(
         store.rollback_to(1, "admin")
         assert store.current_version() == 1
         assert store.versions().set_index("version_id").at[2, "status"] == "withdrawn"
-        assert list(store.audit_log()["action"]) == ["rollback", "publish"]
+        assert list(store.audit_log("admin")["action"]) == ["rollback", "publish"]
 
 
 def test_rejected_upload_leaves_the_database_unchanged(writable):
