@@ -308,7 +308,10 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, ver
         order = f" ORDER BY {order_by}" if order_by else ""
         con.execute(f"INSERT INTO {table} (version_id, {column_list}) SELECT ?, {column_list} FROM incoming{order}", [version_id])
     finally:
-        con.unregister("incoming")
+        try:
+            con.unregister("incoming")
+        except duckdb.Error:
+            pass  # the insert failed and aborted the transaction: keep its error, not this one
 
 
 def _refuse_if_busy(db_path: Path) -> None:
