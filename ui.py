@@ -185,7 +185,7 @@ def sign_out() -> None:
 
 def write_cookie() -> None:
     """Apply a pending change of the sign-in cookie in the browser (set after signing in, deleted after
-    signing out). Streamlit answers over a websocket, so a tiny same-origin frame writes it."""
+    signing out). Streamlit answers over a websocket, not HTTP responses, so a script writes it."""
     change = st.session_state.pop("_cookie_change", None)
     if change is None:
         return
@@ -193,10 +193,8 @@ def write_cookie() -> None:
     if not all(c.isalnum() or c in "-_" for c in token):
         return  # tokens are URL-safe base64; anything else never reaches the page
     cookie = f"{signin.COOKIE_NAME}={token}; path=/; max-age={int(max_age)}; samesite=strict"
-    import streamlit.components.v1 as components
-
-    components.html(f"<script>parent.document.cookie = '{cookie}' + (parent.location.protocol === 'https:' ? '; secure' : '');"
-                    "</script>", height=0)
+    st.html(f"<script>document.cookie = '{cookie}' + (location.protocol === 'https:' ? '; secure' : '');</script>",
+            unsafe_allow_javascript=True)  # our own token, checked above: never user text
 
 
 def require(action: str, what: str) -> None:

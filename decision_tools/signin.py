@@ -7,7 +7,7 @@ still exists in the credentials file, so signing out, an expiry or `users remove
 `users set-role` applies on the next click (roles are never stored with the session).
 
 Throttling, per account and per client (IP address): after BACKOFF_AFTER failed attempts in a row
-each further attempt must wait twice as long as the one before (1, 2, 4 ... up to MAX_BACKOFF); after
+each further attempt must wait twice as long as the one before (5, 10, 20 ... up to MAX_BACKOFF s); after
 LOCK_AFTER_ACCOUNT failures on an account, or LOCK_AFTER_CLIENT from a client, within WINDOW, no
 password is even checked until LOCK_DURATION has passed since the last failure. While waiting or
 locked, the password is not checked at all. Failures, locks and sign-ins go to the audit log.
@@ -26,6 +26,7 @@ import bcrypt
 from . import accounts
 
 BACKOFF_AFTER = 3
+FIRST_BACKOFF = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(seconds=60)
 LOCK_AFTER_ACCOUNT = 10
 LOCK_AFTER_CLIENT = 30
@@ -80,7 +81,7 @@ def wait_before_attempt(account_failures: list[datetime], client_failures: list[
     waits = []
     for failures in (account_failures, client_failures):
         if len(failures) >= BACKOFF_AFTER:
-            backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** (len(failures) - BACKOFF_AFTER)))
+            backoff = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (len(failures) - BACKOFF_AFTER))
             waits.append(max(timedelta(0), failures[-1] + backoff - now))
     wait = max(waits, default=timedelta(0))
     return wait, ("backoff" if wait > timedelta(0) else None)

@@ -40,11 +40,11 @@ def failures(*seconds_before: float) -> list[datetime]:
 def test_wait_before_attempt_hand_worked():
     assert signin.wait_before_attempt([], [], T0) == (timedelta(0), None)
     assert signin.wait_before_attempt(failures(30, 20), [], T0) == (timedelta(0), None)  # two: no wait
-    # three in a row, the last 0.5 s ago: wait 2**0 = 1 s from it, so 0.5 s more
-    assert signin.wait_before_attempt(failures(2, 1, 0.5), [], T0) == (timedelta(seconds=0.5), "backoff")
-    # six in a row, the last 3 s ago: 2**3 = 8 s from it, 5 s more
-    assert signin.wait_before_attempt(failures(60, 50, 40, 30, 20, 3), [], T0) == (timedelta(seconds=5), "backoff")
-    # nine in a row: 2**6 = 64 s, capped at 60 s
+    # three in a row, the last 2 s ago: wait 5 s from it, so 3 s more
+    assert signin.wait_before_attempt(failures(9, 5, 2), [], T0) == (timedelta(seconds=3), "backoff")
+    # five in a row, the last 3 s ago: 5 x 2**2 = 20 s from it, 17 s more
+    assert signin.wait_before_attempt(failures(60, 50, 40, 30, 3), [], T0) == (timedelta(seconds=17), "backoff")
+    # nine in a row: 5 x 2**6 = 320 s, capped at 60 s
     assert signin.wait_before_attempt(failures(*range(90, 9, -10)), [], T0)[0] == timedelta(seconds=50)
     # ten in a row on the account: locked 15 minutes from the last
     wait, reason = signin.wait_before_attempt(failures(*range(100, 0, -10)), [], T0)
