@@ -73,3 +73,22 @@ def test_partners_offer_streams_only_for_their_own_organisation(app):
     assert org_choice.options == ["Fictitious: Ghent Campus Facilities"]  # only pat's organisation
     student = open_page(app, "pages/hub.py", "sam", city="Ghent")
     assert "Publish the offer" not in buttons(student)
+
+
+def test_an_offer_made_from_an_old_version_builds_on_the_latest(app, tmp_path):
+    from decision_tools import uploads
+
+    app()
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        check = uploads.check_upload("composition", b"product,material,grams_per_unit,source_id,confidence,basis\n"
+                                     b"smartphone,Co,4,SCRREEN,medium,measured\n", "c.csv", store.input_tables(1))
+        assert store.publish(check.tables, "Measured phones", "", "rita") == 2
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent", version="1")  # a link pinned to version 1
+    next(t for t in partner.text_input if t.label == "Description").input("Retired lab laptops")
+    next(b for b in partner.button if b.label == "Publish the offer").click().run()
+    assert not partner.exception
+    assert any("Published as dataset version 3" in s.value for s in partner.success)
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        composition = store.table("product_content", 3).set_index(["product", "material"])
+        assert composition.at[("smartphone", "Co"), "grams_per_unit"] == 4  # version 2's change is kept
+        assert "Retired lab laptops" in set(store.table("offers", 3)["description"])
