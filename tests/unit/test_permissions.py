@@ -165,3 +165,16 @@ def test_scenario_names_belong_to_their_owner_and_reserved_names_are_refused(wri
 
 def test_test_accounts_match_the_fixture():
     assert {u["username"] for u in accounts.list_users()} == set(TEST_USERS)
+
+
+def test_the_credentials_file_is_created_private_with_hashes_only(tmp_path, monkeypatch):
+    import stat
+    import subprocess
+
+    monkeypatch.setenv(accounts.ADMIN_PASSWORD_ENV_VAR, "first-admin-pass")
+    path = tmp_path / "config" / "credentials.yaml"
+    config, generated = accounts.ensure_credentials(path)
+    assert generated is None and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "first-admin-pass" not in path.read_text() and config["credentials"]["usernames"]["admin"]["password"].startswith("$2")
+    ignored = subprocess.run(["git", "check-ignore", "config/credentials.yaml"], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert ignored.stdout.strip() == "config/credentials.yaml"
