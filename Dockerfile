@@ -10,4 +10,6 @@ COPY deploy/streamlit-production.toml .streamlit/config.toml
 ENV URBAN_SYMBIOSIS_DB=/app/data/urban_symbiosis.duckdb
 EXPOSE 8501
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8501/_stcore/health')"
-CMD ["sh", "-c", "python -m decision_tools status --db $URBAN_SYMBIOSIS_DB; c=$?; if [ $c -eq 1 ] || [ $c -eq 3 ]; then python -m decision_tools build --db $URBAN_SYMBIOSIS_DB || exit 1; elif [ $c -ne 0 ]; then exit $c; fi; exec streamlit run app.py --server.port 8501"]
+# At start: a missing database is built; a damaged one (status exit 3) is renamed aside in the data volume
+# (urban_symbiosis.duckdb.damaged-<UTC time>, never deleted) and a fresh one built; exit 4 or 5 stops.
+CMD ["sh", "-c", "python -m decision_tools status --db $URBAN_SYMBIOSIS_DB; c=$?; if [ $c -eq 1 ] || [ $c -eq 3 ]; then python -m decision_tools build --move-aside-damaged --db $URBAN_SYMBIOSIS_DB || exit 1; elif [ $c -ne 0 ]; then exit $c; fi; exec streamlit run app.py --server.port 8501"]

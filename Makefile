@@ -26,11 +26,14 @@ db: $(STAMP)
 check: $(STAMP) $(DB)
 	$(BIN)/python -m decision_tools check --db $(DB)
 
-# A missing or corrupt database is rebuilt from the CSVs; one built by an older version (it may hold
-# uploaded versions) or held by another process stops with a sentence instead of being replaced.
+# A missing database is built from the CSVs. A damaged one (status exit 3) is never deleted: it may hold
+# uploaded versions, saved views, sessions, comments and the audit log, so build --move-aside-damaged
+# renames it (and its .wal) to $(DB).damaged-<UTC time>, says so, and builds a fresh demo database
+# (README: "Recovering a damaged database"). One built by an older version or held by another process
+# stops with a sentence instead of being replaced.
 run: $(STAMP)
 	@$(BIN)/python -m decision_tools status --db $(DB); code=$$?; \
-	if [ $$code -eq 1 ] || [ $$code -eq 3 ]; then $(BIN)/python -m decision_tools build --db $(DB) || exit 1; \
+	if [ $$code -eq 1 ] || [ $$code -eq 3 ]; then $(BIN)/python -m decision_tools build --move-aside-damaged --db $(DB) || exit 1; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 

@@ -1,15 +1,26 @@
 """``python -m decision_tools``: build and check the database, print a city's CRM chain.
 
-Exit codes: 0 success, 1 a problem with data or database (said in a sentence), 2 a wrong argument.
+Exit codes (every error is one sentence on stderr, never a traceback):
+  0  success
+  1  a problem with the data, the database or a file: missing, unreadable, a full disk, a folder that is
+     a file, no permission (``main`` turns every OSError and DuckDB error into a sentence)
+  2  a wrong argument
+  3  the database file is damaged (``status``; ``build`` refuses to replace it unless --move-aside-damaged)
+  4  the database was built by an older version (``status``)
+  5  the database is held by another process (``status``)
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 import time
 from pathlib import Path
+
+import duckdb
 
 from . import ingestion, storage
 from .system import PROCESS_LABELS
@@ -49,20 +60,38 @@ def _selection(store: storage.Store, args: argparse.Namespace) -> tuple[int, str
 
 def cmd_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    path = Path(args.db or storage.default_db_path())
     try:
-        version = storage.build_database(args.db, Path(args.data_dir), note=args.note or "")
+        # A damaged file may still hold uploads and the workspace: refused, or renamed aside, never replaced.
+        moved = storage.guard_damaged_database(path, move_aside=args.move_aside_damaged)
+        if moved is not None:
+            print(_moved_aside_note(path, moved), file=sys.stderr)
+        version = storage.build_database(path, Path(args.data_dir), note=args.note or "")
     except ingestion.DataValidationError as exc:
         return _fail(str(exc))
+    except storage.DatabaseCorruptError as exc:
+        return _fail(str(exc), 3)
     except storage.StoreError as exc:
         return _fail(str(exc))
-    print(f"Built {args.db or storage.default_db_path()} (dataset version {version}) in {time.perf_counter() - started:.1f} s.")
+    print(f"Built {path} (dataset version {version}) in {time.perf_counter() - started:.1f} s.")
     return 0
 
 
+def _moved_aside_note(path: Path, moved: Path) -> str:
+    wal = moved.with_name(moved.name + ".wal")
+    with_wal = f" (its write-ahead log to {wal})" if wal.exists() else ""
+    return (f"note: the database {path} was damaged, so it was moved aside, not deleted: it is now {moved}{with_wal}. "
+            "It may still hold uploaded dataset versions, saved views, sessions, comments and the audit log; "
+            "\"Recovering a damaged database\" in the README says how to get them back. Building a fresh demo database "
+            f"at {path}.")
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    """Exit 0 when the database opens; 1 missing, 3 corrupt, 4 outdated, 5 held by another process."""
+    """Exit 0 when the database opens and every table reads back; 1 missing, 3 damaged, 4 outdated, 5 held
+    by another process."""
     path = args.db or storage.default_db_path()
     try:
+        storage.guard_damaged_database(path)  # reads every block: a truncated or damaged file is exit 3
         with storage.Store.open(path) as store:
             version = store.current_version()
     except storage.DatabaseMissingError as exc:
@@ -306,14 +335,20 @@ def cmd_template(args: argparse.Namespace) -> int:
     if args.kind not in uploads.UPLOAD_KINDS:
         raise UsageError(f"unknown kind '{args.kind}'; choose one of: {', '.join(uploads.UPLOAD_KINDS)}")
     out = Path(args.out or f"{args.kind}_template.{args.format}")
-    out.write_bytes(uploads.template(args.kind, args.format))
+    partial = out.with_name(out.name + ".partial")
+    try:  # written beside and renamed: a full disk leaves no half-written template
+        partial.write_bytes(uploads.template(args.kind, args.format))
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     print(f"Wrote {out}: {uploads.UPLOAD_KINDS[args.kind].description}.")
     print(uploads.data_dictionary(args.kind).to_string(index=False))
     return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from . import uploads
+    from . import accounts, uploads
 
     if args.kind not in uploads.UPLOAD_KINDS:
         raise UsageError(f"unknown kind '{args.kind}'; choose one of: {', '.join(uploads.UPLOAD_KINDS)}")
@@ -336,9 +371,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print("Dry run: nothing was written.")
             return 0
         name = args.name or f"{args.kind} upload from {path.name}"
-        new_version = store.publish(check.tables, name, args.note or "", args.user,
-                                    detail={"kind": args.kind, "file": path.name,
-                                            "changes": check.changes.to_dict(orient="records")})
+        try:
+            new_version = store.publish(check.tables, name, args.note or "", accounts.Actor.cli(args.user),
+                                        detail={"kind": args.kind, "file": path.name,
+                                                "changes": check.changes.to_dict(orient="records")}, base_version=version)
+        except storage.AlreadyPublished as exc:
+            print(str(exc))
+            return 0
     print(f"Published dataset version {new_version} ({name}).")
     return 0
 
@@ -408,11 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--db", type=Path, help=db_help)
     build.add_argument("--data-dir", default=str(storage.DATA_DIR), help="folder with the project CSV files")
     build.add_argument("--note", help="a note stored with the dataset version")
+    build.add_argument("--move-aside-damaged", action="store_true",
+                       help="when the database file is damaged, rename it (and its .wal) to NAME.damaged-TIMESTAMP "
+                            "beside it, never deleting it, and build a fresh one; without this, build refuses (exit 3)")
     build.set_defaults(func=cmd_build)
 
     status = sub.add_parser("status", help="say whether the database opens (exit codes for scripts)",
-                            description="Exit 0 when the database opens; 1 missing, 3 corrupt, 4 built by an older "
-                                        "version, 5 held by another process.")
+                            description="Exit 0 when the database opens and every table reads back; 1 missing, "
+                                        "3 damaged, 4 built by an older version, 5 held by another process.")
     status.add_argument("--db", type=Path, help=db_help)
     status.set_defaults(func=cmd_status)
 
@@ -523,7 +565,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _causes(exc: BaseException):
+    """The exception and what it happened during (a failed cleanup can hide a full disk)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return any(getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "no space left on device" in str(e).lower()
+               or "quota exceeded" in str(e).lower() for e in _causes(exc))
+
+
+def _disk_full_sentence(exc: BaseException) -> str:
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            what = cause.filename or "a file"
+            return f"The disk is full: {what} could not be written. Free some space, then run the command again."
+        if "no space left" in str(cause).lower():
+            detail = str(cause).strip().splitlines()[0][:200]
+            return f"The disk is full ({detail}). Free some space, then run the command again."
+    return "The disk is full. Free some space, then run the command again."
+
+
+def _os_error_sentence(exc: OSError) -> str:
+    """An OSError in a sentence: ours already are one; the system's name the file and what to do."""
+    if exc.errno is None or not exc.strerror:
+        return str(exc)
+    where = f"{exc.filename}" if exc.filename else "a file"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"Cannot read or write {where}: {exc.strerror.lower()}. Give this user access to it and its folder, "
+                "or choose another path.")
+    if exc.errno in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST):
+        return f"Cannot use {where}: {exc.strerror.lower()}. Choose a path whose folders are folders."
+    return f"Cannot read or write {where}: {exc.strerror.lower()}."
+
+
+def _duckdb_error_sentence(exc: duckdb.Error, args: argparse.Namespace) -> str:
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    db = getattr(args, "db", None) or storage.default_db_path()
+    return (f"The database {db} could not be read or written ({detail}). It may be damaged: "
+            f"python -m decision_tools status --db {db} reads every table and says so (exit 3), and "
+            f"python -m decision_tools build --move-aside-damaged --db {db} moves a damaged file aside, never deleting it.")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; every failure ends here as one sentence and an exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -531,3 +620,15 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), 2)
     except storage.StoreError as exc:
         return _fail(str(exc))
+    except BrokenPipeError:  # the reader stopped reading (`| head`): nothing to say
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        except (OSError, ValueError):
+            pass
+        return 1
+    except (OSError, duckdb.Error) as exc:
+        if _disk_full(exc):
+            return _fail(_disk_full_sentence(exc))
+        if isinstance(exc, OSError):
+            return _fail(_os_error_sentence(exc))
+        return _fail(_duckdb_error_sentence(exc, args))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ SNAPSHOTS_ENV_VAR = "URBAN_SYMBIOSIS_SNAPSHOTS"
 REPLICA_ENV_VAR = "URBAN_SYMBIOSIS_REPLICA"
 POINTER = "CURRENT"
 WORKSPACE_FILE = "workspace.duckdb"
+SNAPSHOT_NAME = re.compile(r"snapshot-\d{6,}\.duckdb")
 KEEP_SNAPSHOTS = 3
 WORKSPACE_WAIT_S = 10.0
 
@@ -54,44 +56,79 @@ def _fsync(path: Path) -> None:
 
 def _write_atomically(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    _fsync(partial)
-    os.replace(partial, path)
+    try:
+        partial.write_text(text)
+        _fsync(partial)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk leaves the old pointer and no stray file
+        raise
     _fsync(path.parent)  # the rename itself must survive a crash
+
+
+def _folder(snapshot_dir: Path) -> Path:
+    """Create the snapshot folder when missing; NotADirectoryError in a sentence when a file is in the way."""
+    try:
+        snapshot_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f"The snapshot folder {snapshot_dir} cannot be used: a file is in the way of that path. "
+                                 f"Point --dir or ${SNAPSHOTS_ENV_VAR} at a folder.") from None
+    return snapshot_dir
 
 
 def export(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, tables: dict[str, str]) -> Path:
     """Copy ``tables`` (name -> ORDER BY clause, '' for none) from the writer's connection into a new
     snapshot file and point CURRENT at it; return the file. Call outside a transaction."""
-    snapshot_dir.mkdir(parents=True, exist_ok=True)
-    numbers = [int(p.stem.split("-")[1]) for p in snapshot_dir.glob("snapshot-*.duckdb")]
+    _folder(snapshot_dir)
+    numbers = [int(p.stem.split("-")[1]) for p in snapshot_dir.glob("snapshot-*.duckdb") if SNAPSHOT_NAME.fullmatch(p.name)]
     final = snapshot_dir / f"snapshot-{max(numbers, default=0) + 1:06d}.duckdb"
     partial = final.with_name(final.name + ".partial")
     partial.unlink(missing_ok=True)
     alias = f"snapshot_{os.getpid()}"
-    con.execute(f"ATTACH '{partial}' AS {alias}")  # a path we built, not user text
     try:
-        for name, order in tables.items():
-            order_by = f" ORDER BY {order}" if order else ""
-            con.execute(f"CREATE TABLE {alias}.{name} AS SELECT * FROM main.{name}{order_by}")
-    finally:
-        con.execute(f"DETACH {alias}")
-    _fsync(partial)
-    os.replace(partial, final)
+        con.execute(f"ATTACH '{partial}' AS {alias}")  # a path we built, not user text
+        try:
+            for name, order in tables.items():
+                order_by = f" ORDER BY {order}" if order else ""
+                con.execute(f"CREATE TABLE {alias}.{name} AS SELECT * FROM main.{name}{order_by}")
+        finally:
+            con.execute(f"DETACH {alias}")
+        _fsync(partial)
+        os.replace(partial, final)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk must not keep a half-written snapshot filling it
+        raise
     _write_atomically(snapshot_dir / POINTER, final.name)
-    for old in sorted(snapshot_dir.glob("snapshot-*.duckdb"))[:-KEEP_SNAPSHOTS]:
+    ours = sorted(p for p in snapshot_dir.glob("snapshot-*.duckdb") if SNAPSHOT_NAME.fullmatch(p.name))
+    for old in ours[:-KEEP_SNAPSHOTS]:
         old.unlink(missing_ok=True)  # a replica still reading it keeps its open file (POSIX)
     return final
 
 
 def current_snapshot(snapshot_dir: Path) -> Path:
-    """The snapshot CURRENT points at; FileNotFoundError in a sentence when there is none yet."""
+    """The snapshot CURRENT points at. FileNotFoundError in a sentence when there is none yet, or when
+    the folder, its pointer or the file it names is missing or unusable (what to do included)."""
     pointer = snapshot_dir / POINTER
+    fix = f"On the writer, run: python -m decision_tools snapshot --dir {snapshot_dir}"
+    if not snapshot_dir.exists():
+        raise FileNotFoundError(f"The snapshot folder {snapshot_dir} does not exist. Point ${SNAPSHOTS_ENV_VAR} at the "
+                                f"writer's snapshot folder (shared with this machine), then {fix[0].lower()}{fix[1:]}")
+    if not snapshot_dir.is_dir():
+        raise FileNotFoundError(f"The snapshot folder {snapshot_dir} is a file, not a folder. Point ${SNAPSHOTS_ENV_VAR} "
+                                "at the writer's snapshot folder.")
     try:
         name = pointer.read_text().strip()
     except FileNotFoundError:
-        raise FileNotFoundError(f"There is no published snapshot in {snapshot_dir} yet. On the writer, run: "
-                                f"python -m decision_tools snapshot --dir {snapshot_dir}") from None
+        raise FileNotFoundError(f"There is no published snapshot in {snapshot_dir} yet. {fix}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FileNotFoundError(f"The snapshot pointer {pointer} cannot be read ({getattr(exc, 'strerror', None) or exc}). "
+                                f"{fix}") from None
+    if not SNAPSHOT_NAME.fullmatch(name):  # only a file of this folder, never a path elsewhere
+        raise FileNotFoundError(f"The snapshot pointer {pointer} does not name a snapshot file (it holds {name[:40]!r}). "
+                                f"{fix}")
+    if not (snapshot_dir / name).is_file():
+        raise FileNotFoundError(f"The snapshot pointer {pointer} names {name}, which is not in {snapshot_dir} (deleted, or "
+                                f"copied without it). {fix}")
     return snapshot_dir / name
 
 
@@ -100,7 +137,7 @@ def open_workspace(path: Path, *, wait_s: float = WORKSPACE_WAIT_S) -> duckdb.Du
     it only for one read or write, so the wait is milliseconds); TimeoutError in a sentence after
     ``wait_s``."""
     deadline = time.monotonic() + wait_s
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _folder(path.parent)
     while True:
         try:
             return duckdb.connect(str(path))

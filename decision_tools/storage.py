@@ -339,6 +339,7 @@ def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, no
     db_path = Path(db_path or default_db_path())
     tables = ingestion.read_project_tables(data_dir)  # raises DataValidationError listing every problem
     _refuse_if_busy(db_path)
+    guard_damaged_database(db_path)  # a damaged file may still hold uploads: refused, never replaced
     db_path.parent.mkdir(parents=True, exist_ok=True)
     partial = db_path.with_name(db_path.name + ".building")
     partial.unlink(missing_ok=True)
@@ -356,6 +357,9 @@ def build_database(db_path: Path | None = None, data_dir: Path = DATA_DIR, *, no
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        stale_wal = db_path.with_name(db_path.name + ".wal")
+        if stale_wal.exists():  # DuckDB would replay the old file's log onto the new one: keep it aside instead
+            os.rename(stale_wal, stale_wal.with_name(f"{stale_wal.name}.replaced-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"))
         os.replace(partial, db_path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -396,9 +400,10 @@ def guard_damaged_database(db_path: Path | None = None, *, move_aside: bool = Fa
     detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
     if not move_aside:
         raise DatabaseCorruptError(
-            f"The database {db_path} is damaged ({detail}). It is not replaced, as it may still hold uploaded dataset "
-            "versions, saved views, sessions, comments and the audit log. Move it aside (it is renamed, never deleted) and "
-            f"build a fresh demo database with: python -m decision_tools build --move-aside-damaged --db {db_path}")
+            f"The database {db_path} is damaged: it cannot be read ({detail}). It is not replaced, as it may still hold "
+            "uploaded dataset versions, saved views, sessions, comments and the audit log. Move it aside (it is renamed, "
+            "never deleted) and build a fresh demo database with: "
+            f"python -m decision_tools build --move-aside-damaged --db {db_path}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     target, n = db_path.with_name(f"{db_path.name}.damaged-{stamp}"), 1
     while target.exists() or target.with_name(target.name + ".wal").exists():  # os.rename would overwrite
@@ -417,6 +422,8 @@ def connect(db_path: Path | None = None, *, read_only: bool = True) -> duckdb.Du
     rebuild = f"Build it with: python -m decision_tools build --db {db_path}"
     if not db_path.exists():
         raise DatabaseMissingError(f"There is no database at {db_path}. {rebuild}")
+    rebuild = ("It may still hold uploads and the workspace: move it aside (renamed, never deleted) and build a fresh one "
+               f"with: python -m decision_tools build --move-aside-damaged --db {db_path}")
     try:
         con = duckdb.connect(str(db_path), read_only=read_only)
     except duckdb.IOException as exc:
