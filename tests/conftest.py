@@ -48,6 +48,15 @@ def store(small_db):
         yield opened
 
 
+@pytest.fixture()
+def writable_store(tmp_path, small_db):
+    """A read-write store on a private copy of the small test database, for tests that write."""
+    db = tmp_path / "writable.duckdb"
+    db.write_bytes(small_db.read_bytes())
+    with storage.Store.open(db, read_only=False) as opened:
+        yield opened
+
+
 # Test accounts: username -> (role, password). The credentials file lives in a temporary folder.
 TEST_USERS = {
     "admin": ("admin", "admin-pass-1234"),

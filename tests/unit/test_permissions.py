@@ -13,11 +13,8 @@ from tests.conftest import PROJECT_DIR, TEST_USERS
 
 
 @pytest.fixture()
-def writable(tmp_path, small_db):
-    db = tmp_path / "writes.duckdb"
-    db.write_bytes(small_db.read_bytes())
-    with storage.Store.open(db, read_only=False) as store:
-        yield store
+def writable(writable_store):
+    return writable_store
 
 
 @pytest.fixture()

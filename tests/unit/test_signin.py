@@ -13,11 +13,8 @@ T0 = datetime(2026, 12, 1, 12, 0, 0)
 
 
 @pytest.fixture()
-def store(tmp_path, small_db):
-    db = tmp_path / "signin.duckdb"
-    db.write_bytes(small_db.read_bytes())
-    with storage.Store.open(db, read_only=False) as opened:
-        yield opened
+def store(writable_store):
+    return writable_store
 
 
 @pytest.fixture()
