@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -76,8 +78,9 @@ def sankey_figure(chain: pd.DataFrame, title: str) -> go.Figure:
             hovertemplate="%{customdata}<extra></extra>",
         ),
     ))
-    figure.update_layout(title=dict(text=title, font=dict(size=15)), height=480, margin=dict(l=10, r=10, t=50, b=10),
-                         font=dict(size=12))
+    # Plotly reads a few HTML tags and entities in titles (<a href> becomes a link): the title is plain text.
+    figure.update_layout(title=dict(text=html.escape(title, quote=False), font=dict(size=15)), height=480,
+                         margin=dict(l=10, r=10, t=50, b=10), font=dict(size=12))
     return figure
 
 

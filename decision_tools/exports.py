@@ -10,6 +10,7 @@ import html
 import io
 import json
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -96,8 +97,10 @@ def text_html(text: str) -> str:
 def session_html(session: dict, comments: pd.DataFrame, base_url: str) -> bytes:
     """A discussion session as one document: each step's view, note and comments, in order."""
     sections = []
+    if not base_url.lower().startswith(("http://", "https://")):  # never javascript: or data: from a Host header
+        base_url = "./"
     for item in session["items"].itertuples():
-        link = f"{base_url}?view={item.view_id}"
+        link = f"{base_url}?view={quote(str(item.view_id), safe='')}"
         body = [f"<p><a href='{html.escape(link, quote=True)}'>{html.escape(link)}</a> · page "
                 f"{html.escape(item.page or 'overview')} · dataset version {int(item.dataset_version)}</p>"]
         if item.note:

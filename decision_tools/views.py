@@ -41,7 +41,7 @@ def _pick(raw: str | None, choices: Sequence[str], default: str, what: str, noti
         return fallback
     if raw not in choices:
         notices.append(
-            f"The link asked for {what} '{escape_markdown(raw)}', which is not in the data; showing {fallback} instead."
+            f"The link asked for {what} '{escape_markdown(raw)}', which is not in the data; showing {escape_markdown(fallback)} instead."
         )
         return fallback
     return raw

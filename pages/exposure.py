@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from decision_tools import charts, exposure
-from decision_tools.formatting import format_mass, format_share
+from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.uncertainty import quantity_frame
 
 ctx = ui.context()
@@ -19,7 +19,7 @@ data = ui.exposure_data(version)
 products = ui.reference_table(version, "products").set_index("product")
 sectors = products["sector"].to_dict()
 
-st.title(f"Supply chain exposure · {sel.city} · {sel.year}")
+st.title(f"Supply chain exposure · {escape_markdown(sel.city)} · {sel.year}")
 all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params")
 materials = critical if all_crms else (sel.material,)
 scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
@@ -80,7 +80,7 @@ else:
                    + (f"Supply risk would fall below the 1.0 threshold at an EOL-RIR of about {format_share(float(below.min()))}."
                       if not below.empty else "Even 60 % recycled input would not bring it below the 1.0 threshold."))
 
-st.subheader(f"Where {sel.city}'s demand comes from")
+st.subheader(f"Where {escape_markdown(sel.city)}'s demand comes from")
 try:
     engine = ui.scenario_engine(version, sel.city, materials)
 except ValueError:
@@ -94,7 +94,7 @@ mapped = by_country.merge(data.countries[["name", "lat", "lon", "wgi_pv_norm"]].
                           left_on="country_iso3", right_index=True)
 st.pydeck_chart(charts.world_exposure_map(mapped), height=420, key="world_map")
 unspecified = float(by_country.loc[by_country["country_iso3"] == exposure.REST_OF_WORLD, "kg"].sum())
-st.caption(f"Material in new products entering {sel.city} in {sel.year}, split by the supplying countries' shares at the "
+st.caption(f"Material in new products entering {escape_markdown(sel.city)} in {sel.year}, split by the supplying countries' shares at the "
            f"bottleneck stage. Circle area: kg; colour: political stability (green stable, red unstable). "
            f"{format_mass(unspecified)} per year comes from countries not listed (rest of the world). Confidence: illustrative "
            "(city demand) and medium to low (shares).")
@@ -138,7 +138,7 @@ with st.container(border=True):
         b.markdown(f"**Materials:** {', '.join(chosen) or 'none modelled for this scope'}")
         not_modelled = [m for m in listed if m not in modelled]
         if not_modelled:
-            st.caption(f"Not modelled for {scope} in {sel.city}: {', '.join(not_modelled)}. Confidence of the measure: {preset.confidence}.")
+            st.caption(f"Not modelled for {scope} in {escape_markdown(sel.city)}: {', '.join(not_modelled)}. Confidence of the measure: {preset.confidence}.")
     cut = c.slider("Cut (share of the country's supply)", 0.0, 1.0, 0.5, 0.05, key="cut", bind="query-params")
     duration = d.number_input("Duration (years)", 1, 10, 2, key="duration", bind="query-params")
 saved = ui.store().saved_scenarios()
@@ -151,7 +151,7 @@ if chosen:
         try:
             runs[scenario_name] = engine.run(saved.set_index("name").at[scenario_name, "settings"])
         except ValueError as exc:
-            st.warning(f"“{scenario_name}” cannot run on this dataset version: {exc}")
+            st.warning(f"“{escape_markdown(scenario_name, 80)}” cannot run on this dataset version: {escape_markdown(exc, 300)}")
     coverage_rows = []
     for label, run in runs.items():
         shortfall, coverage = exposure.disruption_shortfall(

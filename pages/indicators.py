@@ -9,7 +9,7 @@ import streamlit as st
 
 import ui
 from decision_tools import charts, uncertainty
-from decision_tools.formatting import format_mass, format_share
+from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.indicators import (INDICATORS, circular_material_use_rate, collection_rate, eol_recycling_rate,
                                       mass_weighted_mean, secondary_supply_share)
 
@@ -23,11 +23,11 @@ all_crms = st.toggle("All critical raw materials together (by mass)", key="all_c
                      help="Off: the material picked in the sidebar. On: every material on the EU's 2023 critical list, summed in kg.")
 materials = critical if all_crms else (sel.material,)
 scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
-st.title(f"Circularity indicators · {sel.city} · {sel.year}")
+st.title(f"Circularity indicators · {escape_markdown(sel.city)} · {sel.year}")
 st.caption(f"For {scope}. Ranges are the 5-95 % interval of {uncertainty.DEFAULT_SAMPLES:,} Monte Carlo draws of every "
            "input within the spread of its confidence label; the big number is the median.")
 
-with st.status(f"Propagating uncertainty: {uncertainty.DEFAULT_SAMPLES:,} draws for {sel.city}…", expanded=False) as status:
+with st.status(f"Propagating uncertainty: {uncertainty.DEFAULT_SAMPLES:,} draws for {escape_markdown(sel.city)}…", expanded=False) as status:
     started = time.perf_counter()
     try:
         sim = ui.simulation(version, sel.city, materials)
@@ -143,7 +143,7 @@ else:
     places = pd.DataFrame({"lat": [city_row["lat"]], "lon": [city_row["lon"]], "population": [city_row["population"]]},
                           index=pd.Index([sel.city], name="name"))
     pivot.index = [sel.city]
-    note = f"No district data for {sel.city} yet: the city is shown as one point. A researcher can upload districts."
+    note = f"No district data for {escape_markdown(sel.city)} yet: the city is shown as one point. A researcher can upload districts."
 places = places.assign(stock_kg=pivot["in_use_stock"] + pivot["hibernating_stock"], eol_kg=pivot["end_of_life"]).reset_index()
 st.pydeck_chart(charts.district_map(places, (float(city_row["lat"]), float(city_row["lon"]))), height=430, key="district_map")
 st.caption("Circle area: urban-mine stock (in use + hibernating). Colour: end of life per inhabitant, from blue (low) to red (high). "
@@ -154,7 +154,7 @@ st.dataframe(district_table, hide_index=True, width="stretch", column_config=ui.
 ui.download_button(district_table, f"districts_{sel.city}_{sel.year}", "dl_districts")
 hotspot = places.assign(per_inhabitant=places["eol_kg"] / places["population"]).sort_values("per_inhabitant").iloc[-1]["name"]
 ui.challenge_link(f"Recover {material_name.lower()} from end-of-life products in {hotspot}", sel.material,
-                  f"Turn the hotspot {hotspot} into a challenge")
+                  f"Turn the hotspot {escape_markdown(hotspot)} into a challenge")
 
 st.subheader("How the cities compare")
 all_cities = ui.metric_table(version, None, list(materials), sel.year, ("city",)).pivot_table(index="city", columns="metric", values="kg")

@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from decision_tools import charts
-from decision_tools.formatting import format_mass, format_share
+from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.system import PROCESS_LABELS
 from decision_tools.provenance import weakest
 from decision_tools.storage import METRICS
@@ -17,13 +17,13 @@ material = ui.reference_table(version, "materials").set_index("symbol").loc[sel.
 city = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
 product_names = dict(ui.reference_table(version, "products")[["product", "name"]].itertuples(index=False))
 
-st.title(f"{sel.city} · {material['name']} ({sel.material}) · {sel.year}")
+st.title(f"{escape_markdown(sel.city)} · {material['name']} ({sel.material}) · {sel.year}")
 st.download_button("City briefing (printable HTML)", lambda: ui.briefing(version, sel.city, sel.year, sel.material),
                    file_name=f"briefing_{sel.city}_{sel.material}_{sel.year}_v{version}.html", mime="text/html",
                    icon=":material/description:", on_click="ignore", key="briefing")
 flags = [label for label, on in (("critical (EU 2023)", material["critical_2023"]), ("strategic (CRMA 2024)", material["strategic_2024"])) if on]
 st.caption(
-    f"{int(city['population']):,} inhabitants, {int(city['households']):,} households ({city['confidence']}: {city['note']}). "
+    f"{int(city['population']):,} inhabitants, {int(city['households']):,} households ({city['confidence']}: {escape_markdown(city['note'], 300)}). "
     f"{material['name']}: EU supply risk {material['supply_risk']:.1f}, economic importance {material['economic_importance']:.1f}"
     f"{', ' + ' and '.join(flags) if flags else ', not on the EU critical list'}"
     f"{'' if material['role'] == 'critical' else ' (' + material['role'] + ')'}; "
