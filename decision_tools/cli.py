@@ -359,7 +359,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         version = store.current_version()
         check = uploads.check_upload(args.kind, path.read_bytes(), path.name, store.input_tables(version))
         if not check.report.ok:
-            print(f"{path.name} was not accepted: {len(check.report.problems)} problem(s).", file=sys.stderr)
+            print(f"{path.name} was not accepted: {check.report.problem_count:,} problem(s).", file=sys.stderr)
             for problem in check.report.problems:
                 print(f"  - {problem}", file=sys.stderr)
             return 1

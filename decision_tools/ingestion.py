@@ -392,12 +392,86 @@ TABLES: dict[str, TableSpec] = {
 
 @dataclass
 class ValidationReport:
-    """Every problem found, each a sentence naming file, row, column and value."""
+    """Every problem found, each a sentence naming file, row, column and value. At most
+    ``max_problems()`` sentences are kept (a broken file can hold millions of problems); the rest are
+    counted, and one last sentence says how many more there are. ``problem_count`` is the total."""
+
+    MAX_PROBLEMS_ENV_VAR = "URBAN_SYMBIOSIS_MAX_PROBLEMS"
+    # 20,000: bench/upload_validation.py counts every bad row of a 1 M-row upload with 1 % bad rows (10,039 problems).
+    DEFAULT_MAX_PROBLEMS = 20_000
+
+    class Problems(list):
+        """A list of problem sentences that keeps the first ``limit`` and counts the rest; once over the
+        limit its last item is the sentence saying how many more there are."""
+
+        def __init__(self, items=(), limit: int = 20_000):
+            super().__init__()
+            self.limit = max(1, int(limit))
+            self.total = 0
+            self.extend(items)
+
+        @classmethod
+        def _rebuild(cls, items: list, limit: int, total: int) -> "ValidationReport.Problems":
+            out = cls(limit=limit)
+            list.extend(out, items)
+            out.total = total
+            return out
+
+        def __reduce__(self):  # pickle and copy keep the sentences and the count as they are
+            return (self._rebuild, (list(self), self.limit, self.total))
+
+        @property
+        def full(self) -> bool:
+            return self.total >= self.limit
+
+        def append(self, sentence: str) -> None:
+            self.total += 1
+            if self.total <= self.limit:
+                super().append(sentence)
+                return
+            more = self.total - self.limit
+            summary = (f"... and {more:,} more problem{'s' if more > 1 else ''} ({self.total:,} in all) not listed; "
+                       "fix the ones listed and try again")
+            if more == 1:
+                super().append(summary)
+            else:
+                self[-1] = summary
+
+        def extend(self, sentences) -> None:
+            for sentence in sentences:
+                self.append(sentence)
+
+        def __iadd__(self, sentences):
+            self.extend(sentences)
+            return self
 
     problems: list[str] = field(default_factory=list)
     file_labels: dict[str, str] = field(default_factory=dict)  # table -> the file name to show
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.problems, ValidationReport.Problems):
+            self.problems = ValidationReport.Problems(self.problems, ValidationReport.max_problems())
+
+    @staticmethod
+    def max_problems() -> int:
+        """Problem sentences kept per report: ``$URBAN_SYMBIOSIS_MAX_PROBLEMS`` or 20,000."""
+        import os
+
+        try:
+            return max(1, int(float(os.environ.get(ValidationReport.MAX_PROBLEMS_ENV_VAR, "") or
+                                    ValidationReport.DEFAULT_MAX_PROBLEMS)))
+        except ValueError:
+            return ValidationReport.DEFAULT_MAX_PROBLEMS
+
+    @property
+    def problem_count(self) -> int:
+        """Every problem found, listed or not."""
+        return self.problems.total if isinstance(self.problems, ValidationReport.Problems) else len(self.problems)
+
     def add(self, table: str, row: int | None, column: str | None, value: object, rule: str) -> None:
+        if isinstance(self.problems, ValidationReport.Problems) and self.problems.full:
+            self.problems.append("")  # only counted: the sentence would not be kept
+            return
         where = self.file_labels.get(table, f"{table}.csv")
         if row is not None:
             where += f", row {row}"
@@ -417,7 +491,7 @@ class DataValidationError(ValueError):
     def __init__(self, report: ValidationReport):
         self.report = report
         listed = "\n".join(f"  - {p}" for p in report.problems)
-        super().__init__(f"{len(report.problems)} problem(s) in the project data:\n{listed}")
+        super().__init__(f"{report.problem_count:,} problem(s) in the project data:\n{listed}")
 
 
 def _file_row(index: int) -> int:

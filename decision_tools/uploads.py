@@ -5,26 +5,24 @@ An upload of a kind replaces, in its target table, every row of the scopes it co
 all ownership rows of Helsinki smartphones) and adds the rest. Every problem is reported at once,
 naming the row (as numbered in the file, header = row 1), the column, the value and the rule; nothing
 is written unless everything passes.
+
+Files are read by upload_files.py, which refuses one that would unpack past its limits before reading
+it; a report keeps the first problems and counts the rest (``ValidationReport``).
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from . import ingestion
 from .ingestion import TABLES, ValidationReport
+from .upload_files import max_upload_bytes, read_upload  # noqa: F401 - max_upload_bytes is part of this module's API
 
-MAX_UPLOAD_MB_ENV_VAR = "URBAN_SYMBIOSIS_MAX_UPLOAD_MB"
-DEFAULT_MAX_UPLOAD_MB = 20
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -76,10 +74,6 @@ def check_ownership(check: "UploadCheck", kind: str, current: dict[str, pd.DataF
 CITY_COLUMNS = ("city", "country_iso3", "district", "population", "households", "lat", "lon", "source_id", "confidence", "note")
 
 
-def max_upload_bytes() -> int:
-    return int(float(os.environ.get(MAX_UPLOAD_MB_ENV_VAR, DEFAULT_MAX_UPLOAD_MB)) * 1024 * 1024)
-
-
 def template_columns(kind: str) -> list[str]:
     if kind == "city":
         return list(CITY_COLUMNS)
@@ -118,56 +112,6 @@ def data_dictionary(kind: str) -> pd.DataFrame:
         rows.append({"column": name, "type": {"str": "text", "float": "number", "int": "whole number", "bool": "true/false"}[c.kind],
                      "required": "yes" if c.required else "no", "rule": rule})
     return pd.DataFrame(rows)
-
-
-def read_upload(content: bytes, filename: str, report: ValidationReport, label: str) -> pd.DataFrame | None:
-    """The uploaded file as a table of text cells, or None with the reason in ``report``."""
-    def fail(rule: str) -> None:
-        report.add(label, None, None, None, rule)
-
-    if len(content) > max_upload_bytes():
-        fail(f"the file is {len(content) / 2**20:.1f} MB; the limit is {max_upload_bytes() / 2**20:g} MB")
-        return None
-    if not content.strip():
-        fail("the file is empty")
-        return None
-    suffix = Path(filename).suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            try:
-                text = content.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                fail("the file is not UTF-8 text; save it as 'CSV UTF-8'")
-                return None
-            if "\x00" in text:
-                fail("the file is not a text table (it holds binary data)")
-                return None
-            try:
-                dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t|")
-                delimiter = dialect.delimiter
-            except csv.Error:
-                delimiter = ","
-            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False)
-        elif suffix == ".xlsx":
-            frame = pd.read_excel(io.BytesIO(content), dtype=str, engine="openpyxl").fillna("")
-        elif suffix == ".parquet":
-            with tempfile.NamedTemporaryFile(suffix=".parquet") as handle:
-                handle.write(content)
-                handle.flush()
-                frame = duckdb.connect().execute("SELECT * FROM read_parquet(?)", [handle.name]).df()
-            frame = frame.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
-        else:
-            fail(f"'{suffix or filename}' files are not accepted; use CSV, XLSX or Parquet")
-            return None
-    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem, said in a sentence
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        fail(f"the file cannot be read as a {suffix.lstrip('.').upper()} table ({detail[:160]})")
-        return None
-    if frame.empty and len(frame.columns) == 0:
-        fail("the file holds no table")
-        return None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
 
 
 def neutralise(frame: pd.DataFrame, text_columns: list[str]) -> tuple[pd.DataFrame, int]:

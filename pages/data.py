@@ -46,7 +46,7 @@ def upload_section() -> None:
     check = uploads.check_upload(kind, file.getvalue(), file.name, current)
     uploads.check_ownership(check, kind, current, ctx.username, list(ctx.roles))
     if not check.report.ok:
-        st.error(f"{escape_markdown(file.name)} was not accepted: {len(check.report.problems)} problem(s). Nothing was written; "
+        st.error(f"{escape_markdown(file.name)} was not accepted: {check.report.problem_count:,} problem(s). Nothing was written; "
                  f"version {ctx.latest_version_id} is unchanged.")
         report = pd.DataFrame({"problem": check.report.problems})
         st.dataframe(report, hide_index=True, width="stretch")

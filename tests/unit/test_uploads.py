@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from decision_tools import storage, uploads
+from decision_tools import storage, upload_files, uploads
 from tests.conftest import PROJECT_DIR
 
 COMPOSITION = "product,material,grams_per_unit,source_id,confidence,basis\n"
@@ -67,7 +67,7 @@ def test_wrong_encoding_and_not_a_table(current):
 
 
 def test_size_limit_is_a_setting(current, monkeypatch):
-    monkeypatch.setenv(uploads.MAX_UPLOAD_MB_ENV_VAR, "0.0001")
+    monkeypatch.setenv(upload_files.MAX_UPLOAD_MB_ENV_VAR, "0.0001")
     assert any("the limit is" in p for p in problems("composition", COMPOSITION + "smartphone,Co,7,SCRREEN,medium,x\n" * 20, current))
 
 
