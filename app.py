@@ -47,7 +47,7 @@ with st.sidebar:
                 st.form_submit_button("Sign in", on_click=ui.try_sign_in)
             if "_sign_in_message" in st.session_state:
                 st.error(st.session_state.pop("_sign_in_message"))
-    ui.write_cookie()
+    ui.write_cookie(st.empty())  # a slot drawn on every run, so the sidebar's later widgets keep their place
 if accounts.sign_in_required() and not signed_in:
     navigation.run()
     st.stop()
@@ -149,9 +149,13 @@ with st.sidebar, st.popover("Share this view", icon=":material/share:", width="s
         if st.button("Save and get the link", key="_save_view"):
             lever_ids = set(ui.reference_table(version_id, "levers")["lever_id"])
             state = view_state(list(st.query_params.keys()), st.session_state, lever_ids)
-            view_id = ui.store().save_view(view_title, navigation.url_path, state, version_id, accounts.Actor(username))
-            base = str(st.context.url).split("?")[0] if st.context.url else ""
-            st.code(f"{base}?view={view_id}", language=None)
+            try:
+                view_id = ui.store().save_view(view_title, navigation.url_path, state, version_id, accounts.Actor(username))
+            except PermissionError as exc:  # the role changed since this run began
+                st.error(str(exc))
+            else:
+                base = str(st.context.url).split("?")[0] if st.context.url else ""
+                st.code(f"{base}?view={view_id}", language=None)
     else:
         st.caption("Sign in to save views with a short link.")
 

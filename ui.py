@@ -183,9 +183,11 @@ def sign_out() -> None:
     state["_cookie_change"] = ("", 0)
 
 
-def write_cookie() -> None:
+def write_cookie(slot) -> None:
     """Apply a pending change of the sign-in cookie in the browser (set after signing in, deleted after
-    signing out). Streamlit answers over a websocket, not HTTP responses, so a script writes it."""
+    signing out), in ``slot`` (an st.empty drawn on every run: an element that comes and goes would shift
+    the widgets after it, and an open popover among them would close). Streamlit answers over a
+    websocket, not HTTP responses, so a script writes the cookie."""
     change = st.session_state.pop("_cookie_change", None)
     if change is None:
         return
@@ -193,8 +195,8 @@ def write_cookie() -> None:
     if not all(c.isalnum() or c in "-_" for c in token):
         return  # tokens are URL-safe base64; anything else never reaches the page
     cookie = f"{signin.COOKIE_NAME}={token}; path=/; max-age={int(max_age)}; samesite=strict"
-    st.html(f"<script>document.cookie = '{cookie}' + (location.protocol === 'https:' ? '; secure' : '');</script>",
-            unsafe_allow_javascript=True)  # our own token, checked above: never user text
+    slot.html(f"<script>document.cookie = '{cookie}' + (location.protocol === 'https:' ? '; secure' : '');</script>",
+              unsafe_allow_javascript=True)  # our own token, checked above: never user text
 
 
 def require(action: str, what: str) -> None:

@@ -42,7 +42,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     "read_audit_log": frozenset({"admin"}),
     "clear_caches": frozenset({"admin"}),
 }
-PERMISSIONS = ACTIONS  # the name older code used
 CREDENTIALS_ENV_VAR = "URBAN_SYMBIOSIS_CREDENTIALS"
 ADMIN_PASSWORD_ENV_VAR = "URBAN_SYMBIOSIS_ADMIN_PASSWORD"
 REQUIRE_SIGN_IN_ENV_VAR = "URBAN_SYMBIOSIS_REQUIRE_SIGN_IN"
@@ -77,6 +76,8 @@ class Actor:
 def as_actor(actor: "Actor | str | None") -> "Actor | None":
     if actor is None or isinstance(actor, Actor):
         return actor
+    if hasattr(actor, "username"):  # an Actor made before this module was reloaded (Streamlit's file watcher)
+        return Actor(actor.username, bool(getattr(actor, "command_line", False)))
     return Actor(str(actor))
 
 

@@ -1061,6 +1061,9 @@ class Store:
             raise ValueError(f"There is no saved view '{view_id}' to link.")
         challenge_id = new_view_id()
         with self._transaction(workspace=True) as cursor:
+            if cursor.execute("SELECT count(*) FROM challenges WHERE posted_by = ? AND lower(title) = lower(?) AND status <> 'completed'",
+                              [actor.username, title]).fetchall()[0][0]:
+                raise ValueError(f"You have already posted “{title}” and it is not completed; it is in the list above.")
             cursor.execute("INSERT INTO challenges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, ?, ?)",
                            [challenge_id, title, description, own[org_id], ";".join(disciplines), kind,
                             material, view_id or None, deadline, actor.username, _now()])

@@ -198,9 +198,12 @@ elif ctx.may("post_challenge"):
             try:  # the store checks the role and the organisation's owner again, now
                 store.post_challenge(title, description, org_id, chosen, kind, material or None, view_id or None,
                                      deadline, ctx.actor)
-                st.success(f"Posted “{escape_markdown(title, 80)}”.")
+                st.session_state["_hub_posted"] = title
+                st.rerun()  # the market above lists it at once
             except (ValueError, PermissionError) as exc:
                 st.error(escape_markdown(str(exc), 300))
+if "_hub_posted" in st.session_state:
+    st.success(f"Posted “{escape_markdown(st.session_state.pop('_hub_posted'), 80)}”.")
 
 st.subheader("Hub events")
 events = store.events()

@@ -16,7 +16,9 @@ def test_partner_posts_and_student_registers(browser, small_db, tmp_path):
         form = partner.locator('[data-testid="stForm"]', has_text="Post a challenge")
         assert form.get_by_role("textbox", name="Title").input_value() == "Magnets from campus laptops"
         form.get_by_role("textbox", name="Description").fill("Design a take-back and dismantling line for laptop magnets.")
-        form.get_by_role("textbox", name="Organisation").fill("Ghent Campus Facilities")
+        # a partner posts only for an organisation of its own: pat has one in Ghent, already chosen
+        organisation = form.locator('[data-testid="stSelectbox"]', has_text="For your organisation").locator("input")
+        assert organisation.input_value() == "Fictitious: Ghent Campus Facilities"
         form.locator('[data-testid="stMultiSelect"]').click()
         partner.get_by_role("option", name="chemistry").click()
         partner.keyboard.press("Escape")

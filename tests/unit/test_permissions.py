@@ -134,6 +134,9 @@ def test_challenges_are_posted_only_for_ones_own_organisation(writable):
     assert writable.challenges().set_index("challenge_id").at[cid, "organisation"] == "Fictitious: Delft Magnet Recovery"
     with pytest.raises(PermissionDenied, match="Only the partner who posted"):
         writable.set_challenge_status(cid, "assigned", "", "pat")
+    with pytest.raises(ValueError, match="already posted"):  # a second click on Post
+        writable.post_challenge("magnets", "d", "org_magnet_dlf", ["chemistry"], "thesis", None, None, None, "dana")
+    assert len(writable.challenges()) == 1
 
 
 def test_only_the_organisations_in_a_match_record_it(writable, own_credentials):
