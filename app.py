@@ -159,7 +159,9 @@ with st.sidebar, st.popover("Share this view", icon=":material/share:", width="s
     else:
         st.caption("Sign in to save views with a short link.")
 
+shown_latest = int(st.session_state.get("_latest_shown", latest_version))
+st.session_state["_latest_shown"] = latest_version
 st.session_state["context"] = ui.Context(
-    version_id, latest_version, Selection(city=city, year=int(year), material=material), username, roles,
+    version_id, latest_version, shown_latest, Selection(city=city, year=int(year), material=material), username, roles,
 )
 navigation.run()

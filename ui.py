@@ -103,6 +103,9 @@ def sources(version_id: int) -> pd.DataFrame:
 class Context:
     version_id: int  # the version shown (the latest, or one pinned by the link)
     latest_version_id: int
+    # The latest version when this browser session's previous run was drawn: what the visitor saw (a dry
+    # run, an offer form) when clicking. Publishing is refused if a newer version has landed since.
+    shown_latest_version_id: int
     selection: Selection
     username: str | None  # None: not signed in
     roles: tuple[str, ...]  # as the credentials file said at the start of this run

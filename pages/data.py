@@ -83,7 +83,7 @@ def publish(check: uploads.UploadCheck, name: str, note: str, detail: dict) -> N
     the same data only once (a second click says which version holds them)."""
     with st.status("Publishing: writing the new version and recomputing every city…") as status:
         try:
-            new_version = store.publish(check.tables, name, note, ctx.actor, detail=detail, base_version=ctx.latest_version_id)
+            new_version = store.publish(check.tables, name, note, ctx.actor, detail=detail, base_version=ctx.shown_latest_version_id)
         except storage.AlreadyPublished as exc:
             status.update(label="Already published", state="complete")
             st.info(str(exc))

@@ -124,7 +124,7 @@ elif ctx.may("offer_stream") and len(my_orgs_latest):
                 try:
                     new_version = store.publish(check.tables, f"Offer from {my_orgs_latest[org_id]}", description, ctx.actor,
                                                 detail={"kind": "offers", "org_id": org_id}, action="offer_stream",
-                                                base_version=ctx.latest_version_id)
+                                                base_version=ctx.shown_latest_version_id)
                     st.success(f"Published as dataset version {new_version}.")
                 except storage.AlreadyPublished as exc:
                     st.info(str(exc))

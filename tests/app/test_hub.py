@@ -92,3 +92,18 @@ def test_an_offer_made_from_an_old_version_builds_on_the_latest(app, tmp_path):
         composition = store.table("product_content", 3).set_index(["product", "material"])
         assert composition.at[("smartphone", "Co"), "grams_per_unit"] == 4  # version 2's change is kept
         assert "Retired lab laptops" in set(store.table("offers", 3)["description"])
+
+
+def test_an_offer_is_refused_when_a_version_landed_after_the_form_was_shown(app, tmp_path):
+    from decision_tools import uploads
+
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent")  # the form is drawn on version 1
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:  # meanwhile a researcher publishes
+        check = uploads.check_upload("composition", b"product,material,grams_per_unit,source_id,confidence,basis\n"
+                                     b"smartphone,Co,4,SCRREEN,medium,measured\n", "c.csv", store.input_tables(1))
+        assert store.publish(check.tables, "Measured phones", "", "rita") == 2
+    next(t for t in partner.text_input if t.label == "Description").input("Retired lab laptops")
+    next(b for b in partner.button if b.label == "Publish the offer").click().run()
+    assert any("version 2 was published after these data were checked against version 1" in e.value for e in partner.error)
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        assert store.current_version() == 2

@@ -72,7 +72,9 @@ def test_methods_page_keeps_the_selection_in_the_url(page, server_url):
     page.locator('[data-testid="stSidebarNav"] a', has_text="Methods and sources").click()
     page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText === 'Methods and sources'")
     wait_ready(page)
-    assert "city=Ghent" in page.url and "year=2031" in page.url and "material=Pt" in page.url
+    # the address settles as the page's widgets register: wait for it (fails if it never holds all three)
+    page.wait_for_function("() => ['city=Ghent', 'year=2031', 'material=Pt'].every(p => location.href.includes(p))",
+                           timeout=15_000)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()
     page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Ghent')")
     assert page.locator("h1").first.inner_text() == "Ghent · Platinum (Pt) · 2031"
