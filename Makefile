@@ -40,8 +40,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The database is kept: it holds uploaded versions, saved views, sessions and the audit log.
 clean:
-	rm -rf $(VENV) $(DB) .pytest_cache
+	rm -rf $(VENV) .pytest_cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/monte_carlo.py
