@@ -30,6 +30,24 @@ def write_small_data(target: Path, cities=TEST_CITIES) -> Path:
     return target
 
 
+def write_renamed_data(target: Path, city: str, district: str, organisation: str, city_note: str | None = None) -> Path:
+    """The small data with Ghent renamed ``city``, its districts ``district 0, 1 ...`` and every
+    organisation ``organisation 0, 1 ...`` (for the tests of hostile names)."""
+    write_small_data(target)
+    for name in ("cities", "districts", "organisations"):
+        frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
+        ghent = frame["city"] == "Ghent"
+        frame.loc[ghent, "city"] = city
+        if name == "cities" and city_note is not None:
+            frame.loc[ghent, "note"] = city_note
+        if name == "districts":
+            frame.loc[ghent, "district"] = [f"{district} {i}" for i in range(int(ghent.sum()))]
+        if name == "organisations":
+            frame["name"] = [f"{organisation} {i}" for i in range(len(frame))]
+        frame.to_csv(target / f"{name}.csv", index=False)
+    return target
+
+
 @pytest.fixture(scope="session")
 def small_data_dir(tmp_path_factory) -> Path:
     return write_small_data(tmp_path_factory.mktemp("data"))

@@ -7,21 +7,26 @@ from decision_tools import storage
 from tests.conftest import PROJECT_DIR
 
 
-@pytest.fixture()
-def app(small_db, monkeypatch, tmp_path):
-    """An AppTest of the whole app (app.py and its navigation) on a copy of the small test database:
-    the app holds its database read-write, and the tests read the original for expected numbers."""
+def app_on_copy(db_path, monkeypatch, tmp_path, timeout: int = 60):
+    """A maker of AppTests of the whole app (app.py and its navigation) on a copy of ``db_path`` at
+    tmp_path/app.duckdb: the app holds its database read-write, and the tests read the original."""
     copy = tmp_path / "app.duckdb"
-    shutil.copy(small_db, copy)
+    shutil.copy(db_path, copy)
     monkeypatch.setenv(storage.DB_ENV_VAR, str(copy))
 
     def make(**query_params) -> AppTest:
-        at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+        at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=timeout)
         for key, value in query_params.items():
             at.query_params[key] = value
         return at
 
     return make
+
+
+@pytest.fixture()
+def app(small_db, monkeypatch, tmp_path):
+    """An AppTest maker on a copy of the small test database."""
+    return app_on_copy(small_db, monkeypatch, tmp_path)
 
 
 def open_page(app, page: str, user: str | None = None, **query_params):

@@ -6,17 +6,14 @@ popovers) carries them only escaped, so no visitor's browser ever fetches or lin
 
 import datetime as dt
 import re
-import shutil
 from urllib.parse import urlparse
 
-import pandas as pd
 import pytest
 from google.protobuf.message import Message
-from streamlit.testing.v1 import AppTest
 
 from decision_tools import storage
-from tests.app.conftest import sign_in
-from tests.conftest import PROJECT_DIR, write_small_data
+from tests.app.conftest import app_on_copy, sign_in
+from tests.conftest import write_renamed_data
 
 HOST = "evil.test"
 MARKER = "evil"  # in every hostile text, escaped or not (the app's own Markdown has links of its own)
@@ -36,18 +33,8 @@ MARKUP = [r"(?<!\\)!\[", r"(?<!\\)\]\(", r"(?<!\\)\]\[", r"(?<!\\)<\s*img", r"(?
 def hostile_db(tmp_path_factory):
     """The small data with Ghent, its districts and every organisation renamed to hostile text, then
     user content with hostile titles, and a later (rolled back) dataset version with a hostile name."""
-    data = write_small_data(tmp_path_factory.mktemp("hostile_data"))
-    for name in ("cities", "districts", "organisations"):
-        frame = pd.read_csv(data / f"{name}.csv", dtype=str, keep_default_na=False)
-        ghent = frame["city"] == "Ghent"
-        frame.loc[ghent, "city"] = CITY
-        if name == "cities":
-            frame.loc[ghent, "note"] = f"![n](http://{HOST}/note.png)"
-        if name == "districts":
-            frame.loc[ghent, "district"] = [f"{DISTRICT} {i}" for i in range(int(ghent.sum()))]
-        if name == "organisations":
-            frame["name"] = [f"{ORGANISATION} {i}" for i in range(len(frame))]
-        frame.to_csv(data / f"{name}.csv", index=False)
+    data = write_renamed_data(tmp_path_factory.mktemp("hostile_data"), CITY, DISTRICT, ORGANISATION,
+                              city_note=f"![n](http://{HOST}/note.png)")
     db_path = tmp_path_factory.mktemp("hostile_db") / "hostile.duckdb"
     storage.build_database(db_path, data)
 
@@ -75,17 +62,7 @@ def hostile_db(tmp_path_factory):
 @pytest.fixture()
 def hostile_app(hostile_db, monkeypatch, tmp_path):
     db_path, view_id, session_id = hostile_db
-    copy = tmp_path / "app.duckdb"
-    shutil.copy(db_path, copy)
-    monkeypatch.setenv(storage.DB_ENV_VAR, str(copy))
-
-    def make(**query_params) -> AppTest:
-        at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=180)
-        for key, value in query_params.items():
-            at.query_params[key] = value
-        return at
-
-    return make, view_id, session_id
+    return app_on_copy(db_path, monkeypatch, tmp_path, timeout=180), view_id, session_id
 
 
 def rendered_texts(at) -> list[tuple[str, str, str]]:

@@ -10,7 +10,7 @@ import pytest
 
 from decision_tools import exports, storage
 from decision_tools.formatting import escape_markdown
-from tests.conftest import write_small_data
+from tests.conftest import write_renamed_data
 
 HOST = "evil.test"
 HOSTILE = [
@@ -85,16 +85,8 @@ HOSTILE_DISTRICT = f"![d](http://{HOST}/d.png) <img src=http://{HOST}/d2.png>"
 @pytest.fixture(scope="module")
 def hostile_db(tmp_path_factory):
     """The small data with Ghent renamed to a hostile name, its districts and organisations too."""
-    data = write_small_data(tmp_path_factory.mktemp("hostile_data"))
-    for name in ("cities", "districts", "organisations"):
-        frame = pd.read_csv(data / f"{name}.csv", dtype=str, keep_default_na=False)
-        ghent = frame["city"] == "Ghent"
-        frame.loc[ghent, "city"] = HOSTILE_CITY
-        if name == "districts":
-            frame.loc[ghent, "district"] = [f"{HOSTILE_DISTRICT} {i}" for i in range(int(ghent.sum()))]
-        if name == "organisations":
-            frame["name"] = [f"![o](http://{HOST}/o.png) {i}" for i in range(len(frame))]
-        frame.to_csv(data / f"{name}.csv", index=False)
+    data = write_renamed_data(tmp_path_factory.mktemp("hostile_data"), HOSTILE_CITY, HOSTILE_DISTRICT,
+                              f"![o](http://{HOST}/o.png)")
     db_path = tmp_path_factory.mktemp("hostile_db") / "hostile.duckdb"
     storage.build_database(db_path, data)
     return db_path
