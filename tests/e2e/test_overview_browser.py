@@ -69,6 +69,10 @@ def test_shared_link_reopens_the_same_numbers(browser, page, server_url):
 def test_methods_page_keeps_the_selection_in_the_url(page, server_url):
     page.goto(f"{server_url}/?city=Ghent&year=2031&material=Pt")
     wait_ready(page)
+    # let the reruns that follow a first load settle (the bound widgets rewrite the address): a click that
+    # lands in one of them can switch pages before the pickers are drawn again
+    page.wait_for_timeout(1500)
+    wait_ready(page)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Methods and sources").click()
     page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText === 'Methods and sources'")
     wait_ready(page)
