@@ -15,6 +15,8 @@ sel, version = ctx.selection, ctx.version_id
 store = ui.store()
 tables = ui.input_tables(version)
 orgs = tables["organisations"]
+# The organisations this account acts for (its own; all for an admin): the store's rule, read once per run.
+my_orgs = store.owned_organisations(ctx.actor).set_index("org_id")["name"]
 st.title("Symbiosis and hub")
 st.caption("Demo organisations, offers and needs are fictitious. Material content of a stream is estimated from its waste code "
            "through the product composition data (illustrative).")
@@ -50,10 +52,9 @@ else:
         st.caption(f"Score {best['score']:.3f} = the sum of the contributions (weights: quantity fit 0.35, distance 0.25, "
                    "value x supply risk 0.40).")
 
-    my_orgs = set(orgs.loc[orgs["owner"] == ctx.username, "org_id"]) if ctx.username else set()
     offer_org = tables["offers"].set_index("offer_id")["org_id"]
     need_org = tables["needs"].set_index("need_id")["org_id"]
-    mine = candidates[[offer_org[o] in my_orgs or need_org[n] in my_orgs for o, n in zip(candidates["offer_id"], candidates["need_id"])]]
+    mine = candidates[[offer_org[o] in my_orgs.index or need_org[n] in my_orgs.index for o, n in zip(candidates["offer_id"], candidates["need_id"])]]
     if ctx.may("update_match") and not mine.empty:
         with st.form("match_status"):
             st.markdown("**Record a match for your organisation**")
@@ -97,13 +98,12 @@ with right:
 # Offers are published on top of the latest version (never the one a link pins), so nothing published
 # since is reverted; the store refuses if another version lands between this check and the publish.
 latest_tables = ui.input_tables(ctx.latest_version_id)
-my_orgs_latest = store.owned_organisations(ctx.actor).set_index("org_id")["name"]
-if ctx.may("offer_stream") and len(my_orgs_latest) and store.replica:
+if ctx.may("offer_stream") and len(my_orgs) and store.replica:
     st.info(f"Offering a stream publishes a new dataset version. {storage.REPLICA_NOTE}")
-elif ctx.may("offer_stream") and len(my_orgs_latest):
+elif ctx.may("offer_stream") and len(my_orgs):
     with st.form("new_offer"):
         st.markdown("**Offer a stream from your organisation** (publishes a new dataset version)")
-        org_id = st.selectbox("Organisation", list(my_orgs_latest.index), format_func=lambda o: my_orgs_latest[o])
+        org_id = st.selectbox("Organisation", list(my_orgs.index), format_func=lambda o: my_orgs[o])
         streams = latest_tables["ewc_crosswalk"].set_index("stream_code")["description"]
         stream = st.selectbox("Stream", list(streams.index), format_func=lambda c: f"{c}: {streams[c]}")
         description = st.text_input("Description", max_chars=200)
@@ -122,7 +122,7 @@ elif ctx.may("offer_stream") and len(my_orgs_latest):
                 st.error(escape_markdown("; ".join(check.report.problems), 1000))
             else:
                 try:
-                    new_version = store.publish(check.tables, f"Offer from {my_orgs_latest[org_id]}", description, ctx.actor,
+                    new_version = store.publish(check.tables, f"Offer from {my_orgs[org_id]}", description, ctx.actor,
                                                 detail={"kind": "offers", "org_id": org_id}, action="offer_stream",
                                                 base_version=ctx.shown_latest_version_id)
                     st.success(f"Published as dataset version {new_version}.")
@@ -178,15 +178,14 @@ if ctx.may("post_challenge") or ctx.may("update_challenge"):
                         st.rerun()
                     except (ValueError, PermissionError) as exc:
                         st.error(str(exc))
-my_org_names = store.owned_organisations(ctx.actor).set_index("org_id")["name"]
-if ctx.may("post_challenge") and my_org_names.empty:
+if ctx.may("post_challenge") and my_orgs.empty:
     st.caption("Challenges are posted in the name of an organisation you own; ask an admin to link yours to your account.")
 elif ctx.may("post_challenge"):
     with st.form("post_challenge"):
         st.markdown("**Post a challenge**")
         title = st.text_input("Title", value=st.query_params.get("prefill_title", ""), max_chars=80)
         description = st.text_area("Description", max_chars=2000)
-        org_id = st.selectbox("For your organisation", list(my_org_names.index), format_func=lambda o: my_org_names[o])
+        org_id = st.selectbox("For your organisation", list(my_orgs.index), format_func=lambda o: my_orgs[o])
         chosen = st.multiselect("Disciplines", DISCIPLINES)
         kind = st.selectbox("Type", KINDS)
         symbols = [""] + list(tables["materials"]["symbol"])
