@@ -18,6 +18,8 @@ import pandas as pd
 
 SINGLE_COUNTRY_BENCHMARK = 0.65  # CRMA art. 5(2): at most 65 % of EU consumption from one third country
 REST_OF_WORLD = "ROW"
+STAGES = ("extraction", "processing")  # the supply stages in the data, in the order material passes them
+STAGE_NAMES = {"extraction": "mining (extraction)", "processing": "refining (processing)"}
 
 
 def _values(shares: Sequence[float] | Mapping[str, float]) -> np.ndarray:
@@ -96,7 +98,7 @@ class ExposureData:
     by_products: pd.DataFrame  # indexed by material: host_metals
 
     @classmethod
-    def from_tables(cls, tables: Mapping[str, pd.DataFrame]) -> "ExposureData":
+    def from_tables(cls, tables: Mapping[str, pd.DataFrame]) -> ExposureData:
         countries = tables["countries"].set_index("country_iso3").copy()
         countries["stability_known"] = countries["wgi_pv_norm"].notna()
         countries["wgi_pv_norm"] = countries["wgi_pv_norm"].astype(float).fillna(float(countries["wgi_pv_norm"].median()))
@@ -169,7 +171,7 @@ def recompute_supply_risk(data: ExposureData, material: str) -> dict | None:
     reasons = [
         "governance here is political stability only (the EU method averages all six World Governance Indicators)",
         "the EU sourcing mix is not in the project data, so the global mix stands in for it",
-        f"only {'the five largest producers are' if stage == 'extraction' else 'the largest refiner is'} known; the rest counts as many small suppliers",
+        f"only the largest {'producers' if stage == 'extraction' else 'refiners'} are known; the rest counts as many small suppliers",
         "the EU study uses a five-year average of supply, the project one recent year",
     ]
     if stage != row["bottleneck_stage"]:
@@ -187,25 +189,47 @@ def supply_risk_with_eol_rir(published_sr: float, published_eol_rir: float, new_
     return published_sr * (1 - new_eol_rir) / (1 - published_eol_rir)
 
 
-def city_exposure(data: ExposureData, demand: pd.DataFrame, sectors: Mapping[str, str]) -> pd.DataFrame:
+def city_exposure(data: ExposureData, demand: pd.DataFrame, sectors: Mapping[str, str], stage: str | None = None) -> pd.DataFrame:
     """The city's demand for each material in new products (rows product, material, kg) split across
-    supplying countries at the material's bottleneck stage: rows product, sector, material, stage,
-    country_iso3, kg, with a GeoPolRisk-style score of the material's supply mix and a flag for
-    by-product metals."""
+    supplying countries at one stage: ``stage`` ("extraction" or "processing"; default the material's
+    EU bottleneck stage) where the material has shares for it, else the stage with data. Rows product,
+    sector, material, stage (the stage used), country_iso3, kg, with a GeoPolRisk-style score of the
+    material's supply mix at that stage and a flag for by-product metals."""
+    if stage is not None and stage not in STAGES:
+        raise ValueError(f"The stage must be one of {', '.join(STAGES)}; got '{stage}'.")
     stability = data.countries["wgi_pv_norm"].to_dict()
     rows = []
     for (product, material), kg in demand.groupby(["product", "material"])["kg"].sum().items():
-        stage, shares = data.supply(material)
-        if stage is None:
+        used, shares = data.supply(material, stage)
+        if used is None:
             rows.append((product, sectors[product], material, None, None, float(kg), np.nan, material in data.by_products.index))
             continue
         named = _named(shares)
         score = geopolrisk_score(named.to_dict(), stability) * float(named.sum()) if len(named) else np.nan
         for country, share in shares.items():
-            rows.append((product, sectors[product], material, stage, country, float(kg) * float(share), score,
+            rows.append((product, sectors[product], material, used, country, float(kg) * float(share), score,
                          material in data.by_products.index))
     return pd.DataFrame(rows, columns=["product", "sector", "material", "stage", "country_iso3", "kg", "geopolrisk_score",
                                        "by_product"])
+
+
+def country_stage_shares(data: ExposureData, material: str, country: str) -> dict[str, float]:
+    """The country's share 0..1 of world supply of ``material`` at every stage with data (0 where the
+    country is not listed at that stage). Stages without data are left out."""
+    return {stage: float(data.supply(material, stage)[1].get(country, 0.0)) for stage in data.stages(material)}
+
+
+def binding_stage(stage_shares: Mapping[str, float], preferred: str | None = None) -> str | None:
+    """The stage where the country's share is largest: a cut there removes the most material. Ties go
+    to ``preferred`` (the EU bottleneck stage), then to the earlier stage. None if the share is 0 everywhere."""
+    positive = {stage: share for stage, share in stage_shares.items() if share > 0}
+    if not positive:
+        return None
+    largest = max(positive.values())
+    tied = [stage for stage, share in positive.items() if share == largest]
+    if preferred in tied:
+        return preferred
+    return min(tied, key=lambda stage: STAGES.index(stage) if stage in STAGES else len(STAGES))
 
 
 @dataclass(frozen=True)
@@ -229,28 +253,56 @@ class Disruption:
 
 def disruption_shortfall(data: ExposureData, disruption: Disruption, demand: pd.DataFrame, secondary: pd.DataFrame,
                          sectors: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The city's shortfall in each disrupted year, and how much its own secondary supply covers.
+    """The city's shortfall in each disrupted year, counted at every supply stage, and how much its own
+    secondary supply covers.
+
+    Logic: material reaches the city through mining, then refining. A cut of the country's output at
+    one stage removes demand x the country's share at that stage x the cut (other suppliers are
+    assumed not to step in within the disruption; the city buys the world mix). Stages are in series,
+    so the binding stage is the one with the largest loss, and the material's shortfall is that loss:
+    the same kilogram can pass through the country at both stages (ore mined and refined there), so
+    the stage losses are not added. A country that mines none of a material but refines most of it
+    (China and cobalt) therefore still causes a shortfall, at processing.
 
     ``demand`` and ``secondary`` have rows year, product, material, kg (new products and secondary
-    supply). Shortfall = demand x the country's share at the bottleneck stage x the cut. Returns
-    (shortfall by year, product, sector, material; coverage by year and material: shortfall,
-    secondary supply, covered share 0..1 = min(1, secondary / shortfall))."""
+    supply). Returns (shortfall: rows year, product, sector, material, stage = the binding stage,
+    country_share = its share there, shortfall_kg, and shortfall_extraction_kg and
+    shortfall_processing_kg for each stage, NaN where the stage has no data; coverage by year and
+    material: shortfall, secondary supply, covered share 0..1 = min(1, secondary / shortfall))."""
     rows = []
     for material in disruption.materials:
-        stage, shares = data.supply(material)
-        share = float(shares.get(disruption.country_iso3, 0.0)) if stage else 0.0
+        shares = country_stage_shares(data, material, disruption.country_iso3)
+        preferred = data.materials.at[material, "bottleneck_stage"] if material in data.materials.index else None
+        stage = binding_stage(shares, preferred)
+        share = shares[stage] if stage else 0.0
         hit = demand[(demand["material"] == material) & demand["year"].isin(disruption.years)]
         for r in hit.itertuples():
-            rows.append((r.year, r.product, sectors[r.product], material, stage, share, r.kg * share * disruption.cut))
-    shortfall = pd.DataFrame(rows, columns=["year", "product", "sector", "material", "stage", "country_share", "shortfall_kg"])
+            by_stage = [r.kg * shares[s] * disruption.cut if s in shares else np.nan for s in STAGES]
+            rows.append((r.year, r.product, sectors[r.product], material, stage, share, r.kg * share * disruption.cut, *by_stage))
+    shortfall = pd.DataFrame(rows, columns=["year", "product", "sector", "material", "stage", "country_share", "shortfall_kg",
+                                            *[f"shortfall_{s}_kg" for s in STAGES]])
     own = secondary[secondary["material"].isin(disruption.materials) & secondary["year"].isin(disruption.years)]
     coverage = (shortfall.groupby(["year", "material"], as_index=False)["shortfall_kg"].sum()
                 .merge(own.groupby(["year", "material"], as_index=False)["kg"].sum().rename(columns={"kg": "secondary_supply_kg"}),
                        on=["year", "material"], how="left").fillna({"secondary_supply_kg": 0.0}))
-    coverage["covered_share"] = np.where(coverage["shortfall_kg"] > 0,
-                                         np.minimum(1.0, coverage["secondary_supply_kg"] / coverage["shortfall_kg"].where(coverage["shortfall_kg"] > 0)),
-                                         np.nan)
+    # NaN where there is no shortfall: nothing to cover
+    coverage["covered_share"] = (coverage["secondary_supply_kg"] / coverage["shortfall_kg"].where(coverage["shortfall_kg"] > 0)).clip(upper=1.0)
     return shortfall, coverage
+
+
+def shortfall_by_stage(data: ExposureData, disruption: Disruption, demand: pd.DataFrame) -> pd.DataFrame:
+    """Every disrupted material at every stage with data, over the disruption's years: rows material,
+    stage, country_share (0..1), demand_kg, shortfall_kg = demand x share x cut, and binding (the
+    stage whose loss is the material's shortfall in :func:`disruption_shortfall`)."""
+    rows = []
+    for material in disruption.materials:
+        shares = country_stage_shares(data, material, disruption.country_iso3)
+        preferred = data.materials.at[material, "bottleneck_stage"] if material in data.materials.index else None
+        binding = binding_stage(shares, preferred)
+        demand_kg = float(demand.loc[(demand["material"] == material) & demand["year"].isin(disruption.years), "kg"].sum())
+        for stage in sorted(shares, key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES)):
+            rows.append((material, stage, shares[stage], demand_kg, demand_kg * shares[stage] * disruption.cut, stage == binding))
+    return pd.DataFrame(rows, columns=["material", "stage", "country_share", "demand_kg", "shortfall_kg", "binding"])
 
 
 def single_country_checks(data: ExposureData) -> pd.DataFrame:

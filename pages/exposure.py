@@ -23,8 +23,10 @@ st.title(f"Supply chain exposure · {escape_markdown(sel.city)} · {sel.year}")
 all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params")
 materials = critical if all_crms else (sel.material,)
 scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
-st.caption(f"For {scope}. Supply shares: World Mining Data 2024 (mining, medium confidence), IEA/BGS figures via a third party "
-           "(refining, low) and the EU CRM study 2023 (transcribed, medium). Governance: World Bank WGI 2022 political stability.")
+st.caption(f"For {scope}. Supply shares: World Mining Data 2024 (mining, medium confidence); refining from the IEA (2021, top three "
+           "refiners in 2019, medium), Johnson Matthey and the World Platinum Investment Council (platinum metals) and IEA/BGS figures via "
+           "a third party (graphite, manganese, tungsten; low); heavy rare earth mining from the JRC dysprosium profile (low). "
+           "Governance: World Bank WGI 2022 political stability.")
 
 st.subheader("How critical is it?")
 left, right = st.columns([3, 2])
@@ -88,14 +90,20 @@ except ValueError:
     st.stop()
 demand_all = quantity_frame(engine.baseline.simulation, "new_products")
 demand = demand_all[demand_all["year"] == sel.year]
-city_exposure = exposure.city_exposure(data, demand, sectors)
+stage_labels = {"bottleneck": "EU bottleneck stage of each material"} | {
+    stage: f"{exposure.STAGE_NAMES[stage][0].upper()}{exposure.STAGE_NAMES[stage][1:]}" for stage in exposure.STAGES}
+stage_choice = st.selectbox("Split the demand by the countries' shares at", list(stage_labels), format_func=stage_labels.get,
+                            key="exposure_stage", bind="query-params")
+city_exposure = exposure.city_exposure(data, demand, sectors, None if stage_choice == "bottleneck" else stage_choice)
 by_country = city_exposure.groupby("country_iso3", as_index=False)["kg"].sum()
 mapped = by_country.merge(data.countries[["name", "lat", "lon", "wgi_pv_norm"]].rename(columns={"wgi_pv_norm": "stability"}),
                           left_on="country_iso3", right_index=True)
 st.pydeck_chart(charts.world_exposure_map(mapped), height=420, key="world_map")
 unspecified = float(by_country.loc[by_country["country_iso3"] == exposure.REST_OF_WORLD, "kg"].sum())
-st.caption(f"Material in new products entering {escape_markdown(sel.city)} in {sel.year}, split by the supplying countries' shares at the "
-           f"bottleneck stage. Circle area: kg; colour: political stability (green stable, red unstable). "
+stages_used = ", ".join(f"{exposure.STAGE_NAMES.get(stage, stage)} for {', '.join(sorted(group['material'].unique()))}"
+                        for stage, group in city_exposure.dropna(subset=["stage"]).groupby("stage"))
+st.caption(f"Material in new products entering {escape_markdown(sel.city)} in {sel.year}, split by the supplying countries' shares at "
+           f"one stage: {stages_used or 'no stage with data'}. Circle area: kg; colour: political stability (green stable, red unstable). "
            f"{format_mass(unspecified)} per year comes from countries not listed (rest of the world). Confidence: illustrative "
            "(city demand) and medium to low (shares).")
 named = by_country.assign(name=by_country["country_iso3"].map(data.countries["name"]).fillna("rest of world (unspecified)"))
@@ -160,7 +168,33 @@ if chosen:
         if label == "baseline":
             baseline_shortfall = shortfall
     total = float(baseline_shortfall["shortfall_kg"].sum())
-    st.metric(f"Shortfall over {int(duration)} year(s) from {sel.year}", format_mass(total))
+    country_name = data.countries["name"].get(country, country)
+    st.metric(f"Shortfall over {int(duration)} year(s) from {sel.year}", format_mass(total),
+              help="Counted at every stage (mining and refining); each material's shortfall is its largest stage loss.")
+    stages = exposure.shortfall_by_stage(data, event, demand_all)
+    sentences = []
+    for material, group in stages.groupby("material", sort=False):
+        binding = group[group["binding"]]
+        if binding.empty:
+            sentences.append(f"{country_name} has no listed share of {material} at any stage (mining or refining), so this cut "
+                             "removes none of it.")
+            continue
+        b = binding.iloc[0]
+        held = " and ".join(f"{format_share(r.country_share)} of world {exposure.STAGE_NAMES.get(r.stage, r.stage)}"
+                            for r in group.sort_values("binding", ascending=False).itertuples())
+        sentences.append(f"For {material}, {exposure.STAGE_NAMES.get(b.stage, b.stage)} binds: {country_name} holds {held}, "
+                         f"so the cut removes {format_mass(b.shortfall_kg)} of the city's {format_mass(b.demand_kg)}.")
+    st.markdown(escape_markdown(" ".join(sentences), 2000))
+    with st.expander("Shortfall at each stage", expanded=True):
+        stage_table = stages.assign(stage=stages["stage"].map(lambda v: exposure.STAGE_NAMES.get(v, v)))
+        st.dataframe(stage_table, hide_index=True, width="stretch", column_config={
+            "country_share": st.column_config.NumberColumn(f"{country_name}'s share", format="percent"),
+            "demand_kg": ui.KG_COLUMN, "shortfall_kg": ui.KG_COLUMN,
+            "binding": st.column_config.CheckboxColumn("binding stage")})
+        st.caption("Shortfall at a stage = the city's demand over the disruption x the country's share of world supply at that stage "
+                   "x the cut. Stages are in series and the same kilogram may pass the country at both, so the material's "
+                   "shortfall is the largest stage figure, not their sum. Other suppliers are assumed not to make up the loss.")
+        ui.download_button(stage_table, f"shortfall_by_stage_{country}_{sel.city}_{sel.year}", "dl_shortfall_stages")
     if total > 0:
         left, right = st.columns(2)
         with left:
@@ -177,8 +211,6 @@ if chosen:
             ui.download_button(coverage, f"coverage_{country}_{sel.city}_{sel.year}", "dl_coverage")
             st.caption("Covered = the city's secondary supply of the material in that year / the shortfall, at most 100 %: what the "
                        "urban mine could replace if its recovered material stayed in the region.")
-    else:
-        st.write(f"{data.countries['name'].get(country, country)} supplies none of {', '.join(chosen)} at the bottleneck stage.")
 else:
     st.info("Pick at least one material the city model contains.")
 

@@ -1,5 +1,8 @@
 """Supply chain exposure page: renders, shows published and recomputed supply risk, restores the
-disruption from the URL, and breaks a gallium shortfall down by product."""
+disruption from the URL, breaks a gallium shortfall down by product, and counts a disruption at every
+stage (mining and refining), naming the stage that binds."""
+
+import pytest
 
 from tests.app.conftest import open_page as open_app_page
 
@@ -37,3 +40,57 @@ def test_a_preset_from_the_export_control_timeline(app):
     assert not at2.exception
     assert any("Materials:" in m.value and "Nd" in m.value for m in at2.markdown)
     assert any(m.label.startswith("Shortfall over 2 year(s)") for m in at2.metric)
+
+
+def _stage_table(at):
+    return next(df.value for df in at.dataframe if "binding" in df.value.columns)
+
+
+def test_half_of_chinese_cobalt_binds_at_refining(app):
+    # China mines almost no cobalt but refines most of it: the cut must bite at processing, not give 0 kg
+    at = open_page(app, city="Ghent", year="2030", material="Co", preset="Custom", cut="0.5", duration="1")
+    assert not at.exception
+    stages = _stage_table(at).set_index("stage")
+    refining = stages.loc["refining (processing)"]
+    assert refining["binding"] and refining["shortfall_kg"] > 0
+    assert refining["shortfall_kg"] > stages.loc["mining (extraction)", "shortfall_kg"]
+    assert any("refining \\(processing\\) binds" in m.value for m in at.markdown)
+    assert not any("supplies none" in m.value or "no listed share" in m.value for m in at.markdown)
+    shortfall = next(df.value for df in at.dataframe if "shortfall_kg" in df.value.columns and "product" in df.value.columns)
+    assert shortfall["shortfall_kg"].sum() == pytest.approx(refining["shortfall_kg"])  # the material's shortfall: its binding stage
+
+
+def _cut_by(app, material, country):
+    at = open_page(app, city="Ghent", year="2030", material=material, preset="Custom", cut="0.5", duration="1")
+    at.selectbox(key="disrupt_country").set_value(country).run()
+    assert not at.exception
+    return at
+
+
+def test_myanmar_cut_of_dysprosium_binds_at_mining(app):
+    at = _cut_by(app, "Dy", "MMR")
+    stages = _stage_table(at).set_index("stage")
+    assert stages.at["mining (extraction)", "binding"] and stages.at["mining (extraction)", "shortfall_kg"] > 0
+    total = next(m for m in at.metric if m.label.startswith("Shortfall over"))
+    assert total.value != "0 kg"
+
+
+def test_south_african_cut_of_palladium_gives_a_shortfall(app):
+    at = _cut_by(app, "Pd", "ZAF")
+    stages = _stage_table(at).set_index("stage")
+    assert (stages["shortfall_kg"] > 0).all()  # South Africa mines and refines palladium
+    assert stages["binding"].sum() == 1
+
+
+def test_a_country_with_no_share_says_so(app):
+    at = _cut_by(app, "Co", "MMR")
+    assert any("no listed share of Co at any stage" in m.value for m in at.markdown)
+
+
+def test_exposure_split_at_the_refining_stage(app):
+    at = open_page(app, city="Ghent", year="2030", material="Co")
+    at.selectbox(key="exposure_stage").set_value("processing").run()
+    assert not at.exception
+    assert any("refining (processing) for Co" in c.value for c in at.caption)
+    by_country = next(df.value for df in at.dataframe if {"name", "country_iso3", "share"} <= set(df.value.columns))
+    assert "CHN" in set(by_country["country_iso3"])  # China hardly mines cobalt, but refines it

@@ -95,3 +95,103 @@ def test_disruption_of_half_of_chinese_gallium(data):
     assert row["covered_share"] == pytest.approx(0.3 / (3.0 * 0.984 * 0.5))
     with pytest.raises(ValueError, match="cut must be a share"):
         ex.Disruption("CHN", ("Ga",), 1.5, 2030, 1)
+
+
+def _toy_data(rows, bottleneck):
+    """A hand-made ExposureData: ``rows`` (material, stage, country, share), ``bottleneck`` by material."""
+    shares = pd.DataFrame(rows, columns=["material", "stage", "country_iso3", "share"]).assign(
+        source_id="TEST", confidence="illustrative", note="")
+    countries = pd.DataFrame({"name": ["China", "Myanmar", "Finland", "DR Congo"], "lat": 0.0, "lon": 0.0,
+                              "wgi_pv_norm": [0.5, 0.9, 0.1, 0.9]}, index=pd.Index(["CHN", "MMR", "FIN", "COD"], name="country_iso3"))
+    countries["stability_known"] = True
+    materials = pd.DataFrame({"bottleneck_stage": bottleneck}).rename_axis("symbol")
+    return ex.ExposureData(shares=shares, published_hhi=pd.DataFrame(columns=["material", "stage", "hhi_published"]).set_index(["material", "stage"]),
+                           countries=countries, materials=materials, eu=pd.DataFrame(),
+                           by_products=pd.DataFrame({"host_metals": ["Cu; Ni"]}, index=pd.Index(["Co"], name="material")))
+
+
+@pytest.fixture()
+def toy():
+    return _toy_data([
+        ("Co", "extraction", "COD", 0.7), ("Co", "extraction", "ROW", 0.3),  # China mines no cobalt ...
+        ("Co", "processing", "CHN", 0.79), ("Co", "processing", "FIN", 0.1), ("Co", "processing", "ROW", 0.11),  # ... but refines most
+        ("Dy", "extraction", "MMR", 0.5), ("Dy", "extraction", "CHN", 0.4), ("Dy", "extraction", "ROW", 0.1),
+        ("Dy", "processing", "CHN", 0.9), ("Dy", "processing", "ROW", 0.1),  # Myanmar refines none
+        ("Ga", "processing", "CHN", 0.98), ("Ga", "processing", "ROW", 0.02),
+    ], {"Co": "extraction", "Dy": "processing", "Ga": "processing"})
+
+
+SECTORS = {"motor": "mobility", "phone": "ICT"}
+
+
+def _demand(material, kg=10.0):
+    return pd.DataFrame({"year": [2030, 2031], "product": ["motor", "motor"], "material": [material] * 2, "kg": [kg, 99.0]})
+
+
+NO_SECONDARY = pd.DataFrame(columns=["year", "product", "material", "kg"])
+
+
+def test_a_refining_country_causes_a_shortfall_at_processing(toy):
+    # China: 0 % of cobalt mining, 79 % of refining; EU bottleneck is extraction. 10 kg x 0.79 x 0.5 = 3.95 kg
+    shortfall, coverage = ex.disruption_shortfall(toy, ex.Disruption("CHN", ("Co",), 0.5, 2030, 1), _demand("Co"), NO_SECONDARY, SECTORS)
+    row = shortfall.iloc[0]
+    assert len(shortfall) == 1  # 2031 is outside the disruption
+    assert row["stage"] == "processing" and row["country_share"] == pytest.approx(0.79)
+    assert row["shortfall_kg"] == pytest.approx(3.95)
+    assert row["shortfall_extraction_kg"] == pytest.approx(0.0) and row["shortfall_processing_kg"] == pytest.approx(3.95)
+    assert coverage.iloc[0]["shortfall_kg"] == pytest.approx(3.95)
+
+
+def test_a_mining_country_causes_a_shortfall_at_extraction(toy):
+    # Myanmar: 50 % of dysprosium mining, 0 % of refining; EU bottleneck is processing. 10 x 0.5 x 0.5 = 2.5 kg
+    shortfall, _ = ex.disruption_shortfall(toy, ex.Disruption("MMR", ("Dy",), 0.5, 2030, 1), _demand("Dy"), NO_SECONDARY, SECTORS)
+    row = shortfall.iloc[0]
+    assert row["stage"] == "extraction" and row["shortfall_kg"] == pytest.approx(2.5)
+    assert row["shortfall_processing_kg"] == pytest.approx(0.0)
+
+
+def test_the_largest_stage_binds_and_stages_are_not_added(toy):
+    # China: 40 % of Dy mining, 90 % of refining -> processing binds: 10 x 0.9 x 1.0 = 9 kg, not 13 kg
+    shortfall, _ = ex.disruption_shortfall(toy, ex.Disruption("CHN", ("Dy",), 1.0, 2030, 1), _demand("Dy"), NO_SECONDARY, SECTORS)
+    row = shortfall.iloc[0]
+    assert row["stage"] == "processing" and row["shortfall_kg"] == pytest.approx(9.0)
+    assert row["shortfall_extraction_kg"] == pytest.approx(4.0)
+
+
+def test_no_share_at_any_stage_gives_no_shortfall(toy):
+    shortfall, coverage = ex.disruption_shortfall(toy, ex.Disruption("FIN", ("Dy", "Ga"), 0.5, 2030, 1),
+                                                  pd.concat([_demand("Dy"), _demand("Ga")]), NO_SECONDARY, SECTORS)
+    assert (shortfall["shortfall_kg"] == 0).all() and shortfall["stage"].isna().all()
+    assert coverage["covered_share"].isna().all()
+    # gallium has no mining data: that stage's figure is unknown, not zero
+    assert shortfall.loc[shortfall["material"] == "Ga", "shortfall_extraction_kg"].isna().all()
+
+
+def test_binding_stage_ties_go_to_the_bottleneck():
+    assert ex.binding_stage({"extraction": 0.5, "processing": 0.5}, "processing") == "processing"
+    assert ex.binding_stage({"extraction": 0.5, "processing": 0.5}, None) == "extraction"
+    assert ex.binding_stage({"extraction": 0.0, "processing": 0.0}, "processing") is None
+
+
+def test_shortfall_by_stage_lists_every_stage(toy):
+    table = ex.shortfall_by_stage(toy, ex.Disruption("CHN", ("Co", "Ga"), 0.5, 2030, 2), pd.concat([_demand("Co"), _demand("Ga", 4.0)]))
+    cobalt = table[table["material"] == "Co"].set_index("stage")
+    assert list(cobalt.index) == ["extraction", "processing"]
+    assert cobalt.at["extraction", "shortfall_kg"] == pytest.approx(0.0)
+    assert cobalt.at["processing", "shortfall_kg"] == pytest.approx((10 + 99) * 0.79 * 0.5)  # both years disrupted
+    assert cobalt.at["processing", "binding"] and not cobalt.at["extraction", "binding"]
+    gallium = table[table["material"] == "Ga"]
+    assert list(gallium["stage"]) == ["processing"] and gallium["shortfall_kg"].iloc[0] == pytest.approx((4 + 99) * 0.98 * 0.5)
+
+
+def test_city_exposure_at_a_chosen_stage(toy):
+    demand = pd.DataFrame({"product": ["motor"], "material": ["Co"], "kg": [10.0]})
+    default = ex.city_exposure(toy, demand, SECTORS)  # the EU bottleneck: extraction
+    assert set(default["stage"]) == {"extraction"} and "CHN" not in set(default["country_iso3"])
+    refining = ex.city_exposure(toy, demand, SECTORS, stage="processing")
+    assert set(refining["stage"]) == {"processing"}
+    assert refining.set_index("country_iso3").at["CHN", "kg"] == pytest.approx(7.9)
+    gallium = ex.city_exposure(toy, demand.assign(material="Ga"), SECTORS, stage="extraction")
+    assert set(gallium["stage"]) == {"processing"}  # no mining data: the stage with data, and it says so
+    with pytest.raises(ValueError, match="The stage must be one of extraction, processing"):
+        ex.city_exposure(toy, demand, SECTORS, stage="smelting")
