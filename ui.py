@@ -79,12 +79,47 @@ def simulation(version_id: int, city: str, materials: tuple[str, ...]):
     return uncertainty.simulate(input_tables(version_id), city, list(materials))
 
 
+@st.cache_data(show_spinner=False)
+def material_weights(version_id: int, weighting: str) -> dict[str, float]:
+    """Weight per material for an aggregate of several materials (indicators.WEIGHTINGS)."""
+    from decision_tools.indicators import material_weights as weights
+
+    return weights(weighting, reference_table(version_id, "materials"), reference_table(version_id, "material_prices"))
+
+
+def aggregate_controls(help_scope: str) -> tuple[bool, str]:
+    """The all-CRMs toggle and, when it is on, the weighting of the aggregate (both kept in the link).
+    Returns (all_crms, weighting key); the weighting is "mass" for a single material."""
+    from decision_tools.indicators import WEIGHTINGS, aggregate_scope_note
+
+    note = aggregate_scope_note(reference_table(context().version_id, "materials"))
+    all_crms = st.toggle("All critical raw materials together", key="all_crms", bind="query-params",
+                         help=f"Off: the material picked in the sidebar. On: {help_scope} {note}")
+    if not all_crms:
+        return False, "mass"
+    keys = {label: key for key, (label, _) in WEIGHTINGS.items()}  # the link carries the label, e.g. "by value"
+    label = st.radio(
+        "Weigh the materials", list(keys), key="weighting", bind="query-params", horizontal=True,
+        help="How an aggregate rate adds up the materials: sum(weight x numerator) / sum(weight x denominator). "
+             + " ".join(f"{label.capitalize()}: {what}." for label, what in WEIGHTINGS.values())
+             + " Masses (kg) are always by mass.")
+    return True, keys[label]
+
+
+@st.cache_data(show_spinner=False)
+def metric_table_by_material(version_id: int, city: str | None, materials: tuple[str, ...], year: int | None,
+                             by: tuple[str, ...]) -> pd.DataFrame:
+    """metric_table per material, with a ``material`` column (for weighted aggregates)."""
+    frames = [store().metric_table(version_id, city, m, year, by).assign(material=m) for m in materials]
+    return pd.concat(frames, ignore_index=True)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
-def scenario_engine(version_id: int, city: str, materials: tuple[str, ...]):
-    """One engine per city and material set; its runs do not change it, so sessions can share it."""
+def scenario_engine(version_id: int, city: str, materials: tuple[str, ...], weighting: str = "mass"):
+    """One engine per city, material set and weighting; its runs do not change it, so sessions can share it."""
     from decision_tools import scenarios
 
-    return scenarios.ScenarioEngine(input_tables(version_id), city, list(materials))
+    return scenarios.ScenarioEngine(input_tables(version_id), city, list(materials), weighting)
 
 
 @st.cache_resource(show_spinner=False)

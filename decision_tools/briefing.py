@@ -11,6 +11,25 @@ from .formatting import format_mass
 from .storage import METRICS, Store
 
 
+def top_levers_section(ranking: pd.DataFrame, material_name: str, year: int, top: int = 5) -> tuple[str, str]:
+    """The briefing's lever section from a leverage ranking on secondary supply (kg per year): only the
+    levers that raise it (never those that lower it or do nothing for this material), largest first,
+    with a sentence on what was left out, or a sentence saying no lever raises it."""
+    from .scenarios import IMPROVES
+
+    title = f"Top levers for secondary supply in {year} (illustrative)"
+    raising = ranking[ranking["verdict"] == IMPROVES].sort_values("effect", ascending=False).head(top)
+    left_out = len(ranking) - int((ranking["verdict"] == IMPROVES).sum())
+    note = (f"{left_out} lever(s) that lower secondary supply of {material_name} or do nothing for it are left out."
+            if left_out else "")
+    if raising.empty:
+        return title, exports.text_html(f"No lever raises the secondary supply of {material_name} in {year}. {note}".strip())
+    levers = raising.assign(effect=raising["effect"].map(lambda kg: "+" + format_mass(kg) + " per year"),
+                            cost=raising["cost_eur_per_year"].map(lambda v: f"{v:,.0f} EUR per year"))
+    html = exports.table_html(levers[["lever", "competence", "effect", "cost"]])
+    return title, html + (exports.text_html(note) if note else "")
+
+
 def build_briefing(store: Store, version_id: int, city: str, year: int, material: str) -> bytes:
     from . import exposure, scenarios  # the model's libraries: only when a briefing is asked for
 
@@ -32,11 +51,7 @@ def build_briefing(store: Store, version_id: int, city: str, year: int, material
     try:
         engine = scenarios.ScenarioEngine(tables, city, [material])
         target_year = max(year, 2035)
-        ranking = engine.leverage_ranking("secondary_supply_kg", target_year).head(5)
-        levers = ranking.assign(effect=ranking["effect"].map(lambda kg: format_mass(kg) + " per year"),
-                                cost=ranking["cost_eur_per_year"].map(lambda v: f"{v:,.0f} EUR per year"))
-        sections.append((f"Top levers for secondary supply in {target_year} (illustrative)",
-                         exports.table_html(levers[["lever", "competence", "effect", "cost"]])))
+        sections.append(top_levers_section(engine.leverage_ranking("secondary_supply_kg", target_year), name, target_year))
     except ValueError as exc:
         sections.append(("Levers", exports.text_html(str(exc))))
 

@@ -115,10 +115,10 @@ def timeseries_chart(series: pd.DataFrame, metrics: tuple[str, ...], title: str,
 
 
 def band_chart(bands: pd.DataFrame, metrics: tuple[str, ...], title: str, selected_year: int, per_year: bool) -> alt.Chart:
-    """Median lines with their 5-95 % band (rows year, metric, median, p05, p95 in kg)."""
+    """Central-run lines with the draws' 5-95 % band (rows year, metric, central, p05, p95 in kg)."""
     data = bands[bands["metric"].isin(metrics)].copy()
-    factor, unit = mass_unit(float(data["p95"].abs().max()) if not data.empty else 0.0)
-    for column in ("median", "p05", "p95"):
+    factor, unit = mass_unit(float(data[["central", "p95"]].abs().max().max()) if not data.empty else 0.0)
+    for column in ("central", "p05", "p95"):
         data[column] = data[column] / factor
     data["quantity"] = data["metric"].map(lambda m: METRICS[m][0])
     axis_title = f"{unit} per year" if per_year else unit
@@ -127,43 +127,62 @@ def band_chart(bands: pd.DataFrame, metrics: tuple[str, ...], title: str, select
     x = alt.X("year:Q", title="Year", axis=alt.Axis(format="d"))
     band = alt.Chart(data).mark_area(opacity=0.2).encode(x=x, y=alt.Y("p05:Q", title=axis_title), y2="p95:Q", color=colour)
     line = alt.Chart(data).mark_line(strokeWidth=2.5).encode(
-        x=x, y="median:Q", color=colour,
-        tooltip=[alt.Tooltip("year:Q", format="d"), "quantity:N", alt.Tooltip("median:Q", format=",.3~f", title=f"median ({axis_title})"),
+        x=x, y="central:Q", color=colour,
+        tooltip=[alt.Tooltip("year:Q", format="d"), "quantity:N", alt.Tooltip("central:Q", format=",.3~f", title=f"central run ({axis_title})"),
                  alt.Tooltip("p05:Q", format=",.3~f", title="5 %"), alt.Tooltip("p95:Q", format=",.3~f", title="95 %")],
     )
     rule = alt.Chart(pd.DataFrame({"year": [selected_year]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="year:Q")
     return (band + line + rule).properties(title=title, height=300)
 
 
-def rate_chart(bands: pd.DataFrame, label: str, targets: pd.DataFrame, selected_year: int) -> alt.Chart:
-    """One rate over the years (rows year, median, p05, p95 as shares) with its band, and EU targets
-    (rows year, value_share, description) as dashed reference lines from their year on."""
-    data = bands.assign(**{c: bands[c] * 100 for c in ("median", "p05", "p95")})
-    x = alt.X("year:Q", title="Year", axis=alt.Axis(format="d"), scale=alt.Scale(domain=[int(data["year"].min()), int(data["year"].max())]))
+def rate_chart(bands: pd.DataFrame, label: str, targets: pd.DataFrame, selected_year: int,
+               scoped: pd.DataFrame | None = None) -> alt.Chart:
+    """One rate over the years (rows year, central or median, p05, p95 as shares) with its band; the
+    same rate over fewer products (``scoped``: rows series, year, central, p05, p95), one line each;
+    and EU targets (rows year, value_share, label: what it is and which rate it is compared with; see
+    decision_tools.targets) as dashed red lines from their year on."""
+    def percent(frame: pd.DataFrame) -> pd.DataFrame:
+        value = "central" if "central" in frame.columns else "median"
+        return frame.assign(value=frame[value] * 100, p05=frame["p05"] * 100, p95=frame["p95"] * 100)
+
+    data = percent(bands)
+    first, last = int(data["year"].min()), int(data["year"].max())
+    x = alt.X("year:Q", title="Year", axis=alt.Axis(format="d"), scale=alt.Scale(domain=[first, last]))
     y_title = f"{label} (%)"
+    band_tooltip = [alt.Tooltip("value:Q", format=".1f", title="value %"), alt.Tooltip("p05:Q", format=".1f", title="5 %"),
+                    alt.Tooltip("p95:Q", format=".1f", title="95 %")]
     layers = [
         alt.Chart(data).mark_area(opacity=0.2, color="#4c78a8").encode(x=x, y=alt.Y("p05:Q", title=y_title), y2="p95:Q"),
         alt.Chart(data).mark_line(strokeWidth=2.5, color="#4c78a8").encode(
-            x=x, y="median:Q",
-            tooltip=[alt.Tooltip("year:Q", format="d"), alt.Tooltip("median:Q", format=".1f", title="median %"),
-                     alt.Tooltip("p05:Q", format=".1f", title="5 %"), alt.Tooltip("p95:Q", format=".1f", title="95 %")]),
+            x=x, y="value:Q", tooltip=[alt.Tooltip("year:Q", format="d"), *band_tooltip]),
         alt.Chart(pd.DataFrame({"year": [selected_year]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="year:Q"),
     ]
+    if scoped is not None and not scoped.empty:
+        part = percent(scoped[["series", "year", "central" if "central" in scoped.columns else "median", "p05", "p95"]])
+        colour = alt.Color("series:N", title=None, scale=alt.Scale(range=["#f58518", "#54a24b", "#b279a2", "#9d755d"]),
+                           legend=alt.Legend(orient="bottom", labelLimit=500))
+        layers.append(alt.Chart(part).mark_area(opacity=0.12).encode(x=x, y="p05:Q", y2="p95:Q", color=colour))
+        layers.append(alt.Chart(part).mark_line(strokeWidth=2).encode(
+            x=x, y="value:Q", color=colour, tooltip=["series:N", alt.Tooltip("year:Q", format="d"), *band_tooltip]))
     if not targets.empty:
-        lines = targets.assign(value=targets["value_share"] * 100, end=int(data["year"].max()))
+        lines = pd.DataFrame({"label": targets["label"].astype(str), "value": targets["value_share"].astype(float) * 100,
+                              "year": targets["year"].astype(int)})
+        lines = lines.assign(start=lines["year"].clip(first, last), end=last)
         layers.append(alt.Chart(lines).mark_rule(color="#e45756", strokeDash=[6, 3], strokeWidth=2).encode(
-            x="year:Q", x2="end:Q", y="value:Q", tooltip=["description:N", alt.Tooltip("value:Q", format=".1f", title="target %"),
-                                                            alt.Tooltip("year:Q", format="d", title="from")]))
-        layers.append(alt.Chart(lines).mark_point(color="#e45756", filled=True, size=60).encode(x="year:Q", y="value:Q"))
-    return alt.layer(*layers).properties(title=f"{label} over time, with EU targets (red)", height=300)
+            x="start:Q", x2="end:Q", y="value:Q",
+            tooltip=[alt.Tooltip("label:N", title="target"), alt.Tooltip("value:Q", format=".1f", title="target %"),
+                     alt.Tooltip("year:Q", format="d", title="applies from")]))
+        layers.append(alt.Chart(lines).mark_point(color="#e45756", filled=True, size=60).encode(x="start:Q", y="value:Q"))
+    return alt.layer(*layers).properties(title=f"{label} over time, with the EU targets it can be compared with (red)",
+                                         height=300)
 
 
 def mci_chart(frame: pd.DataFrame) -> alt.Chart:
-    """MCI per product (rows name, median, p05, p95) as bars with their 5-95 % range."""
+    """MCI per product (rows name, central, p05, p95): bars at the central run with the draws' 5-95 % range."""
     y = alt.Y("name:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260))
     bars = alt.Chart(frame).mark_bar(color="#54a24b").encode(
-        x=alt.X("median:Q", title="Material Circularity Indicator (0.1 linear ... 1 restorative)", scale=alt.Scale(domain=[0, 1])),
-        y=y, tooltip=["name:N", alt.Tooltip("median:Q", format=".2f"), alt.Tooltip("p05:Q", format=".2f", title="5 %"),
+        x=alt.X("central:Q", title="Material Circularity Indicator (0.1 linear ... 1 restorative)", scale=alt.Scale(domain=[0, 1])),
+        y=y, tooltip=["name:N", alt.Tooltip("central:Q", format=".2f", title="central run"), alt.Tooltip("p05:Q", format=".2f", title="5 %"),
                       alt.Tooltip("p95:Q", format=".2f", title="95 %")])
     errors = alt.Chart(frame).mark_rule(color="#333").encode(x="p05:Q", x2="p95:Q", y=y)
     linear = alt.Chart(pd.DataFrame({"x": [0.1]})).mark_rule(strokeDash=[3, 3], color="#888").encode(x="x:Q")

@@ -180,6 +180,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     samples = uncertainty.indicator_samples(sim, args.year)
+    central = uncertainty.central_indicators(sim, args.year)  # the value every page shows
 
     def clean(value: float) -> float | None:
         return None if value != value else round(float(value), 6)  # NaN (undefined rate) -> null
@@ -187,20 +188,24 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     result = {}
     for key, indicator in INDICATORS.items():
         band = uncertainty.summarise(samples[key])
-        result[key] = {"label": indicator.label, "unit": indicator.unit, "median": clean(band["median"]),
+        result[key] = {"label": indicator.label, "unit": indicator.unit, "central": clean(central[key]),
+                       "median": clean(band["median"]),
                        "p05": clean(band["p05"]), "p95": clean(band["p95"]), "definition": indicator.definition,
                        "source": indicator.source}
     if args.format == "json":
         print(json.dumps({
             "city": city, "year": args.year, "materials": materials, "dataset_version": version,
-            "samples": samples_n, "seed": seed, "range": "5-95 % of the Monte Carlo samples",
+            "samples": samples_n, "seed": seed,
+            "value": "central: the model run with every input at its value (as the dashboard shows); median, p05, p95: "
+                     "of the Monte Carlo samples",
             "indicators": result,
         }, indent=2))
     else:
         scope = material or "all critical raw materials"
-        print(f"{city}, {args.year}, {scope}: median and 5-95 % range of {samples_n:,} samples (dataset version {version})")
+        print(f"{city}, {args.year}, {scope}: the central model run and the 5-95 % range of {samples_n:,} samples "
+              f"(dataset version {version})")
         for key, row in result.items():
-            print(f"  {row['label']:<45} {row['median']!s:>12}  [{row['p05']} .. {row['p95']}]  ({row['unit']})")
+            print(f"  {row['label']:<45} {row['central']!s:>12}  [{row['p05']} .. {row['p95']}]  ({row['unit']})")
     return 0
 
 
@@ -434,6 +439,45 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from . import validation
+
+    with storage.Store.open(args.db) as store:
+        version = store.current_version()
+        city = None
+        if args.city is not None:
+            cities = list(store.cities(version)["city"])
+            city = {c.lower(): c for c in cities}.get(args.city.lower())
+            if city is None:
+                raise UsageError(f"unknown city '{args.city}'; choose one of: {', '.join(cities)}")
+        table = validation.validation_table(store, version, city, args.year)
+    if args.format == "json":
+        records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        print(json.dumps({"dataset_version": version, "city": city, "year": args.year, "verdict_rule": validation.VERDICT_RULE,
+                          "units": "shares 0..1", "comparisons": records}, indent=2, default=str))
+        return 0
+    if args.format == "csv":
+        print(table.to_csv(index=False), end="")
+        return 0
+    if table.empty:
+        print(f"No published figure matches (dataset version {version}).")
+        return 0
+    shown = validation.for_display(table)
+    print(f"How the model compares with published figures (dataset version {version}{', ' + city if city else ''})")
+    print(validation.VERDICT_RULE)
+    for row in shown.itertuples(index=False):
+        model = "n/a" if row[4] != row[4] else f"{row[4]:,.4g} {row.unit}"
+        ratio = "n/a" if row.ratio != row.ratio else f"{row.ratio:.2f}"
+        print(f"\n- {row.figure} [{row.geography}, {row.year}]")
+        print(f"  published {row[3]:,.4g} {row.unit}; model {model}; ratio {ratio}: {row.verdict}"
+              f"{'' if row.scope.startswith('same') else ' (the model covers part of it)'}")
+        if row.verdict != validation.CONSISTENT and row.note:
+            print(f"  note: {row.note}")
+    counts = table["verdict"].value_counts()
+    print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(table)} figures.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m decision_tools",
@@ -486,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     indicators = sub.add_parser("indicators", help="print the circularity indicators with their uncertainty ranges",
                                 description="Run the Monte Carlo for a city and print every circularity indicator "
-                                            "(median and 5-95 %% range) for a year.")
+                                            "(central model run and 5-95 %% range) for a year.")
     indicators.add_argument("--city", required=True, help="city name, e.g. Helsinki")
     indicators.add_argument("--year", required=True, type=int, help="year, e.g. 2030")
     indicators.add_argument("--material", help="material symbol, e.g. Co (default: all critical raw materials together)")
@@ -562,6 +606,16 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     match.add_argument("--db", type=Path, help=db_help)
     match.set_defaults(func=cmd_match)
+
+    validate = sub.add_parser("validate", help="compare the model's results with published figures",
+                              description="Set the model's results next to published figures (data/external_figures.csv) "
+                                          "for the same geography and year, with the ratio model / published and a verdict: "
+                                          "within 0.5-2 'consistent', otherwise 'off by more than 2x' with a note saying why.")
+    validate.add_argument("--city", help="only the figures covering this city, compared with the city alone")
+    validate.add_argument("--year", type=int, help="only the figures published for this year")
+    validate.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    validate.add_argument("--db", type=Path, help=db_help)
+    validate.set_defaults(func=cmd_validate)
     return parser
 
 

@@ -13,11 +13,12 @@ their sources are in reference METHODS.md, section 2, and on the app's Methods p
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-CRMA_RECYCLING_BENCHMARK = 0.25  # share of EU consumption from recycling, 2030 (art. 5(1)(a)(iii))
 
 
 def _ratio(numerator, denominator):
@@ -65,12 +66,6 @@ def circular_material_use_rate(secondary_supply_kg, new_products_kg):
     """City analogue of Eurostat's CMU rate: secondary material / (material demand + secondary material)."""
     secondary = np.asarray(secondary_supply_kg, dtype=float)
     return _ratio(secondary, np.asarray(new_products_kg, dtype=float) + secondary)
-
-
-def gap_to_benchmark(share, benchmark: float = CRMA_RECYCLING_BENCHMARK):
-    """Shortfall against a benchmark share, in share points (positive: below the benchmark)."""
-    out = benchmark - np.asarray(share, dtype=float)
-    return out.item() if out.ndim == 0 else out
 
 
 def stock_per_inhabitant(stock_kg, population):
@@ -148,11 +143,78 @@ def mass_weighted_mean(values, masses, axis=-1):
     return _ratio(weighted, total)
 
 
+# Weightings of an aggregate of several materials: key -> (label shown beside every aggregate number,
+# what a unit of weight is). Mass sums kg, so bulk metals (graphite, nickel, copper) dominate; value
+# weighs each kg by its price; supply risk by the EU's supply-risk score (2023 criticality study).
+WEIGHTINGS: dict[str, tuple[str, str]] = {
+    "mass": ("by mass", "every kg counts the same"),
+    "value": ("by value", "each kg weighted by its 2024 price, EUR per kg (material prices table)"),
+    "supply_risk": ("by EU supply risk", "each kg weighted by the material's EU supply risk (materials table, 2023)"),
+}
+
+
+def material_weights(weighting: str, materials: pd.DataFrame, prices: pd.DataFrame | None = None) -> dict[str, float]:
+    """Weight per material symbol for ``weighting`` (a key of WEIGHTINGS): 1 by mass, the price in EUR
+    per kg by value (``prices``: material, price_eur_per_kg), the supply risk by supply risk
+    (``materials``: symbol, supply_risk). ValueError in a sentence for an unknown weighting."""
+    symbols = [str(s) for s in materials["symbol"]]
+    if weighting == "mass":
+        return {s: 1.0 for s in symbols}
+    if weighting == "supply_risk":
+        return {str(s): float(r) for s, r in zip(materials["symbol"], materials["supply_risk"])}
+    if weighting == "value":
+        if prices is None:
+            raise ValueError("Weighting by value needs the material prices table.")
+        price = {str(m): float(v) for m, v in zip(prices["material"], prices["price_eur_per_kg"])}
+        return {s: price[s] for s in symbols if s in price}
+    raise ValueError(f"Unknown weighting {weighting!r}; choose one of {', '.join(WEIGHTINGS)}.")
+
+
+def pair_weights(pairs: Sequence[tuple[str, str]], weights: Mapping[str, float]) -> np.ndarray:
+    """The weight of each (product, material) pair's material; ValueError naming materials without one."""
+    missing = sorted({m for _, m in pairs if m not in weights})
+    if missing:
+        raise ValueError(f"No weight for {', '.join(missing)}: add a price (material prices table) or a "
+                         "supply risk (materials table) for it, or weigh by mass.")
+    return np.array([float(weights[m]) for _, m in pairs])
+
+
+def weighted_ratio(numerator_kg, denominator_kg, weights):
+    """An aggregate rate over materials (last axis): sum(w x numerator) / sum(w x denominator); NaN where
+    the weighted denominator is zero. By mass (every w 1) it is the ratio of the summed kg."""
+    w = np.asarray(weights, dtype=float)
+    return _ratio(np.sum(np.asarray(numerator_kg, dtype=float) * w, axis=-1),
+                  np.sum(np.asarray(denominator_kg, dtype=float) * w, axis=-1))
+
+
+def weighted_kg(frame: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:
+    """The ``kg`` column of rows with a ``material`` column, each multiplied by its material's weight
+    (for aggregate rates from stored tables: sum the result, then divide as ``weighted_ratio`` does)."""
+    missing = sorted(set(frame["material"]) - set(weights))
+    if missing:
+        raise ValueError(f"No weight for {', '.join(map(str, missing))}.")
+    return frame["kg"].astype(float) * frame["material"].map(weights).astype(float)
+
+
+def aggregate_scope_note(materials: pd.DataFrame) -> str:
+    """One sentence on what "all critical raw materials" holds (the materials flagged critical_2023),
+    naming those whose ``role`` is not plainly critical, such as copper, so every page says the same."""
+    flagged = materials[materials["critical_2023"].astype(bool)]
+    special = flagged[flagged["role"].astype(str) != "critical"]
+    text = (f"All critical raw materials: the {len(flagged)} materials on the EU critical list as the Critical Raw "
+            "Materials Act adopted it (Regulation (EU) 2024/1252, Annex II)")
+    if special.empty:
+        return text + "."
+    named = "; ".join(f"{row['name'].lower()} (EU supply risk {float(row['supply_risk']):.1f}): {row['role']}"
+                      for _, row in special.iterrows())
+    return f"{text}, including {named}. It is counted in the aggregate, as the list does."
+
+
 @dataclass(frozen=True)
 class Indicator:
     key: str
     label: str
-    unit: str  # "share" (0..1, shown as %), "share_points" (difference of shares), "kg_per_inhabitant", "index"
+    unit: str  # "share" (0..1, shown as %), "kg_per_inhabitant", "index"
     explanation: str  # one plain-language line
     definition: str
     source: str
@@ -171,9 +233,6 @@ INDICATORS: dict[str, Indicator] = {i.key: i for i in (
     Indicator("secondary_supply_share", "Secondary-supply share", "share",
               "The city's own recovered material relative to what it puts into new products (a city EOL-RIR).",
               "secondary supply / material in new products entering use", "European Commission EOL-RIR, city analogue"),
-    Indicator("gap_to_crma_benchmark", "Gap to the EU 25 % recycling benchmark", "share_points",
-              "How far the secondary-supply share is below the CRMA's 25 % recycling benchmark for 2030 (negative: above it).",
-              "0.25 - secondary-supply share", "Regulation (EU) 2024/1252, art. 5"),
     Indicator("circular_material_use_rate", "Circular material use rate", "share",
               "Secondary material as a share of all material the city uses (Eurostat's CMU rate, city analogue).",
               "secondary supply / (new products + secondary supply)", "Eurostat CMU, city analogue"),

@@ -29,6 +29,9 @@ class Column:
     min_value: float | None = None
     max_value: float | None = None
     choices: tuple[str, ...] | None = None
+    # A column added after files in the old layout existed: when a file lacks it, every row takes this
+    # value (as text, as if written in the file) instead of the file being refused.
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,14 +98,18 @@ TABLES: dict[str, TableSpec] = {
                 Column("lifetime_mean_years", "float", min_value=0.5, max_value=100.0),
                 Column("lifetime_spread", "float", min_value=0.0),
                 Column("hibernation_mean_years", "float", min_value=0.5, max_value=30.0),
+                # Parts of the same thing (an EV's battery and motor): the Monte Carlo draws their units in
+                # use and lifetime once per group. Empty (or a file without the column): its own group.
+                Column("draw_group", "str", required=False, default=""),
                 *_PROVENANCE,
             ),
             key=("product",),
         ),
         TableSpec(
             "eol_routing",
-            "end-of-life routing shares per product, valid from a year on",
+            "end-of-life routing shares per product and geography (EU, a country or a city), valid from a year on",
             (
+                Column("geography", "str", default="EU"),
                 Column("product", "str"),
                 Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
                 _share("hibernation_share"),
@@ -111,19 +118,20 @@ TABLES: dict[str, TableSpec] = {
                 *_PROVENANCE,
                 Column("basis", "str", required=False),
             ),
-            key=("product", "from_year"),
+            key=("geography", "product", "from_year"),
         ),
         TableSpec(
             "product_content",
-            "grams of each material per unit of product",
+            "grams of each material per unit of product, for units made from a year on",
             (
                 Column("product", "str"),
                 Column("material", "str"),
+                Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR, default=str(MIN_YEAR)),
                 Column("grams_per_unit", "float", min_value=0.0),
                 *_PROVENANCE,
                 Column("basis", "str", required=False),
             ),
-            key=("product", "material"),
+            key=("product", "material", "from_year"),
         ),
         TableSpec(
             "recovery_yields",
@@ -169,16 +177,23 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "targets",
-            "EU targets and benchmarks, for reference lines (shares 0..1)",
+            "EU targets and benchmarks, with their legal definition and whether a city indicator can be compared (shares 0..1)",
             (
                 Column("target_id", "str"),
-                Column("instrument", "str"),
+                Column("instrument", "str"),  # the law, article and paragraph
                 Column("description", "str"),
+                Column("definition", "str", default="not recorded"),  # the legal definition, numerator and denominator
+                Column("denominator", "str", default="not recorded"),  # what the law divides by
                 Column("indicator", "str", required=False),  # empty: not a city indicator
+                Column("products", "str", required=False),  # 'all', product codes separated by ';', empty: none modelled
                 Column("materials", "str"),  # 'all' or symbols separated by ';'
                 _share("value_share"),
                 Column("direction", "str", choices=("min", "max")),
-                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),  # first calendar year it applies in full
+                # Defaults: targets recorded before they carried their definition are listed, never drawn.
+                Column("basis", "str", choices=("same", "converted", "not_comparable"), default="not_comparable"),
+                Column("conversion_factor", "float", required=False, min_value=0.0),  # basis 'converted': value x factor
+                Column("reason", "str", default="recorded before targets carried their legal definition: not compared"),
                 *_PROVENANCE,
                 Column("note", "str", required=False),
             ),
@@ -386,6 +401,25 @@ TABLES: dict[str, TableSpec] = {
             ),
             key=("geography", "product", "year"),
         ),
+        TableSpec(
+            "external_figures",
+            "published figures the model's results are checked against (decision_tools.validation)",
+            (
+                Column("figure_id", "str"),
+                Column("description", "str"),
+                Column("geography", "str"),  # EU, EU27+4, Europe (all modelled cities), an ISO3 country code or a city
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("value", "float", min_value=0.0),
+                Column("unit", "str"),
+                Column("model_quantity", "str"),  # a key of decision_tools.validation.QUANTITIES
+                Column("scope", "str", choices=("same", "part")),  # part: the model covers only part of the figure
+                Column("scope_note", "str"),
+                Column("note", "str", required=False),
+                *_PROVENANCE,
+            ),
+            key=("figure_id",),
+            may_be_empty=True,
+        ),
     )
 }
 
@@ -548,6 +582,9 @@ def validate_table(name: str, frame: pd.DataFrame, report: ValidationReport) -> 
     """Check one table's columns, types, ranges and key uniqueness; return it typed, or None."""
     spec = TABLES[name]
     expected = [c.name for c in spec.columns]
+    added_later = {c.name: c.default for c in spec.columns if c.default is not None and c.name not in frame.columns}
+    if added_later:
+        frame = frame.assign(**added_later)
     missing = [c for c in expected if c not in frame.columns]
     unknown = [c for c in frame.columns if c not in expected]
     if missing:
@@ -597,7 +634,7 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
         if table not in tables:
             return
         for idx, value in tables[table][column].items():
-            unknown = [code for code in split_sources(value) if code != "all" and code not in allowed]
+            unknown = [code for code in split_sources(value if isinstance(value, str) else "") if code != "all" and code not in allowed]
             if unknown:
                 report.add(table, _file_row(idx), column, ";".join(unknown), f"unknown {what}; use codes separated by ';' or 'all'")
 
@@ -617,9 +654,11 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
     if "ewc_crosswalk" in tables:
         check_codes("offers", "stream_code", set(tables["ewc_crosswalk"]["stream_code"]), "stream code")
     check_codes("ownership", "geography", {"EU"} | countries | cities, "geography (EU, a country code or a city)")
+    check_codes("eol_routing", "geography", {"EU"} | countries | cities, "geography (EU, a country code or a city)")
     check_code_lists("levers", "products", products, "product")
     check_code_lists("levers", "materials", materials, "material")
     check_code_lists("targets", "materials", materials, "material")
+    check_code_lists("targets", "products", products, "product")  # empty: no modelled product in the target's scope
     if "countries" in tables:
         known_countries = set(tables["countries"]["country_iso3"])
         check_codes("supplier_shares", "country_iso3", known_countries | {"ROW"}, "country (or ROW)")
@@ -637,10 +676,12 @@ def _check_references(tables: dict[str, pd.DataFrame], report: ValidationReport)
             if not row["minimum"] <= row["default"] <= row["maximum"]:
                 report.add("levers", _file_row(idx), "default", row["default"], "must lie between minimum and maximum")
 
-    routed, owned = set(tables["eol_routing"]["product"]), set(tables["ownership"]["product"])
+    routed = set(tables["eol_routing"].loc[tables["eol_routing"]["geography"] == "EU", "product"])
+    owned = set(tables["ownership"]["product"])
     for product in sorted(products):
         if product not in routed:
-            report.add("eol_routing", None, "product", product, "every product needs at least one routing row")
+            report.add("eol_routing", None, "product", product, "every product needs routing rows for the geography EU "
+                       "(the fallback where a country or city has none)")
         if product not in owned:
             report.add("ownership", None, "product", product, "every product needs ownership figures")
 
@@ -691,14 +732,14 @@ def read_project_tables(data_dir: Path, names: tuple[str, ...] | None = None) ->
     return tables
 
 
-_SQL_TYPES = {"str": "VARCHAR", "float": "DOUBLE", "int": "INTEGER", "bool": "BOOLEAN"}
+SQL_TYPES = {"str": "VARCHAR", "float": "DOUBLE", "int": "INTEGER", "bool": "BOOLEAN"}
 
 
 def table_ddl(spec: TableSpec) -> str:
     """CREATE TABLE for an input table: its columns with SQL types, NOT NULL where required, and
     the key (with version_id) as primary key. Input tables are versioned: every row has a version_id."""
     columns = ["version_id INTEGER NOT NULL"] + [
-        f'"{c.name}" {_SQL_TYPES[c.kind]}{" NOT NULL" if c.required else ""}' for c in spec.columns
+        f'"{c.name}" {SQL_TYPES[c.kind]}{" NOT NULL" if c.required else ""}' for c in spec.columns
     ]
     key = ", ".join(["version_id", *(f'"{k}"' for k in spec.key)])
     return f"CREATE TABLE {spec.name} (\n    " + ",\n    ".join(columns) + f",\n    PRIMARY KEY ({key})\n);"

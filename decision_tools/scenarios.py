@@ -9,14 +9,14 @@ reruns the city's model (central values) for the chosen materials and gives ever
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from . import model
-from .indicators import INDICATORS
+from .indicators import INDICATORS, material_weights, pair_weights
 from .provenance import split_sources
 from .uncertainty import Simulation, indicator_samples, pair_mci
 
@@ -135,6 +135,47 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
 }
 
 
+# Which way is better, per indicator the engine computes: +1 higher (secondary supply, rates, MCI),
+# -1 lower (losses, hibernation, the gap to the benchmark, cost). indicators.INDICATORS has no direction
+# field, so it lives here. Quantities with no better way (stocks, demand, urban mine) are left out.
+BETTER: dict[str, int] = {
+    **{key: +1 for key in OBJECTIVES},
+    "collection_rate": +1, "recovery_efficiency": +1, "eol_recycling_rate": +1, "circular_material_use_rate": +1,
+    "recycled_content": +1, "separately_collected_kg": +1,
+    "hibernation_share": -1, "hibernating_stock_kg": -1, "lost_kg": -1,
+    "cost_eur_per_year": -1,
+}
+
+# A change smaller than this (relative to the indicator's size, or absolutely for an indicator near zero)
+# is floating-point noise, not an effect: -4e-13 kg from summing in another order means "no effect".
+EFFECT_RELATIVE_TOLERANCE = 1e-9
+EFFECT_ABSOLUTE_TOLERANCE = 1e-12
+NO_EFFECT = "no effect on this indicator"
+WRONG_WAY = "moves it the wrong way"
+IMPROVES = "improves it"
+
+
+def better_direction(key: str) -> int:
+    """+1 when a higher value of the indicator is better, -1 when lower is; ValueError otherwise."""
+    if key not in BETTER:
+        raise ValueError(f"The indicator '{key}' has no better direction; choose one of: {', '.join(BETTER)}.")
+    return BETTER[key]
+
+
+def clean_effect(base: float, value: float) -> float:
+    """value - base, with a change within floating-point noise of the two counted as exactly 0."""
+    effect = value - base
+    if abs(effect) <= max(EFFECT_ABSOLUTE_TOLERANCE, EFFECT_RELATIVE_TOLERANCE * max(abs(base), abs(value))):
+        return 0.0
+    return effect
+
+
+def verdict(key: str, effect: float) -> str:
+    """Whether a (cleaned) change improves the indicator, moves it the wrong way or does nothing."""
+    signed = better_direction(key) * effect
+    return IMPROVES if signed > 0 else WRONG_WAY if signed < 0 else NO_EFFECT
+
+
 @dataclass
 class Run:
     """One scenario run: the chain's quantities and the indicators computed from them."""
@@ -150,10 +191,13 @@ class ScenarioEngine:
 
     MAX_REMEMBERED_RUNS = 512
 
-    def __init__(self, tables: dict[str, pd.DataFrame], city: str, materials: list[str]):
+    def __init__(self, tables: dict[str, pd.DataFrame], city: str, materials: list[str], weighting: str = "mass"):
+        """``weighting`` (a key of indicators.WEIGHTINGS): how rates of several materials add up; kg stay by mass."""
         self.tables = tables
         self.city = city
         self.inputs = model.city_inputs(tables, city, materials)
+        weights = material_weights(weighting, tables["materials"], tables["material_prices"])
+        self.pair_weights = None if weighting == "mass" else pair_weights(self.inputs.chain.pairs, weights)
         self.levers = levers_from_table(tables["levers"])
         supply_risk = tables["materials"].set_index("symbol")["supply_risk"]
         self.pair_supply_risk = np.array([float(supply_risk[m]) for _, m in self.inputs.chain.pairs])
@@ -184,7 +228,7 @@ class ScenarioEngine:
         """Every indicator of the year as a plain number (kg, kg per year, shares 0..1, index)."""
         sim = run.simulation
         t = int(np.searchsorted(sim.years, year))
-        values = {key: float(v[0]) for key, v in indicator_samples(sim, year).items()}
+        values = {key: float(v[0]) for key, v in indicator_samples(sim, year, self.pair_weights).items()}
         for key, series in sim.totals.items():
             values[f"{key}_kg"] = float(series[0, t])
         values["risk_weighted_secondary_kg"] = float(sim.by_pair["secondary_supply"][0, t] @ self.pair_supply_risk)
@@ -207,47 +251,60 @@ class ScenarioEngine:
 
     def leverage_ranking(self, key: str, year: int, progress: Callable[[float], None] | None = None) -> pd.DataFrame:
         """Each lever alone from its default to its maximum: the change of the objective in ``year``,
-        absolutely and per 1,000 EUR of yearly cost; sorted by the absolute change."""
+        absolutely and per 1,000 EUR of yearly cost, and its verdict (improves it, moves it the wrong
+        way, no effect on this indicator; noise counts as no effect); sorted by the absolute change."""
         base = self.objective(self.baseline, key, year)
         rows = []
         for i, lever in enumerate(self.levers.values()):
             run = self.run({lever.lever_id: lever.maximum})
-            effect = self.objective(run, key, year) - base
+            effect = clean_effect(base, self.objective(run, key, year))
             cost = run.cost_eur_per_year
             rows.append({"lever_id": lever.lever_id, "lever": lever.name, "competence": lever.competence,
-                         "effect": effect, "cost_eur_per_year": cost,
+                         "effect": effect, "verdict": verdict(key, effect), "cost_eur_per_year": cost,
                          "effect_per_1000_eur": effect / cost * 1000 if cost > 0 else np.nan})
             if progress:
                 progress((i + 1) / len(self.levers))
-        return pd.DataFrame(rows).sort_values("effect", key=np.abs, ascending=False).reset_index(drop=True)
+        return pd.DataFrame(rows).sort_values("effect", key=np.abs, ascending=False, kind="stable").reset_index(drop=True)
 
     def portfolio(self, key: str, year: int, budget_eur_per_year: float, steps: int = 4,
                   progress: Callable[[float], None] | None = None) -> "Portfolio":
-        """Lever levels that maximise the objective within a yearly budget.
+        """Lever levels that improve the objective most within a yearly budget.
 
         Each lever may be set to one of ``steps`` levels between its default and maximum (or left
-        alone); its effect at each level is measured by running it alone, and an exact mixed-integer
-        program (scipy's HiGHS) picks at most one level per lever so that the summed effects are largest
-        and the summed costs stay within the budget. The chosen set is then run together, since levers
-        interact (more collection makes better recovery worth more)."""
+        alone); its effect at each level is measured by running it alone. Levels that do not improve
+        the objective (no effect, within floating-point noise, or the wrong way) are never bought, and a
+        lever none of whose levels improves it is listed as skipped with the reason. An exact
+        mixed-integer program (scipy's HiGHS) picks at most one remaining level per lever so that the
+        summed improvements are largest and the summed costs stay within the budget. The chosen set is
+        then run together, since levers interact (more collection makes better recovery worth more)."""
+        direction = better_direction(key)
         base = self.objective(self.baseline, key, year)
-        options = []
+        options, skipped = [], []
         levers = list(self.levers.values())
         for i, lever in enumerate(levers):
+            verdicts = set()
             for level in np.linspace(lever.default, lever.maximum, steps + 1)[1:]:
                 run = self.run({lever.lever_id: float(level)})
-                options.append((lever.lever_id, float(level), self.objective(run, key, year) - base, run.cost_eur_per_year))
+                effect = clean_effect(base, self.objective(run, key, year))
+                verdicts.add(verdict(key, effect))
+                if direction * effect > 0:
+                    options.append((lever.lever_id, float(level), effect, run.cost_eur_per_year))
+            if IMPROVES not in verdicts:
+                skipped.append({"lever_id": lever.lever_id, "lever": lever.name,
+                                "reason": WRONG_WAY if WRONG_WAY in verdicts else NO_EFFECT})
             if progress:
                 progress((i + 1) / len(levers))
-        effects = np.array([o[2] for o in options])
-        costs = np.array([o[3] for o in options])
-        one_per_lever = np.array([[1.0 if o[0] == lever.lever_id else 0.0 for o in options] for lever in levers])
-        result = milp(
-            c=-effects, integrality=np.ones(len(options)), bounds=Bounds(0, 1),
-            constraints=[LinearConstraint(costs[None, :], -np.inf, budget_eur_per_year),
-                         LinearConstraint(one_per_lever, 0, 1)],
-        )
-        chosen = [options[i] for i in np.flatnonzero(result.x > 0.5)] if result.success else []
+        chosen = []
+        if options:
+            gains = np.array([direction * o[2] for o in options])
+            costs = np.array([o[3] for o in options])
+            one_per_lever = np.array([[1.0 if o[0] == lever.lever_id else 0.0 for o in options] for lever in levers])
+            result = milp(
+                c=-gains, integrality=np.ones(len(options)), bounds=Bounds(0, 1),
+                constraints=[LinearConstraint(costs[None, :], -np.inf, budget_eur_per_year),
+                             LinearConstraint(one_per_lever, 0, 1)],
+            )
+            chosen = [options[i] for i in np.flatnonzero(result.x > 0.5)] if result.success else []
         settings = {lever_id: level for lever_id, level, _, _ in chosen}
         combined = self.run(settings)
         table = pd.DataFrame([{"lever_id": lid, "lever": self.levers[lid].name, "level": level, "effect_alone": effect,
@@ -255,10 +312,11 @@ class ScenarioEngine:
                               for lid, level, effect, cost in chosen],
                              columns=["lever_id", "lever", "level", "effect_alone", "cost_eur_per_year", "effect_per_1000_eur"])
         return Portfolio(objective=key, year=year, budget_eur_per_year=budget_eur_per_year, settings=settings,
-                         choices=table.sort_values("effect_alone", ascending=False).reset_index(drop=True),
+                         choices=table.sort_values("effect_alone", key=lambda e: direction * e, ascending=False).reset_index(drop=True),
                          baseline_value=base, combined_value=self.objective(combined, key, year),
                          sum_of_single_effects=float(table["effect_alone"].sum()) if len(table) else 0.0,
-                         cost_eur_per_year=combined.cost_eur_per_year)
+                         cost_eur_per_year=combined.cost_eur_per_year,
+                         skipped=pd.DataFrame(skipped, columns=["lever_id", "lever", "reason"]))
 
     def value_creation(self, product: str, year: int) -> pd.DataFrame:
         """The business models of data/business_models.csv applied to one product alone: material in
@@ -320,13 +378,26 @@ class Portfolio:
     combined_value: float
     sum_of_single_effects: float
     cost_eur_per_year: float
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["lever_id", "lever", "reason"]))
+
+    def skipped_text(self) -> str:
+        """The levers never considered and why, in a sentence ("" when none was skipped)."""
+        if self.skipped.empty:
+            return ""
+        label = OBJECTIVES[self.objective][0].lower()
+        wrong = "lower" if better_direction(self.objective) > 0 else "raise"
+        parts = [f"{', '.join(group['lever'])} ({'no effect on' if reason == NO_EFFECT else 'they ' + wrong} "
+                 f"{label} in {self.year})" for reason, group in self.skipped.groupby("reason", sort=True)]
+        return "Never bought: " + "; ".join(parts) + "."
 
     def explanation(self) -> str:
-        """Why these levers, in plain words."""
+        """Why these levers, in plain words, and which were skipped."""
         label, unit = OBJECTIVES[self.objective]
+        verb = "raises" if better_direction(self.objective) > 0 else "lowers"
+        skipped = (" " + self.skipped_text()) if not self.skipped.empty else ""
         if self.choices.empty:
-            return (f"No lever fits a yearly budget of {self.budget_eur_per_year:,.0f} EUR or raises {label.lower()} "
-                    f"in {self.year}; the baseline stays.")
+            return (f"No lever that {verb} {label.lower()} in {self.year} fits a yearly budget of "
+                    f"{self.budget_eur_per_year:,.0f} EUR; the baseline stays.{skipped}")
         names = ", ".join(f"{r.lever} at {r.level:g}" for r in self.choices.itertuples())
         text = (f"Within {self.budget_eur_per_year:,.0f} EUR per year the solver picks {names}, costing "
                 f"{self.cost_eur_per_year:,.0f} EUR per year at full roll-out. It ranks every level of every lever by what it "
@@ -336,7 +407,7 @@ class Portfolio:
         if abs(together - self.sum_of_single_effects) > 0.01 * max(abs(together), 1e-12):
             text += (f"; one by one they would add {self.sum_of_single_effects:,.4g}, and the difference comes from levers "
                      "acting on each other (collecting more makes better recovery count more)")
-        return text + "."
+        return text + "." + skipped
 
 
 INDICATOR_LABELS = {**{k: v.label for k, v in INDICATORS.items()}, **{k: v[0] for k, v in OBJECTIVES.items()}}

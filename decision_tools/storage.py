@@ -442,13 +442,53 @@ def connect(db_path: Path | None = None, *, read_only: bool = True) -> duckdb.Du
         con.close()
         raise DatabaseCorruptError(f"The database {db_path} has no dataset versions; it is not a complete build. {rebuild}") from exc
     missing = [t for t in (*INPUT_TABLES, *RESULT_TABLES) if t not in present]
+    if missing and set(missing) <= set(REFERENCE_TABLES_ADDED_LATER) and not read_only:
+        _add_reference_tables(con, missing)
+        missing = []
     if missing:
         con.close()
         raise DatabaseOutdatedError(
             f"The database {db_path} was built by an older version of UrbanSymbiosis (it lacks {', '.join(missing)}). "
             f"Rebuild it with `make db` or: python -m decision_tools build --db {db_path}"
         )
+    _add_columns_added_later(con, db_path, read_only)
     return con
+
+
+# Reference tables shipped with the code after databases already existed: an older database gets them (with
+# the project's rows, for every version) when it is opened read-write, instead of having to be rebuilt.
+REFERENCE_TABLES_ADDED_LATER = ("external_figures",)
+
+
+def _add_reference_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    tables = ingestion.read_project_tables(DATA_DIR, tuple(names))
+    versions = [v for v, in con.execute("SELECT version_id FROM dataset_versions").fetchall()]
+    for name in names:
+        con.execute(ingestion.table_ddl(ingestion.TABLES[name]))
+        for version_id in versions:
+            _insert(con, name, tables[name], version_id)
+
+
+def _add_columns_added_later(con: duckdb.DuckDBPyConnection, db_path: Path, read_only: bool) -> None:
+    """Give the input tables of a database built before a column was added that column, with its
+    declared default, so its versions, uploads and workspace are kept (no rebuild)."""
+    present = {(t, c) for t, c in con.execute("SELECT table_name, column_name FROM duckdb_columns()").fetchall()}
+    missing = [(spec, column) for spec in ingestion.TABLES.values() for column in spec.columns
+               if (spec.name, column.name) not in present]
+    if not missing:
+        return
+    names = ", ".join(f"{spec.name}.{column.name}" for spec, column in missing)
+    if read_only or any(column.default is None for _, column in missing):
+        con.close()
+        raise DatabaseOutdatedError(
+            f"The database {db_path} was built by an older version of UrbanSymbiosis (it lacks the column(s) {names}). "
+            + ("Open it once with the dashboard or the CLI (not read-only) to add them; nothing is lost."
+               if all(column.default is not None for _, column in missing) else
+               f"Rebuild it with `make db` or: python -m decision_tools build --db {db_path}"))
+    for spec, column in missing:
+        sql_type = ingestion.SQL_TYPES[column.kind]
+        con.execute(f'ALTER TABLE {spec.name} ADD COLUMN "{column.name}" {sql_type}')
+        con.execute(f'UPDATE {spec.name} SET "{column.name}" = CAST(? AS {sql_type})', [column.default])
 
 
 @dataclass(frozen=True)

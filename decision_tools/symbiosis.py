@@ -36,7 +36,8 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def stream_content(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """kg of each material per kg of each waste stream (rows stream_code, material, kg_per_kg, confidence)."""
     crosswalk = tables["ewc_crosswalk"]
-    content = tables["product_content"]
+    # Waste streams carry products of many production years; the latest composition stands in for them.
+    content = tables["product_content"].sort_values("from_year").drop_duplicates(["product", "material"], keep="last")
     merged = crosswalk.merge(content, on="product", suffixes=("_stream", "_content"))
     merged["kg_per_kg"] = merged["grams_per_unit"].astype(float) / 1000.0 / merged["unit_mass_kg"].astype(float)
     return merged[["stream_code", "product", "material", "kg_per_kg", "confidence_stream", "confidence_content"]]

@@ -37,9 +37,11 @@ class UploadKind:
 UPLOAD_KINDS: dict[str, UploadKind] = {k.kind: k for k in (
     UploadKind("ownership", "ownership", ("geography", "product"),
                "units owned per inhabitant, household or city by year, for a city, a country or the EU"),
-    UploadKind("composition", "product_content", ("product", "material"), "grams of a material per unit of product"),
-    UploadKind("collection_rates", "eol_routing", ("product",),
-               "hibernation share, export share and collection rate of a product from a year on"),
+    UploadKind("composition", "product_content", ("product", "material"),
+               "grams of a material per unit of product, for units made from a year on (without a from_year column: every year)"),
+    UploadKind("collection_rates", "eol_routing", ("geography", "product"),
+               "hibernation share, export share and collection rate of a product from a year on, for a city, a country or "
+               "the EU (without a geography column: the EU)"),
     UploadKind("recovery_yields", "recovery_yields", ("product", "material"), "recovery yield of a material in a product from a year on"),
     UploadKind("measured_flows", "measured_flows", ("city", "category", "flow"),
                "measured kg per year, for instance WEEE collected per category"),
@@ -303,8 +305,8 @@ def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[s
         return sorted(set(uploaded["measured_flows"]["city"]))
     if kind in OWNED_KINDS:
         return []  # hub data: the city model does not change
-    if kind == "ownership":
-        geographies = set(uploaded["ownership"]["geography"])
+    if kind in ("ownership", "collection_rates"):
+        geographies = set(uploaded[UPLOAD_KINDS[kind].table]["geography"])
         if "EU" in geographies:
             return list(cities["city"])
         return sorted(set(cities.loc[cities["city"].isin(geographies) | cities["country_iso3"].isin(geographies), "city"]))

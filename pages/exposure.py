@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from decision_tools import charts, exposure
+from decision_tools.indicators import aggregate_scope_note
 from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.uncertainty import quantity_frame
 
@@ -20,7 +21,9 @@ products = ui.reference_table(version, "products").set_index("product")
 sectors = products["sector"].to_dict()
 
 st.title(f"Supply chain exposure · {escape_markdown(sel.city)} · {sel.year}")
-all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params")
+all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params",
+                     help="Off: the material picked in the sidebar. On: every material on the list, its demand summed in kg "
+                          f"(kg of demand per country add up by mass). {aggregate_scope_note(materials_table)}")
 materials = critical if all_crms else (sel.material,)
 scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
 st.caption(f"For {scope}. Supply shares: World Mining Data 2024 (mining, medium confidence); refining from the IEA (2021, top three "

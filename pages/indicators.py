@@ -9,9 +9,12 @@ import streamlit as st
 
 import ui
 from decision_tools import charts, uncertainty
+from decision_tools import targets as target_rules
 from decision_tools.formatting import escape_markdown, format_mass, format_share
-from decision_tools.indicators import (INDICATORS, circular_material_use_rate, collection_rate, eol_recycling_rate,
-                                      mass_weighted_mean, secondary_supply_share)
+from decision_tools.hotspots import districts_share_inputs, hotspot_district, relative_half_width
+from decision_tools.indicators import (INDICATORS, WEIGHTINGS, circular_material_use_rate, collection_rate,
+                                      eol_recycling_rate, mass_weighted_mean, pair_weights, secondary_supply_share,
+                                      weighted_kg)
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
@@ -19,13 +22,15 @@ materials_table = ui.reference_table(version, "materials")
 material_name = materials_table.set_index("symbol").at[sel.material, "name"]
 critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
 
-all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params",
-                     help="Off: the material picked in the sidebar. On: every material on the EU's 2023 critical list, summed in kg.")
+all_crms, weighting = ui.aggregate_controls("every material on that list together; rates weigh the materials as "
+                                             "chosen below, masses are summed in kg.")
 materials = critical if all_crms else (sel.material,)
-scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
+weighting_label = WEIGHTINGS[weighting][0]
+scope = f"all critical raw materials, rates weighted {weighting_label}" if all_crms else f"{material_name} ({sel.material})"
 st.title(f"Circularity indicators · {escape_markdown(sel.city)} · {sel.year}")
-st.caption(f"For {scope}. Ranges are the 5-95 % interval of {uncertainty.DEFAULT_SAMPLES:,} Monte Carlo draws of every "
-           "input within the spread of its confidence label; the big number is the median.")
+st.caption(f"For {scope}. The big number is the central model run (the same number as on the Overview and Policy "
+           f"pages); beside it, the 5-95 % range of {uncertainty.DEFAULT_SAMPLES:,} Monte Carlo draws of every input within "
+           "the spread of its confidence label.")
 
 with st.status(f"Propagating uncertainty: {uncertainty.DEFAULT_SAMPLES:,} draws for {escape_markdown(sel.city)}…", expanded=False) as status:
     started = time.perf_counter()
@@ -39,7 +44,9 @@ if sim is None:
     st.info(f"No product in the city model contains {scope}; there is nothing to measure yet.")
     st.stop()
 
-samples = uncertainty.indicator_samples(sim, sel.year)
+weights = pair_weights(sim.pairs, ui.material_weights(version, weighting)) if all_crms and weighting != "mass" else None
+samples = uncertainty.indicator_samples(sim, sel.year, weights)
+central = uncertainty.central_indicators(sim, sel.year, weights)
 provenance = ui.metric_table(version, sel.city, list(materials), sel.year, ()).set_index("metric")
 stage_of = {"collection_rate": "routing", "hibernation_share": "routing", "urban_mine_per_inhabitant": "stock",
             "recycled_content": "stock"}
@@ -49,8 +56,6 @@ source_metric = {"routing": "separately_collected", "stock": "in_use_stock", "re
 def shown(unit: str, value: float) -> str:
     if unit == "share":
         return format_share(value)
-    if unit == "share_points":
-        return f"{value * 100:+.1f} points"
     if unit == "kg_per_inhabitant":
         return format_mass(value)
     return f"{value:.2f}"
@@ -63,73 +68,95 @@ downscaled = bool(provenance["downscaled"].any())
 for row_start in range(0, len(keys), 5):
     for column, key in zip(st.columns(5), keys[row_start:row_start + 5]):
         indicator = INDICATORS[key]
-        band = uncertainty.summarise(samples[key])
+        band = uncertainty.band(central[key], samples[key])
         stage = stage_of.get(key, "recovery")
         confidence = "medium" if key == "recycled_content" else sim.confidence[stage]
         sources = "EC_CRM_2023" if key == "recycled_content" else provenance.at[source_metric[stage], "source_ids"]
         with column:
-            if pd.isna(band["median"]):
+            if pd.isna(band["central"]):
                 st.metric(indicator.label, "n/a", help=f"{indicator.definition}. Undefined: nothing reaches this step yet.")
                 st.caption(indicator.explanation)
                 continue
-            st.metric(indicator.label, shown(indicator.unit, band["median"]), help=f"{indicator.definition} ({indicator.source})")
-            st.caption(f"**5-95 %: {shown(indicator.unit, band['p05'])} to {shown(indicator.unit, band['p95'])}** · "
+            weighed = "" if not all_crms else " · by mass (kg)" if indicator.unit == "kg_per_inhabitant" else f" · {weighting_label}"
+            st.metric(indicator.label, shown(indicator.unit, band["central"]), help=f"{indicator.definition} ({indicator.source})")
+            st.caption(f"**5-95 %: {shown(indicator.unit, band['p05'])} to {shown(indicator.unit, band['p95'])}**{weighed} · "
                        f"confidence **{confidence}**{' · downscaled' if downscaled and key != 'recycled_content' else ''}  \n"
                        f"{indicator.explanation}")
             card_sources.add(sources)
 st.caption("Sources of these indicators: " + ", ".join(sorted({s for group in card_sources for s in group.split(";")}))
            + (". Downscaled: ownership is an EU average scaled to the city." if downscaled else ".")
            + " Full citations on the Methods and sources page.")
+st.caption(f"What the ranges leave out: {uncertainty.STRUCTURAL_NOTE}")
 
 st.subheader("Where the material goes")
 chain = ui.chain(version, sel.city, sel.year, list(materials))
-ui.plotly(charts.sankey_figure(chain, f"{scope} in {sel.city}, {sel.year} (kg per year)"), "sankey")
+ui.plotly(charts.sankey_figure(chain, f"{'All critical raw materials, by mass,' if all_crms else scope} in {sel.city}, "
+                                      f"{sel.year} (kg per year)"), "sankey")
 
 st.subheader("Over time, with uncertainty")
 bands = uncertainty.quantity_bands(sim)
 left, right = st.columns(2)
 with left:
-    ui.altair(charts.band_chart(bands, ("in_use_stock", "hibernating_stock"), "Stocks", sel.year, per_year=False), "stock_bands")
+    ui.altair(charts.band_chart(bands, ("in_use_stock", "hibernating_stock"), f"Stocks{' (by mass)' if all_crms else ''}",
+                                sel.year, per_year=False), "stock_bands")
 with right:
-    ui.altair(charts.band_chart(bands, ("new_products", "end_of_life", "secondary_supply"), "Yearly flows", sel.year,
-                                      per_year=True), "flow_bands")
+    ui.altair(charts.band_chart(bands, ("new_products", "end_of_life", "secondary_supply"),
+                                f"Yearly flows{' (by mass)' if all_crms else ''}", sel.year, per_year=True), "flow_bands")
+st.caption("Lines: the central model run; shaded: the 5-95 % range of the Monte Carlo draws."
+           + (" Masses of all critical raw materials are summed in kg." if all_crms else ""))
 ui.download_button(bands, f"bands_{sel.city}_{'all_crms' if all_crms else sel.material}", "dl_bands")
 
 rate_labels = {INDICATORS[k].label: k for k in ("eol_recycling_rate", "collection_rate", "recovery_efficiency",
                                                 "secondary_supply_share", "circular_material_use_rate")}
 rate_label = st.selectbox("Rate to follow over time", list(rate_labels), key="rate", bind="query-params")
 rate_key = rate_labels[rate_label]
-rate_bands = uncertainty.indicator_bands(sim, (rate_key,))
+rate_bands = uncertainty.indicator_bands(sim, (rate_key,), weights)
 targets = ui.reference_table(version, "targets")
-applies = targets["materials"].map(lambda m: m == "all" or (not all_crms and sel.material in m.split(";")))
-relevant = targets[(targets["indicator"] == rate_key) & applies]
-ui.altair(charts.rate_chart(rate_bands, INDICATORS[rate_key].label, relevant, sel.year), "rate_chart")
-if not relevant.empty:
-    st.caption("EU targets: " + "; ".join(
-        f"{r.description} ({r.instrument}, {r.year}, {r.confidence}){': ' + r.note if pd.notna(r.note) and r.note else ''}"
-        for r in relevant.itertuples()))
+comparison = target_rules.compare_targets(
+    targets, rate_key, materials, sim.pairs, INDICATORS[rate_key].label,
+    product_names=ui.reference_table(version, "products").set_index("product")["name"].to_dict(),
+    material_names=materials_table.set_index("symbol")["name"].to_dict(), last_year=int(sim.years[-1]))
+scoped_bands = target_rules.scoped_rate_bands(sim, rate_key, comparison.scopes, weights)  # weighted as the chart's rate
+ui.altair(charts.rate_chart(rate_bands, INDICATORS[rate_key].label, comparison.lines, sel.year, scoped_bands), "rate_chart")
+if not comparison.lines.empty:
+    st.caption("EU targets drawn (red):  \n" + "  \n".join(
+        f"- {escape_markdown(r.label, 400)}; confidence {r.confidence}. In law: {escape_markdown(r.definition, 400)}"
+        for r in comparison.lines.itertuples()))
+not_drawn = pd.concat([comparison.not_comparable, target_rules.not_charted(targets, rate_labels.values())], ignore_index=True)
+with st.expander(f"EU targets not drawn on this chart ({len(not_drawn)}) and why"):
+    st.dataframe(not_drawn.rename(columns={"description": "target", "instrument": "law", "legal_value_share": "value",
+                                           "year": "applies from", "reason": "why not drawn"}),
+                 hide_index=True, width="stretch", column_config={"value": st.column_config.NumberColumn(format="percent")})
+    ui.download_button(not_drawn, f"targets_not_drawn_{rate_key}", "dl_targets_not_drawn")
 
 st.subheader("Material Circularity Indicator by product")
 year_index = int(list(sim.years).index(sel.year))
+mci_weight = 1.0 if weights is None else weights  # per pair: material in new products x the aggregate's weight
 pair_values = uncertainty.pair_mci(sim, year_index)
-new_mass = sim.by_pair["new_products"][:, year_index, :]
+new_mass = sim.by_pair["new_products"][:, year_index, :] * mci_weight
+central_values = uncertainty.pair_mci(sim.central, year_index)
+central_mass = sim.central.by_pair["new_products"][:, year_index, :] * mci_weight
 products = ui.reference_table(version, "products").set_index("product")["name"]
 rows = []
 for product in sorted({p for p, _ in sim.pairs}):
     columns = [i for i, (p, _) in enumerate(sim.pairs) if p == product]
     per_sample = mass_weighted_mean(pair_values[:, columns], new_mass[:, columns], axis=1)
-    band = uncertainty.summarise(per_sample)
-    if not pd.isna(band["median"]):
-        rows.append({"name": products[product], "median": band["median"], "p05": band["p05"], "p95": band["p95"]})
-mci_table = pd.DataFrame(rows, columns=["name", "median", "p05", "p95"]).round(3)
+    band = uncertainty.band(mass_weighted_mean(central_values[:, columns], central_mass[:, columns], axis=1)[0], per_sample)
+    if not pd.isna(band["central"]):
+        rows.append({"name": products[product], "central": band["central"], "p05": band["p05"], "p95": band["p95"]})
+mci_table = pd.DataFrame(rows, columns=["name", "central", "p05", "p95"]).round(3)
 if mci_table.empty:
     st.write("No product has reached end of life yet, so the MCI is not defined.")
 else:
     ui.altair(charts.mci_chart(mci_table), "mci_chart")
-    st.dataframe(mci_table.rename(columns={"name": "product", "p05": "5 %", "p95": "95 %"}), hide_index=True, width="stretch")
+    st.dataframe(mci_table.rename(columns={"name": "product", "central": "central run", "p05": "5 %", "p95": "95 %"}),
+                 hide_index=True, width="stretch")
     ui.download_button(mci_table, f"mci_{sel.city}_{sel.year}", "dl_mci")
+    weighted_by = ("material in new products" if weights is None
+                   else f"material in new products, {weighting_label} (materials within a product)")
     st.caption("Recycled feedstock = the EU end-of-life recycling input rate of each material; collection and recovery from the "
-               "city model; average lifetime and intensity of use. Mass-weighted by material in new products.")
+               f"city model; average lifetime and intensity of use. Weighted by {weighted_by}. Bars: the central model run; "
+               "lines: the 5-95 % range of the draws.")
 
 st.subheader("By district")
 districts = ui.reference_table(version, "districts")
@@ -152,31 +179,48 @@ district_table = places[["name", "population", "stock_kg", "eol_kg"]].rename(col
     "name": "district", "stock_kg": "urban-mine stock (kg)", "eol_kg": "end of life (kg per year)"}).round(3)
 st.dataframe(district_table, hide_index=True, width="stretch", column_config=ui.kg_columns(district_table))
 ui.download_button(district_table, f"districts_{sel.city}_{sel.year}", "dl_districts")
-hotspot = places.assign(per_inhabitant=places["eol_kg"] / places["population"]).sort_values("per_inhabitant").iloc[-1]["name"]
-ui.challenge_link(f"Recover {material_name.lower()} from end-of-life products in {hotspot}", sel.material,
-                  f"Turn the hotspot {escape_markdown(hotspot)} into a challenge")
+# A hotspot only where a district's end of life per inhabitant stands out by more than its uncertainty.
+eol_band = bands[(bands["metric"] == "end_of_life") & (bands["year"] == sel.year)]
+hotspot = hotspot_district(
+    places, "eol_kg", shared_inputs=districts_share_inputs(ui.reference_table(version, "cities"), districts, sel.city),
+    band_relative_half_width=None if eol_band.empty else relative_half_width(*eol_band.iloc[0][["p05", "p95", "median"]]))
+if hotspot.district is not None:
+    ui.challenge_link(f"Recover {material_name.lower()} from end-of-life products in {hotspot.district}", sel.material,
+                      f"Turn the hotspot {escape_markdown(hotspot.district)} into a challenge")
+st.caption(escape_markdown(hotspot.reason, 400))
 
 st.subheader("How the cities compare")
 all_cities = ui.metric_table(version, None, list(materials), sel.year, ("city",)).pivot_table(index="city", columns="metric", values="kg")
+if weights is None:
+    weighted_cities = all_cities
+else:  # rates weigh the materials as chosen: sum(w x numerator) / sum(w x denominator) per city
+    per_material = ui.metric_table_by_material(version, None, tuple(materials), sel.year, ("city",))
+    weighted_cities = per_material.assign(kg=weighted_kg(per_material, ui.material_weights(version, weighting))).pivot_table(
+        index="city", columns="metric", values="kg", aggfunc="sum")
 population = ui.reference_table(version, "cities").set_index("city")["population"]
 grams_per_inhabitant = 1000 / population
 comparison = pd.DataFrame({
     "urban mine (g per inhabitant)": (all_cities["in_use_stock"] + all_cities["hibernating_stock"]) * grams_per_inhabitant,
     "end of life (g per inhabitant per year)": all_cities["end_of_life"] * grams_per_inhabitant,
     "secondary supply (g per inhabitant per year)": all_cities["secondary_supply"] * grams_per_inhabitant,
-    "collection rate": collection_rate(all_cities["separately_collected"], all_cities["end_of_life"]),
-    "end-of-life recycling rate": eol_recycling_rate(all_cities["secondary_supply"], all_cities["end_of_life"]),
-    "secondary-supply share": secondary_supply_share(all_cities["secondary_supply"], all_cities["new_products"]),
-    "circular material use rate": circular_material_use_rate(all_cities["secondary_supply"], all_cities["new_products"]),
+    "collection rate": collection_rate(weighted_cities["separately_collected"], weighted_cities["end_of_life"]),
+    "end-of-life recycling rate": eol_recycling_rate(weighted_cities["secondary_supply"], weighted_cities["end_of_life"]),
+    "secondary-supply share": secondary_supply_share(weighted_cities["secondary_supply"], weighted_cities["new_products"]),
+    "circular material use rate": circular_material_use_rate(weighted_cities["secondary_supply"], weighted_cities["new_products"]),
 }).reset_index()
 compare_column = "urban mine (g per inhabitant)"
 ui.altair(charts.comparison_chart(comparison.assign(highlight=comparison["city"] == sel.city), compare_column,
-                                        f"{scope}: {compare_column}"), "compare_chart")
+                                        f"{'All critical raw materials (by mass)' if all_crms else scope}: {compare_column}"),
+          "compare_chart")
 share_columns = ["collection rate", "end-of-life recycling rate", "secondary-supply share", "circular material use rate"]
 st.dataframe(comparison.round(4), hide_index=True, width="stretch", column_config={
     **{c: st.column_config.NumberColumn(format="percent") for c in share_columns},
     **{c: st.column_config.NumberColumn(format="localized") for c in comparison.columns if "(g per" in c}})
-st.caption("Central model values (no uncertainty draws), so all cities are computed alike. Ownership is the same EU average in "
-           "every city, so per-inhabitant differences come from household sizes and the per-city count of wind turbines, "
-           "not from measured behaviour.")
+st.caption(("" if not all_crms else f"Masses per inhabitant are summed in kg (by mass); the four rates weigh the materials "
+            f"{weighting_label}. ")
+           + "Central model values (no uncertainty draws), so all cities are computed alike. Cities differ where their "
+           "published figures differ: national car, electric-car and PV fleets, household sizes, the wind turbines counted "
+           "in each city and national survey figures on old phones. Cities of one country share its national figures, and "
+           "smartphones, laptops, drives and LED lamps use EU assumptions everywhere (data/README.md says which figure "
+           "each city rests on).")
 ui.download_button(comparison, f"city_comparison_{sel.year}", "dl_compare")

@@ -8,8 +8,8 @@ import streamlit as st
 
 import ui
 import decision_tools
-from decision_tools import storage
-from decision_tools.provenance import CONFIDENCE_LABELS, CONFIDENCE_MEANING, CONFIDENCE_SPREAD
+from decision_tools import storage, validation
+from decision_tools.provenance import CONFIDENCE_LABELS, CONFIDENCE_MEANING, factor_range_text
 
 ctx = ui.context()
 st.title("Methods and sources")
@@ -25,7 +25,7 @@ st.subheader("The labels and their spreads")
 labels = pd.DataFrame({
     "label": list(CONFIDENCE_LABELS),
     "meaning": [CONFIDENCE_MEANING[c] for c in CONFIDENCE_LABELS],
-    "relative spread assumed for the label": [f"±{CONFIDENCE_SPREAD[c] * 100:.0f} %" for c in CONFIDENCE_LABELS],
+    "5-95 % range of the Monte Carlo factor": [factor_range_text(c) for c in CONFIDENCE_LABELS],
 })
 st.dataframe(labels, hide_index=True, width="stretch")
 ui.download_button(labels, "confidence_labels", "dl_labels")
@@ -38,6 +38,33 @@ shown = sources.rename(columns={
 })
 st.dataframe(shown, hide_index=True, width="stretch", column_config={"url": st.column_config.LinkColumn("url")})
 ui.download_button(shown, f"sources_v{ctx.version_id}", "dl_sources")
+
+st.subheader("How these numbers compare")
+
+
+@st.cache_data(show_spinner="Comparing the model with published figures ...")
+def external_comparison(version_id: int) -> pd.DataFrame:
+    return validation.validation_table(ui.store(), version_id)
+
+
+st.markdown(
+    "Each published figure below (EU, national or European statistics and studies) is set next to the same "
+    "quantity computed from this dataset version's model results, for the same geography and year. "
+    + validation.VERDICT_RULE
+)
+comparison = external_comparison(ctx.version_id)
+if comparison.empty:
+    st.info("This dataset version holds no published figures to compare with.")
+else:
+    counts = comparison["verdict"].value_counts()
+    st.caption(" · ".join(f"{n} {verdict}" for verdict, n in counts.items()) + f" of {len(comparison)} figures. "
+               "Shares are shown in percent; scope says whether the model counts all of what the figure counts.")
+    st.dataframe(validation.for_display(comparison), hide_index=True, width="stretch",
+                 column_config={"ratio": st.column_config.NumberColumn(format="%.2f"),
+                                "published value": st.column_config.NumberColumn(format="%.4g"),
+                                "model value": st.column_config.NumberColumn(format="%.4g"),
+                                "year": st.column_config.NumberColumn(format="%d")})
+    ui.download_button(comparison, f"external_comparison_v{ctx.version_id}", "dl_external_comparison")
 
 st.subheader("The data behind the model")
 st.caption("Each table as stored in this dataset version, with the source and confidence of every row.")

@@ -55,10 +55,21 @@ for keys in (("in_use_stock", "hibernating_stock", "new_products"), ("end_of_lif
 
 eol_kg, recovered_kg, demand_kg = (figures[k].kg for k in ("end_of_life", "secondary_supply", "new_products"))
 if eol_kg > 0:
+    # The stored model run is the value (as on every page); the Monte Carlo gives the range beside it.
+    from decision_tools import uncertainty
+
+    draws = uncertainty.indicator_samples(ui.simulation(version, sel.city, (sel.material,)), sel.year)
+
+    def with_range(value: float, key: str) -> str:
+        band = uncertainty.summarise(draws[key])
+        return f"**{format_share(value)}** (5-95 %: {format_share(band['p05'])} to {format_share(band['p95'])})"
+
     st.markdown(
-        f"Of the {material['name'].lower()} reaching end of life in {sel.year}, **{format_share(recovered_kg / eol_kg)}** is "
-        f"recovered as secondary raw material; the recovered amount equals **{format_share(recovered_kg / demand_kg) if demand_kg else 'n/a'}** "
-        f"of what the city puts into new products that year."
+        f"Of the {material['name'].lower()} reaching end of life in {sel.year}, {with_range(recovered_kg / eol_kg, 'eol_recycling_rate')} "
+        f"is recovered as secondary raw material; the recovered amount equals "
+        f"{with_range(recovered_kg / demand_kg, 'secondary_supply_share') if demand_kg else '**n/a**'} of what the city puts "
+        f"into new products that year. The figures are the central model run; the ranges come from "
+        f"{uncertainty.DEFAULT_SAMPLES:,} Monte Carlo draws of the inputs (Indicators page)."
     )
 if any(f.downscaled for f in figures.values()):
     st.caption("Ownership figures are EU averages downscaled to the city by its population and households: "

@@ -8,7 +8,8 @@ import streamlit as st
 import ui
 from decision_tools import charts
 from decision_tools.formatting import escape_markdown, format_mass, format_share
-from decision_tools.scenarios import INDICATOR_LABELS, OBJECTIVES
+from decision_tools.indicators import WEIGHTINGS
+from decision_tools.scenarios import INDICATOR_LABELS, NO_EFFECT, OBJECTIVES
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
@@ -17,14 +18,17 @@ material_name = materials_table.set_index("symbol").at[sel.material, "name"]
 critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
 
 st.title(f"Policy intervention points · {escape_markdown(sel.city)} · {sel.year}")
-all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params")
+all_crms, weighting = ui.aggregate_controls("every material on that list together; rates weigh the materials as "
+                                             "chosen below, masses are summed in kg.")
 materials = critical if all_crms else (sel.material,)
-scope = "all critical raw materials" if all_crms else f"{material_name} ({sel.material})"
-st.caption(f"For {scope}. Move the levers the city has; every number is the central model (no uncertainty draws), "
-           f"and {sel.year} is the target year. Lever costs and effects are illustrative: good for comparing options, not for budgets.")
+weighting_label = WEIGHTINGS[weighting][0]
+scope = f"all critical raw materials, rates weighted {weighting_label}" if all_crms else f"{material_name} ({sel.material})"
+st.caption(f"For {scope}. Move the levers the city has; every number is the central model run (no uncertainty draws: the "
+           f"same numbers as the Overview and the big numbers of the Indicators page), and {sel.year} is the target year. "
+           "Lever costs and effects are illustrative: good for comparing options, not for budgets.")
 
 try:
-    engine = ui.scenario_engine(version, sel.city, materials)
+    engine = ui.scenario_engine(version, sel.city, materials, weighting)
 except ValueError:
     st.info(f"No product in the city model contains {scope}; there is nothing to steer yet.")
     st.stop()
@@ -49,8 +53,6 @@ def shown(key: str, value: float) -> str:
         return f"{value:,.0f} EUR/yr"
     if key in ("portfolio_mci",):
         return f"{value:.3f}"
-    if key == "gap_to_crma_benchmark":
-        return f"{value * 100:+.1f} points"
     if key == "urban_mine_per_inhabitant":
         return format_mass(value)
     return format_share(value)
@@ -104,7 +106,11 @@ with right:
               help=f"Baseline: {shown(objective, baseline_values[objective])}")
     st.metric("Yearly cost at full roll-out", f"{run.cost_eur_per_year:,.0f} EUR",
               help="Sum of the levers' illustrative costs, linear in each lever's level.")
-    st.caption("Confidence: **illustrative** (levers, their costs and most model inputs are assumptions).")
+    st.caption("Confidence: **illustrative** (levers, their costs and most model inputs are assumptions)."
+               + (f" Rates {weighting_label}; kg by mass." if all_crms else ""))
+if all_crms and weighting != "mass":
+    st.caption(f"The rates of this page, the lever ranking and the portfolio included, weigh the materials {weighting_label} "
+               "(quantities in kg are by mass).")
 comparison = pd.DataFrame({
     "indicator": [INDICATOR_LABELS.get(k, k.replace("_kg", "").replace("_", " ") + " (kg)") for k in scenario_values],
     "key": list(scenario_values),
@@ -162,6 +168,10 @@ with right:
                                          "change per 1,000 EUR of yearly cost"), "tornado_per_eur")
 st.dataframe(ranking, hide_index=True, width="stretch")
 ui.download_button(ranking, f"leverage_{objective}_{sel.city}_{sel.year}", "dl_ranking")
+idle = ranking[ranking["verdict"] == NO_EFFECT]
+if not idle.empty:
+    st.caption(f"No effect on this indicator for {scope} in {sel.year} (changes below rounding count as none): "
+               + escape_markdown(", ".join(idle["lever"]), 2000) + ".")
 
 st.subheader("The best portfolio within a budget")
 budget = st.number_input("Yearly budget (EUR)", min_value=0, max_value=100_000_000, value=500_000, step=50_000,
@@ -170,7 +180,7 @@ with st.status("Measuring every level of every lever…", expanded=False) as sta
     bar = st.progress(0.0)
     portfolio = engine.portfolio(objective, sel.year, float(budget), progress=bar.progress)
     status.update(label=f"Portfolio for {float(budget):,.0f} EUR per year: {len(portfolio.choices)} lever(s) chosen", state="complete")
-st.markdown(portfolio.explanation())
+st.markdown(escape_markdown(portfolio.explanation(), 4000))
 st.dataframe(portfolio.choices, hide_index=True, width="stretch")
 ui.download_button(portfolio.choices, f"portfolio_{objective}_{sel.city}_{sel.year}", "dl_portfolio")
 

@@ -23,6 +23,11 @@ def write_small_data(target: Path, cities=TEST_CITIES) -> Path:
     for name in ("cities", "districts", "organisations"):
         frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
         frame[frame["city"].isin(cities)].to_csv(target / f"{name}.csv", index=False)
+    kept = pd.read_csv(target / "cities.csv", dtype=str, keep_default_na=False)
+    geographies = {"EU", *kept["city"], *kept["country_iso3"]}
+    for name in ("ownership", "eol_routing"):  # figures for places no longer in the data would be refused
+        frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
+        frame[frame["geography"].isin(geographies)].to_csv(target / f"{name}.csv", index=False)
     organisations = set(pd.read_csv(target / "organisations.csv", dtype=str)["org_id"])
     for name in ("offers", "needs"):
         frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
@@ -44,6 +49,10 @@ def write_renamed_data(target: Path, city: str, district: str, organisation: str
             frame.loc[ghent, "district"] = [f"{district} {i}" for i in range(int(ghent.sum()))]
         if name == "organisations":
             frame["name"] = [f"{organisation} {i}" for i in range(len(frame))]
+        frame.to_csv(target / f"{name}.csv", index=False)
+    for name in ("ownership", "eol_routing"):  # Ghent's own figures follow it
+        frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
+        frame.loc[frame["geography"] == "Ghent", "geography"] = city
         frame.to_csv(target / f"{name}.csv", index=False)
     return target
 

@@ -1,5 +1,7 @@
 """Methods and sources page: the formulas and every source with its confidence labels."""
 
+import pytest
+
 from decision_tools import storage
 
 
@@ -20,3 +22,22 @@ def test_methods_page_lists_formulas_and_sources(app, small_db):
     listed = next(f for f in frames if "id" in f.columns)
     assert set(listed["id"]) == expected
     assert {"high", "medium", "low", "derived", "illustrative"} <= set(frames[0]["label"])
+
+
+def test_methods_page_compares_the_model_with_published_figures(app, small_db):
+    at = app(city="Ghent").run()
+    at.switch_page("pages/methods.py").run()
+    assert not at.exception
+    assert "How these numbers compare" in [s.value for s in at.subheader]
+    text = " ".join(m.value for m in at.markdown)
+    assert "0.5-2" in text and "off by more than 2x" in text  # the verdict rule is written down
+    with storage.Store.open(small_db) as store:
+        figures = store.table("external_figures", 1)
+    table = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
+    assert list(table["figure_id"]) == list(figures["figure_id"])
+    cars = table.set_index("figure_id").loc["eurostat_cars_eu_2022"]  # a known published figure, shown with its ratio
+    assert cars["published value"] == 0.56 and cars["ratio"] > 0
+    share = table.set_index("figure_id").loc["eurostat_weee_collection_rate_eu_2022"]
+    assert share["published value"] == pytest.approx(40.1) and share["unit"] == "%"  # percent on screen
+    labels = [b.label for b in at.get("download_button")]
+    assert labels.count("CSV") >= 3

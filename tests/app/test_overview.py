@@ -77,3 +77,19 @@ def test_the_briefing_and_every_table_can_be_downloaded(app):
     labels = [b.label for b in at.get("download_button")]
     assert "City briefing (printable HTML)" in labels
     assert labels.count("CSV") == labels.count("XLSX") >= 4
+
+
+def test_recovery_sentence_is_the_central_run_with_the_monte_carlo_range(app, small_db):
+    from decision_tools import uncertainty
+    from decision_tools.formatting import format_share
+
+    at = app(city="Ghent", year="2030", material="Co").run()
+    assert not at.exception
+    with storage.Store.open(small_db) as store:
+        figures = store.headline(1, "Ghent", 2030, "Co")
+        sim = uncertainty.simulate(store.input_tables(1), "Ghent", ["Co"])
+    band = uncertainty.summarise(uncertainty.indicator_samples(sim, 2030)["eol_recycling_rate"])
+    central = format_share(figures["secondary_supply"].kg / figures["end_of_life"].kg)
+    sentence = next(m.value for m in at.markdown if "reaching end of life" in m.value)
+    assert f"**{central}** (5-95 %: {format_share(band['p05'])} to {format_share(band['p95'])})" in sentence
+    assert "central model run" in sentence

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from decision_tools import storage
 from decision_tools.cli import main
 from tests.conftest import PROJECT_DIR
 
@@ -70,10 +71,15 @@ def test_indicators_json_has_every_indicator_with_a_range(small_db, capsys):
                  "--samples", "200", "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["materials"] == ["Co"] and payload["samples"] == 200
-    for key in ("collection_rate", "eol_recycling_rate", "secondary_supply_share", "gap_to_crma_benchmark",
+    for key in ("collection_rate", "eol_recycling_rate", "secondary_supply_share",
                 "recycled_content", "hibernation_share", "urban_mine_per_inhabitant", "portfolio_mci"):
         row = payload["indicators"][key]
         assert row["p05"] <= row["median"] <= row["p95"], key
+    # the value is the central run, the number the dashboard shows, not the samples' median
+    with storage.Store.open(small_db) as store:
+        figures = store.headline(1, "Ghent", 2030, "Co")
+    expected = figures["secondary_supply"].kg / figures["end_of_life"].kg
+    assert payload["indicators"]["eol_recycling_rate"]["central"] == pytest.approx(expected, abs=1e-6)
 
 
 def test_indicators_default_to_all_crms_and_reject_unknown_city(small_db, capsys):
@@ -145,3 +151,25 @@ def test_status_exit_codes_drive_make_run(small_db, tmp_path, capsys):
     broken.write_bytes(b"not a database" * 50)
     assert main(["status", "--db", str(broken)]) == 3
     assert "cannot be" in capsys.readouterr().err
+
+
+def test_validate_compares_every_published_figure(small_db, capsys):
+    from decision_tools import storage
+
+    with storage.Store.open(small_db) as store:
+        figure_ids = list(store.table("external_figures", store.current_version())["figure_id"])
+    assert main(["validate", "--db", str(small_db), "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [c["figure_id"] for c in payload["comparisons"]] == figure_ids
+    assert "0.5-2" in payload["verdict_rule"]
+    assert {c["verdict"] for c in payload["comparisons"]} <= {"consistent", "off by more than 2x", "no model value"}
+    assert main(["validate", "--db", str(small_db)]) == 0
+    out = capsys.readouterr().out
+    assert "ratio" in out and f"of {len(figure_ids)} figures." in out
+    assert main(["validate", "--db", str(small_db), "--city", "delft", "--year", "2022", "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("figure,geography,year,published value,model value,unit,ratio,verdict")
+    assert len(rows) > 1 and all(",2022," in r for r in rows[1:] if r.count(",") > 8)
+    assert main(["validate", "--db", str(small_db), "--city", "Paris"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown city 'Paris'; choose one of: Delft, Ghent"
+    assert run_cli("validate", "--help").returncode == 0

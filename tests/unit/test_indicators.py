@@ -59,7 +59,6 @@ def test_rates_hand_worked():
     assert ind.recovery_efficiency(30, 40) == 0.75
     assert ind.eol_recycling_rate(30, 100) == pytest.approx(ind.collection_rate(40, 100) * ind.recovery_efficiency(30, 40))
     assert ind.secondary_supply_share(30, 200) == 0.15
-    assert ind.gap_to_benchmark(0.15) == pytest.approx(0.10)
     assert ind.circular_material_use_rate(30, 200) == pytest.approx(30 / 230)
     assert ind.hibernation_share(10, 90) == 0.1
     assert ind.stock_per_inhabitant(1000, 500) == 2.0
@@ -78,3 +77,53 @@ def test_mass_weighted_mean_skips_undefined_values():
 def test_every_indicator_has_an_explanation():
     for indicator in ind.INDICATORS.values():
         assert indicator.explanation.endswith(".") and indicator.definition and indicator.source
+
+
+# Aggregates of several materials: weighting by mass, value or supply risk.
+def _two_materials():
+    import pandas as pd
+
+    materials = pd.DataFrame({"symbol": ["Cu", "Nd"], "name": ["Copper", "Neodymium"], "supply_risk": [0.1, 4.5],
+                              "critical_2023": [True, True],
+                              "role": ["non-critical benchmark (supply risk far below the 1.0 threshold)", "critical"]})
+    prices = pd.DataFrame({"material": ["Cu", "Nd"], "price_eur_per_kg": [8.5, 75.0]})
+    return materials, prices
+
+
+def test_material_weights_for_each_weighting():
+    materials, prices = _two_materials()
+    assert ind.material_weights("mass", materials) == {"Cu": 1.0, "Nd": 1.0}
+    assert ind.material_weights("value", materials, prices) == {"Cu": 8.5, "Nd": 75.0}
+    assert ind.material_weights("supply_risk", materials) == {"Cu": 0.1, "Nd": 4.5}
+    with pytest.raises(ValueError, match="Unknown weighting 'volume'"):
+        ind.material_weights("volume", materials)
+    with pytest.raises(ValueError, match="No weight for Li"):
+        ind.pair_weights([("phone", "Cu"), ("battery", "Li")], {"Cu": 1.0})
+
+
+def test_weighted_ratio_two_materials_by_hand():
+    # Copper: 90 kg recovered of 100 kg at end of life (90 %); neodymium: 1 kg of 10 kg (10 %).
+    recovered, end_of_life = np.array([90.0, 1.0]), np.array([100.0, 10.0])
+    # By mass, copper decides: 91 / 110.
+    assert ind.weighted_ratio(recovered, end_of_life, [1.0, 1.0]) == pytest.approx(91 / 110)
+    # By value (8.5 and 75 EUR/kg): (8.5 x 90 + 75 x 1) / (8.5 x 100 + 75 x 10) = 840 / 1600.
+    assert ind.weighted_ratio(recovered, end_of_life, [8.5, 75.0]) == pytest.approx(840 / 1600)
+    # By supply risk (0.1 and 4.5): (9 + 4.5) / (10 + 45) = 13.5 / 55: neodymium decides.
+    assert ind.weighted_ratio(recovered, end_of_life, [0.1, 4.5]) == pytest.approx(13.5 / 55)
+    # Element-wise over samples (last axis: materials), NaN when nothing reaches end of life.
+    both = ind.weighted_ratio(np.array([[90.0, 1.0], [0.0, 0.0]]), np.array([[100.0, 10.0], [0.0, 0.0]]), [1.0, 1.0])
+    assert both[0] == pytest.approx(91 / 110) and math.isnan(both[1])
+
+
+def test_weighted_kg_of_stored_rows():
+    import pandas as pd
+
+    rows = pd.DataFrame({"material": ["Cu", "Nd"], "kg": [100.0, 10.0]})
+    assert list(ind.weighted_kg(rows, {"Cu": 0.1, "Nd": 4.5})) == pytest.approx([10.0, 45.0])
+
+
+def test_the_aggregate_says_that_copper_is_in_it():
+    materials, _ = _two_materials()
+    note = ind.aggregate_scope_note(materials)
+    assert "2 materials" in note and "including copper (EU supply risk 0.1): non-critical benchmark" in note
+    assert "counted in the aggregate" in note

@@ -20,6 +20,9 @@ def test_project_data_is_valid_and_complete():
         if "confidence" in frame.columns:
             assert frame["confidence"].notna().all(), name
             assert frame["source_id"].notna().all(), name
+    cited = {source for name, frame in tables.items() if "confidence" in frame.columns
+             for value in frame["source_id"] for source in value.split(";")}
+    assert set(tables["sources"]["source_id"]) - cited == set(), "every listed source is cited by some row"
 
 
 def _break(tmp_path, table: str, edit) -> str:

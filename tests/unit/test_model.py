@@ -131,6 +131,61 @@ def test_districts_sum_to_the_city(small_data_dir):
     ghent = result.stocks[(result.stocks["city"] == "Ghent") & (result.stocks["year"] == 2025)]
     assert ghent["district"].notna().all()
     phones = ghent[(ghent["product"] == "smartphone") & (ghent["material"] == "Co") & (ghent["process"] == "use")]["kg"].sum()
-    # 265,000 inhabitants x 1.2286 phones (2025, interpolated) x 8 g
+    # Ghent's inhabitants x 1.2286 phones (2025, interpolated) x 8 g
     ownership_2025 = 1.2 + (1.3 - 1.2) * 2 / 7
-    assert phones == pytest.approx(265000 * ownership_2025 * 8 / 1000, rel=1e-6)
+    population = float(tables["cities"].set_index("city").at["Ghent", "population"])
+    content = tables["product_content"]
+    grams = content.loc[(content["product"] == "smartphone") & (content["material"] == "Co"), "grams_per_unit"].item()
+    assert phones == pytest.approx(population * ownership_2025 * float(grams) / 1000, rel=1e-6)
+
+
+def _tiny(tmp_path: Path, **replace: str):
+    for name, text in {**TINY, **replace}.items():
+        (tmp_path / name).write_text(text)
+    return read_project_tables(tmp_path, MODEL_TABLES)
+
+
+def test_old_file_layouts_read_with_their_defaults(tiny_tables):
+    # Files written before routing had a geography and content a production year still read.
+    assert set(tiny_tables["eol_routing"]["geography"]) == {"EU"}
+    assert set(tiny_tables["product_content"]["from_year"]) == {1950}
+
+
+def test_content_follows_the_production_year(tmp_path):
+    # 1000 phones in use, each used exactly one year: the phones bought in 2010 hold 20 g, those of
+    # 2009 10 g. In 2010 the city buys 1000 new phones (20 kg), holds them (20 kg) and retires the
+    # 2009 ones (10 kg: 5 kg to drawers, 5 kg to end of life); in 2011 it retires 20 kg.
+    tables = _tiny(tmp_path, **{"product_content.csv": "product,material,from_year,grams_per_unit,source_id,confidence,basis\n"
+                                                        "phone,Co,1980,10,T,high,\nphone,Co,2010,20,T,high,\n"})
+    result = run_city_model(tables)
+    flows = result.flows.set_index(["year", "from_process", "to_process"])["kg"]
+    stocks = result.stocks.set_index(["year", "process"])["kg"]
+    assert flows[(2010, "market", "use")] == pytest.approx(20.0)
+    assert stocks[(2010, "use")] == pytest.approx(20.0)
+    assert flows[(2010, "use", "hibernation")] + flows[(2010, "use", "end_of_life")] == pytest.approx(10.0)
+    assert flows[(2011, "use", "hibernation")] + flows[(2011, "use", "end_of_life")] == pytest.approx(20.0)
+    assert _balance(result) < 1e-9
+
+
+@pytest.mark.parametrize("rows, collected_kg", [
+    ("EU,phone,1980,0.5,0.1,0.5,T,medium,\n", 4.5),  # the EU's rate: 9 kg staying x 0.5
+    ("EU,phone,1980,0.5,0.1,0.5,T,medium,\nFIN,phone,1980,0.5,0.1,0.2,T,medium,\n", 1.8),  # the country's
+    ("EU,phone,1980,0.5,0.1,0.5,T,medium,\nFIN,phone,1980,0.5,0.1,0.2,T,medium,\n"
+     "Testville,phone,1980,0.5,0.1,0.9,T,medium,\n", 8.1),  # the city's own
+])
+def test_routing_uses_the_most_specific_geography(tmp_path, rows, collected_kg):
+    header = "geography,product,from_year,hibernation_share,export_reuse_share,collection_rate,source_id,confidence,basis\n"
+    tables = _tiny(tmp_path, **{"eol_routing.csv": header + rows})
+    result = run_city_model(tables)
+    flows = result.flows[result.flows["year"] == 2030].set_index(["from_process", "to_process"])["kg"]
+    assert flows[("end_of_life", "separate_collection")] == pytest.approx(collected_kg, rel=1e-6)
+    inputs = model.city_inputs(tables, "Testville", ["Co"])
+    assert inputs.chain.collection_rate[-1, 0] == pytest.approx(collected_kg / 9.0)
+
+
+def test_ownership_geographies_name_the_level_each_product_uses(small_data_dir):
+    tables = read_project_tables(small_data_dir)
+    levels = model.ownership_geographies(tables["ownership"], tables["products"], "Ghent", "BEL").set_index("product")["level"]
+    assert levels["wind_turbine"] == "the city's own"  # counted turbines in Ghent
+    assert levels["ev_battery"] == "national"  # Statbel's fleet
+    assert levels["smartphone"] == "EU average"

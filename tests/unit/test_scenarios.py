@@ -134,3 +134,83 @@ def test_value_creation_models(engine):
     assert 0.1 <= models.at["linear", "mci"] < models.at["today", "mci"] < models.at["recycling", "mci"]
     with pytest.raises(ValueError, match="carries none of the chosen materials"):
         scenarios.ScenarioEngine(engine.tables, "Ghent", ["Pt"]).value_creation("laptop", 2040)
+
+
+# No false signals (issue 14, item 8): noise is no effect; levers that do nothing or harm are never bought.
+
+def test_noise_counts_as_no_effect_and_direction_decides_the_verdict():
+    assert scenarios.clean_effect(1000.0, 1000.0 - 4e-13) == 0.0
+    assert scenarios.clean_effect(0.0, -4e-13) == 0.0
+    assert scenarios.clean_effect(1000.0, 1000.5) == 0.5
+    assert scenarios.verdict("secondary_supply_kg", 0.5) == scenarios.IMPROVES
+    assert scenarios.verdict("secondary_supply_kg", -0.5) == scenarios.WRONG_WAY
+    assert scenarios.verdict("secondary_supply_kg", 0.0) == "no effect on this indicator"
+    assert scenarios.verdict("hibernation_share", -0.01) == scenarios.IMPROVES  # lower is better
+    assert scenarios.verdict("lost_kg", 3.0) == scenarios.WRONG_WAY
+    with pytest.raises(ValueError, match="has no better direction"):
+        scenarios.better_direction("in_use_stock_kg")
+
+
+def _levers(tables, rows):
+    """The levers table cut to hand-made rows: (lever_id, parameter, products, materials, maximum, cost at max)."""
+    template = tables["levers"].iloc[0]
+    frame = tables["levers"].iloc[[0] * len(rows)].reset_index(drop=True).copy()
+    for i, (lever_id, parameter, products, materials, maximum, cost) in enumerate(rows):
+        frame.loc[i, ["lever_id", "name", "parameter", "products", "materials"]] = [lever_id, f"Lever {lever_id}", parameter,
+                                                                                    products, materials]
+        frame.loc[i, ["maximum", "step", "cost_eur_per_inhabitant_at_max"]] = [maximum, maximum / 4, cost]
+        frame.loc[i, ["start_year", "ramp_years"]] = [2026, 1]
+    assert template["default"] == 0
+    return {**tables, "levers": frame}
+
+
+@pytest.fixture(scope="module")
+def cobalt_engine(tables):
+    """Cobalt in Ghent with three hand-made levers: more collection of laptops (raises secondary supply),
+    better recovery of palladium only (cobalt is untouched: exactly no effect) and fewer laptops needed
+    (fewer reach end of life: lowers secondary supply)."""
+    return scenarios.ScenarioEngine(_levers(tables, [
+        ("collect", "collection_rate", "laptop", "all", 0.2, 1.0),
+        ("palladium_only", "recovery_yield", "laptop", "Pd", 0.2, 0.01),
+        ("fewer_laptops", "units_needed", "laptop", "all", 0.3, 0.01),
+    ]), "Ghent", ["Co"])
+
+
+def test_portfolio_never_buys_a_lever_without_effect_or_the_wrong_way(cobalt_engine):
+    portfolio = cobalt_engine.portfolio("secondary_supply_kg", 2040, 100_000_000)  # a budget that buys everything
+    assert set(portfolio.settings) == {"collect"}
+    reasons = portfolio.skipped.set_index("lever_id")["reason"]
+    assert reasons.to_dict() == {"palladium_only": "no effect on this indicator", "fewer_laptops": scenarios.WRONG_WAY}
+    text = portfolio.explanation()
+    assert "Never bought: " in text and "Lever palladium_only (no effect on secondary supply in 2040)" in text
+    assert "Lever fewer_laptops (they lower secondary supply in 2040)" in text
+
+
+def test_floating_point_noise_is_never_bought(cobalt_engine, monkeypatch):
+    """A lever whose measured effect is +-4e-13 kg (summing in another order) has no effect: not bought,
+    skipped, and shown as exactly 0 with 'no effect on this indicator' in the ranking."""
+    real = scenarios.ScenarioEngine.objective
+
+    def noisy(self, run, key, year):
+        value = real(self, run, key, year)
+        level = run.settings.get("palladium_only", 0.0)
+        return value + (4e-13 if level > 0.1 else -4e-13 if level > 0 else 0.0)
+
+    monkeypatch.setattr(scenarios.ScenarioEngine, "objective", noisy)
+    portfolio = cobalt_engine.portfolio("secondary_supply_kg", 2040, 100_000_000)
+    assert "palladium_only" not in portfolio.settings
+    assert "palladium_only" in set(portfolio.skipped["lever_id"])
+    ranking = cobalt_engine.leverage_ranking("secondary_supply_kg", 2040).set_index("lever_id")
+    assert ranking.at["palladium_only", "effect"] == 0.0
+    assert ranking.at["palladium_only", "verdict"] == "no effect on this indicator"
+    assert ranking.at["fewer_laptops", "verdict"] == scenarios.WRONG_WAY and ranking.at["fewer_laptops", "effect"] < 0
+    assert ranking.at["collect", "verdict"] == scenarios.IMPROVES and ranking.at["collect", "effect"] > 0
+
+
+def test_no_improving_lever_keeps_the_baseline_and_says_why(tables):
+    engine = scenarios.ScenarioEngine(_levers(tables, [("palladium_only", "recovery_yield", "laptop", "Pd", 0.2, 0.01)]),
+                                      "Ghent", ["Co"])
+    portfolio = engine.portfolio("secondary_supply_kg", 2040, 100_000_000)
+    assert portfolio.settings == {} and portfolio.choices.empty
+    assert portfolio.explanation().startswith("No lever that raises secondary supply in 2040 fits a yearly budget")
+    assert "Never bought: Lever palladium_only (no effect on secondary supply in 2040)." in portfolio.explanation()

@@ -214,7 +214,7 @@ def test_csv_rows_columns_and_cells_are_counted_before_parsing(current, monkeypa
 def test_problems_past_the_limit_are_counted_not_kept(current, monkeypatch):
     monkeypatch.setenv(ValidationReport.MAX_PROBLEMS_ENV_VAR, "50")
     text = "geography,product,year,units_per_driver,source_id,confidence,basis\n" + "".join(
-        f"Ghent,{product},{year},-1,HUB_CITIES,low,x\n" for product in ("smartphone", "laptop") for year in range(1950, 2101))
+        f"Ghent,{product},{year},-1,PROJECT_ASSUMPTION,low,x\n" for product in ("smartphone", "laptop") for year in range(1950, 2101))
     report = check("ownership", text, current).report
     assert not report.ok
     assert report.problem_count == 302

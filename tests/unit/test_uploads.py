@@ -44,11 +44,11 @@ def problems(kind, text, current, name="upload.csv"):
      "the shares of Ga at processing must sum to 1"),
     ("composition", COMPOSITION + "phone,Co,7,SCRREEN,medium,x\n", "row 2, column 'product': value 'phone': unknown product"),
     ("composition", COMPOSITION + "smartphone,Xx,7,SCRREEN,medium,x\n", "row 2, column 'material': value 'Xx': unknown material"),
-    ("measured_flows", "city,year,category,flow,kg,source_id,confidence,note\nAtlantis,2024,phones,collected,10,HUB_CITIES,low,\n",
+    ("measured_flows", "city,year,category,flow,kg,source_id,confidence,note\nAtlantis,2024,phones,collected,10,PROJECT_ASSUMPTION,low,\n",
      "row 2, column 'city': value 'Atlantis': unknown city"),
     ("composition", COMPOSITION + "smartphone,Co,7,SCRREEN,medium,x\nsmartphone,Co,8,SCRREEN,medium,y\n",
-     "upload.csv, row 3: duplicate key (product=smartphone, material=Co)"),
-    ("ownership", "geography,product,year,units_per_driver,source_id,confidence,basis\nGhent,smartphone,1800,1.2,HUB_CITIES,low,x\n",
+     "upload.csv, row 3: duplicate key (product=smartphone, material=Co, from_year=1950)"),
+    ("ownership", "geography,product,year,units_per_driver,source_id,confidence,basis\nGhent,smartphone,1800,1.2,PROJECT_ASSUMPTION,low,x\n",
      "row 2, column 'year': value '1800': must be at least 1950"),
     ("composition", "", "upload.csv: the file is empty"),
     ("composition", COMPOSITION, "the table has a header but no rows"),
@@ -101,8 +101,8 @@ def test_formulas_and_markup_are_neutralised(current):
 
 def test_a_new_city_with_districts(current):
     text = ("city,country_iso3,district,population,households,lat,lon,source_id,confidence,note\n"
-            "Tampere,FIN,,250000,125000,61.5,23.76,HUB_CITIES,medium,\n"
-            "Tampere,FIN,Centre,150000,,61.5,23.76,HUB_CITIES,low,\nTampere,FIN,East,100000,,61.5,23.9,HUB_CITIES,low,\n")
+            "Tampere,FIN,,250000,125000,61.5,23.76,PROJECT_ASSUMPTION,medium,\n"
+            "Tampere,FIN,Centre,150000,,61.5,23.76,PROJECT_ASSUMPTION,low,\nTampere,FIN,East,100000,,61.5,23.9,PROJECT_ASSUMPTION,low,\n")
     check = uploads.check_upload("city", text.encode(), "t.csv", current)
     assert check.report.ok, check.report.problems
     assert check.affected_cities == ["Tampere"]
