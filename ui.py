@@ -44,6 +44,16 @@ def reference_table(version_id: int, name: str) -> pd.DataFrame:
     return store().table(name, version_id)
 
 
+@st.cache_data(show_spinner=False)
+def ownership_geographies(version_id: int, city: str) -> pd.DataFrame:
+    """Per product, whether the city's ownership figures are its own, national or the EU average."""
+    from decision_tools.model import ownership_geographies as which
+
+    cities = reference_table(version_id, "cities").set_index("city")
+    return which(reference_table(version_id, "ownership"), reference_table(version_id, "products"), city,
+                 cities.at[city, "country_iso3"])
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def input_tables(version_id: int) -> dict[str, pd.DataFrame]:
     """Every input table of a version, read once per process (versions never change). Shared by all
@@ -252,7 +262,7 @@ def provenance_caption(confidence: str, source_ids: str, downscaled: bool) -> st
     """One line under a number: its confidence, its sources and whether it is downscaled."""
     parts = [f"Confidence: **{confidence}**"]
     if downscaled:
-        parts.append("downscaled from EU averages")
+        parts.append("downscaled from national or EU figures")
     parts.append("Sources: " + ", ".join(escape_markdown(s) for s in split_sources(source_ids)))
     return " · ".join(parts)
 

@@ -38,7 +38,7 @@ def build_briefing(store: Store, version_id: int, city: str, year: int, material
     figures = store.headline(version_id, city, year, material)
     headline = pd.DataFrame([{
         "quantity": METRICS[key][0], "value": format_mass(f.kg) + ("" if key.endswith("_stock") else " per year"),
-        "confidence": f.confidence + (" (downscaled from EU averages)" if f.downscaled else ""),
+        "confidence": f.confidence + (" (downscaled from national or EU figures)" if f.downscaled else ""),
         "sources": f.source_ids.replace(";", ", "),
     } for key, f in figures.items()])
     sections = [("Headline numbers", exports.table_html(headline))]

@@ -317,9 +317,6 @@ class MaterialInUse:
     outflow_kg: np.ndarray
     stock_kg: np.ndarray
 
-    def scaled(self, factor: np.ndarray) -> "MaterialInUse":
-        return MaterialInUse(self.inflow_kg * factor, self.outflow_kg * factor, self.stock_kg * factor)
-
 
 def cohort_material(sf: np.ndarray, inflow_u: np.ndarray, content: Content, pairs: np.ndarray) -> MaterialInUse:
     """kg in use by cohort: stock(t) = sum_c sf(t, c) I(c) k(c) on flodym's survival matrix sf (t, c, X, g)

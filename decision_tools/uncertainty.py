@@ -187,7 +187,9 @@ def draw_factors(inputs: model.CityInputs, tables: dict[str, pd.DataFrame], samp
     if city_label in SAMPLED_CITY_LABELS:  # population and households: only when they are a weak guess
         units = units * lognormal_factor(rng, [city_label], samples, spread_scale)
     z_life = np.clip(rng.standard_normal((samples, n_groups))[:, groups], -3.0, 3.0)
-    routing_labels = list(_labels_per(tables["eol_routing"], c.products, ["product"]))
+    country = tables["cities"].set_index("city").at[inputs.city, "country_iso3"]
+    routing = model.routing_rows(tables["eol_routing"], inputs.city, country)  # the rows this city uses
+    routing_labels = list(_labels_per(routing, c.products, ["product"]))
     hib_f, export_f, collect_f = (lognormal_factor(rng, routing_labels, samples, spread_scale) for _ in range(3))
     content_labels = list(_labels_per(tables["product_content"], c.pairs, ["product", "material"]))
     yield_labels = list(_labels_per(tables["recovery_yields"], c.pairs, ["product", "material"]))

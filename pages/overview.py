@@ -72,8 +72,14 @@ if eol_kg > 0:
         f"{uncertainty.DEFAULT_SAMPLES:,} Monte Carlo draws of the inputs (Indicators page)."
     )
 if any(f.downscaled for f in figures.values()):
-    st.caption("Ownership figures are EU averages downscaled to the city by its population and households: "
-               "good for exploring, not a measurement of this city.")
+    geographies = ui.ownership_geographies(version, sel.city)
+    by_level = "; ".join(f"{escape_markdown(level)}: {escape_markdown(', '.join(group['name']).lower(), 600)}"
+                         for level, group in geographies.groupby("level", sort=False))
+    st.caption("Some figures are downscaled: the city's population or households times a national or EU figure "
+               f"(good for exploring, not a measurement of this city). Ownership figures used: {by_level}.")
+    with st.expander("Which ownership figures this city's numbers rest on"):
+        st.dataframe(geographies, hide_index=True, width="stretch")
+        ui.download_button(geographies, f"ownership_sources_{sel.city}", "dl_ownership_sources")
 
 st.subheader("Where the material goes")
 chain = ui.chain(version, sel.city, sel.year, sel.material)

@@ -27,7 +27,19 @@ def test_headline_numbers_match_the_store(app, small_db):
     assert shown["Recovered (secondary supply)"] == format_mass(figures["secondary_supply"].kg) + "/yr"
     assert shown["Lost"] == format_mass(figures["lost"].kg) + "/yr"
     captions = " ".join(c.value for c in at.caption)
-    assert "Confidence: **illustrative**" in captions and "downscaled from EU averages" in captions
+    assert "Confidence: **illustrative**" in captions and "downscaled from national or EU figures" in captions
+
+
+def test_the_overview_says_which_figures_are_the_citys_own_national_or_eu(app):
+    # After issue 14 the figures are no longer all "EU averages": Ghent's turbines are counted in Ghent,
+    # its electric cars are Belgium's, its phones the EU's, and the page says which is which.
+    at = app(city="Ghent", year="2030", material="Nd").run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "EU averages downscaled" not in captions
+    assert "the city's own: wind turbine" in captions and "national: car catalytic converter, ev traction battery \\(60 kwh\\)" in captions
+    table = next(d.value for d in at.dataframe if "level" in d.value.columns).set_index("product")
+    assert table.at["wind_turbine", "geography"] == "Ghent" and table.at["ev_battery", "geography"] == "BEL"
 
 
 def test_url_state_restores(app):
