@@ -140,39 +140,43 @@ def rate_chart(bands: pd.DataFrame, label: str, targets: pd.DataFrame, selected_
     """One rate over the years (rows year, central or median, p05, p95 as shares) with its band; the
     same rate over fewer products (``scoped``: rows series, year, central, p05, p95), one line each;
     and EU targets (rows year, value_share, label: what it is and which rate it is compared with; see
-    decision_tools.targets) as dashed red lines from their year on."""
+    decision_tools.targets) as dashed red lines from their year on. Every line is named in the legend."""
     def percent(frame: pd.DataFrame) -> pd.DataFrame:
         value = "central" if "central" in frame.columns else "median"
         return frame.assign(value=frame[value] * 100, p05=frame["p05"] * 100, p95=frame["p95"] * 100)
 
-    data = percent(bands)
+    main = f"{label}, every product shown"
+    data = percent(bands).assign(series=main)
+    part = (percent(scoped[["series", "year", "central" if "central" in scoped.columns else "median", "p05", "p95"]])
+            if scoped is not None and not scoped.empty else data.iloc[:0])
     first, last = int(data["year"].min()), int(data["year"].max())
+    lines = pd.DataFrame({"series": targets["label"].astype(str) if not targets.empty else [],
+                          "value": targets["value_share"].astype(float) * 100 if not targets.empty else [],
+                          "year": targets["year"].astype(int) if not targets.empty else []})
+    lines = lines.assign(start=lines["year"].clip(first, last), end=last)
+    scoped_names = list(dict.fromkeys(part["series"]))
+    target_names = list(dict.fromkeys(lines["series"]))
+    palette = ["#f58518", "#54a24b", "#b279a2", "#9d755d"]
+    colour = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=900),
+                       scale=alt.Scale(domain=[main, *scoped_names, *target_names],
+                                       range=["#4c78a8", *palette[:len(scoped_names)], *["#e45756"] * len(target_names)]))
     x = alt.X("year:Q", title="Year", axis=alt.Axis(format="d"), scale=alt.Scale(domain=[first, last]))
     y_title = f"{label} (%)"
     band_tooltip = [alt.Tooltip("value:Q", format=".1f", title="value %"), alt.Tooltip("p05:Q", format=".1f", title="5 %"),
                     alt.Tooltip("p95:Q", format=".1f", title="95 %")]
+    rates = pd.concat([data, part], ignore_index=True)
     layers = [
-        alt.Chart(data).mark_area(opacity=0.2, color="#4c78a8").encode(x=x, y=alt.Y("p05:Q", title=y_title), y2="p95:Q"),
-        alt.Chart(data).mark_line(strokeWidth=2.5, color="#4c78a8").encode(
-            x=x, y="value:Q", tooltip=[alt.Tooltip("year:Q", format="d"), *band_tooltip]),
+        alt.Chart(rates).mark_area(opacity=0.15).encode(x=x, y=alt.Y("p05:Q", title=y_title), y2="p95:Q", color=colour),
+        alt.Chart(rates).mark_line(strokeWidth=2.5).encode(
+            x=x, y="value:Q", color=colour, tooltip=["series:N", alt.Tooltip("year:Q", format="d"), *band_tooltip]),
         alt.Chart(pd.DataFrame({"year": [selected_year]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="year:Q"),
     ]
-    if scoped is not None and not scoped.empty:
-        part = percent(scoped[["series", "year", "central" if "central" in scoped.columns else "median", "p05", "p95"]])
-        colour = alt.Color("series:N", title=None, scale=alt.Scale(range=["#f58518", "#54a24b", "#b279a2", "#9d755d"]),
-                           legend=alt.Legend(orient="bottom", labelLimit=500))
-        layers.append(alt.Chart(part).mark_area(opacity=0.12).encode(x=x, y="p05:Q", y2="p95:Q", color=colour))
-        layers.append(alt.Chart(part).mark_line(strokeWidth=2).encode(
-            x=x, y="value:Q", color=colour, tooltip=["series:N", alt.Tooltip("year:Q", format="d"), *band_tooltip]))
-    if not targets.empty:
-        lines = pd.DataFrame({"label": targets["label"].astype(str), "value": targets["value_share"].astype(float) * 100,
-                              "year": targets["year"].astype(int)})
-        lines = lines.assign(start=lines["year"].clip(first, last), end=last)
-        layers.append(alt.Chart(lines).mark_rule(color="#e45756", strokeDash=[6, 3], strokeWidth=2).encode(
-            x="start:Q", x2="end:Q", y="value:Q",
-            tooltip=[alt.Tooltip("label:N", title="target"), alt.Tooltip("value:Q", format=".1f", title="target %"),
+    if not lines.empty:
+        layers.append(alt.Chart(lines).mark_rule(strokeDash=[6, 3], strokeWidth=2).encode(
+            x="start:Q", x2="end:Q", y="value:Q", color=colour,
+            tooltip=[alt.Tooltip("series:N", title="target"), alt.Tooltip("value:Q", format=".1f", title="target %"),
                      alt.Tooltip("year:Q", format="d", title="applies from")]))
-        layers.append(alt.Chart(lines).mark_point(color="#e45756", filled=True, size=60).encode(x="start:Q", y="value:Q"))
+        layers.append(alt.Chart(lines).mark_point(filled=True, size=60).encode(x="start:Q", y="value:Q", color=colour))
     return alt.layer(*layers).properties(title=f"{label} over time, with the EU targets it can be compared with (red)",
                                          height=300)
 
@@ -198,15 +202,24 @@ def comparison_chart(frame: pd.DataFrame, value_column: str, title: str) -> alt.
     ).properties(height=32 * len(frame) + 20)
 
 
+# Districts whose end of life per inhabitant differs by less than this share of the highest get one colour:
+# a colour scale stretched over rounding would paint false hotspots.
+DISTRICT_COLOUR_MIN_DIFFERENCE = 0.05
+
+
 def district_map(districts: pd.DataFrame, centre: tuple[float, float]) -> pdk.Deck:
-    """District circles sized by urban-mine stock and coloured by end of life per inhabitant, with
-    their names: rows name, lat, lon, stock_kg, eol_kg, population. No basemap is needed."""
+    """District circles sized by urban-mine stock and coloured by end of life per inhabitant (one colour
+    when they differ by less than DISTRICT_COLOUR_MIN_DIFFERENCE), with their names: rows name, lat,
+    lon, stock_kg, eol_kg, population. No basemap is needed."""
     data = districts.copy()
     largest = float(data["stock_kg"].max()) or 1.0
     data["radius"] = 6 + 26 * (data["stock_kg"] / largest) ** 0.5  # pixels; area follows the stock
     per_inhabitant = data["eol_kg"] / data["population"].where(data["population"] > 0)
-    span = float(per_inhabitant.max() - per_inhabitant.min()) or 1.0
-    shade = ((per_inhabitant - per_inhabitant.min()) / span).fillna(0.0)
+    span = float(per_inhabitant.max() - per_inhabitant.min())
+    if span <= DISTRICT_COLOUR_MIN_DIFFERENCE * float(per_inhabitant.abs().max() or 0.0):
+        shade = pd.Series(0.5, index=data.index)  # no district stands out
+    else:
+        shade = ((per_inhabitant - per_inhabitant.min()) / span).fillna(0.0)
     data["colour"] = [[int(80 + 175 * s), int(140 - 90 * s), int(200 - 150 * s), 190] for s in shade]
     data["stock_text"] = data["stock_kg"].map(format_mass)
     data["eol_text"] = data["eol_kg"].map(lambda kg: format_mass(kg) + " per year")

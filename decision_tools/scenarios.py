@@ -405,8 +405,10 @@ class Portfolio:
                 f"allows. Together they move it from {self.baseline_value:,.4g} to {self.combined_value:,.4g} ({unit})")
         together = self.combined_value - self.baseline_value
         if abs(together - self.sum_of_single_effects) > 0.01 * max(abs(together), 1e-12):
-            text += (f"; one by one they would add {self.sum_of_single_effects:,.4g}, and the difference comes from levers "
-                     "acting on each other (collecting more makes better recovery count more)")
+            why = ("levers reinforcing each other (collecting more makes better recovery count more)"
+                   if abs(together) > abs(self.sum_of_single_effects) else
+                   "levers acting on the same units (a device kept longer is not collected that year, so fewer reach collection)")
+            text += f"; one by one they would add {self.sum_of_single_effects:,.4g}, and the difference comes from {why}"
         return text + "." + skipped
 
 

@@ -84,7 +84,8 @@ for row_start in range(0, len(keys), 5):
                        f"{indicator.explanation}")
             card_sources.add(sources)
 st.caption("Sources of these indicators: " + ", ".join(sorted({s for group in card_sources for s in group.split(";")}))
-           + (". Downscaled: ownership is an EU average scaled to the city." if downscaled else ".")
+           + (". Downscaled: some ownership figures are national or EU figures scaled to the city (the Overview says which)."
+              if downscaled else ".")
            + " Full citations on the Methods and sources page.")
 st.caption(f"What the ranges leave out: {uncertainty.STRUCTURAL_NOTE}")
 
@@ -173,7 +174,8 @@ else:
     note = f"No district data for {escape_markdown(sel.city)} yet: the city is shown as one point. A researcher can upload districts."
 places = places.assign(stock_kg=pivot["in_use_stock"] + pivot["hibernating_stock"], eol_kg=pivot["end_of_life"]).reset_index()
 st.pydeck_chart(charts.district_map(places, (float(city_row["lat"]), float(city_row["lon"]))), height=430, key="district_map")
-st.caption("Circle area: urban-mine stock (in use + hibernating). Colour: end of life per inhabitant, from blue (low) to red (high). "
+st.caption("Circle area: urban-mine stock (in use + hibernating). Colour: end of life per inhabitant, from blue (low) to red (high); "
+           f"one colour when the districts differ by less than {charts.DISTRICT_COLOUR_MIN_DIFFERENCE:.0%}. "
            + note)
 district_table = places[["name", "population", "stock_kg", "eol_kg"]].rename(columns={
     "name": "district", "stock_kg": "urban-mine stock (kg)", "eol_kg": "end of life (kg per year)"}).round(3)

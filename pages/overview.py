@@ -73,7 +73,7 @@ if eol_kg > 0:
     )
 if any(f.downscaled for f in figures.values()):
     geographies = ui.ownership_geographies(version, sel.city)
-    by_level = "; ".join(f"{escape_markdown(level)}: {escape_markdown(', '.join(group['name']).lower(), 600)}"
+    by_level = "; ".join(f"{escape_markdown(level)}: {escape_markdown(', '.join(group['name']), 600)}"
                          for level, group in geographies.groupby("level", sort=False))
     st.caption("Some figures are downscaled: the city's population or households times a national or EU figure "
                f"(good for exploring, not a measurement of this city). Ownership figures used: {by_level}.")

@@ -37,7 +37,7 @@ def test_the_overview_says_which_figures_are_the_citys_own_national_or_eu(app):
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "EU averages downscaled" not in captions
-    assert "the city's own: wind turbine" in captions and "national: car catalytic converter, ev traction battery \\(60 kwh\\)" in captions
+    assert "the city's own: Wind turbine \\(3 MW direct drive\\)" in captions and "national: Car catalytic converter, EV traction battery \\(60 kWh\\)" in captions
     table = next(d.value for d in at.dataframe if "level" in d.value.columns).set_index("product")
     assert table.at["wind_turbine", "geography"] == "Ghent" and table.at["ev_battery", "geography"] == "BEL"
 

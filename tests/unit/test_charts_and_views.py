@@ -61,3 +61,28 @@ def test_notices_never_carry_markup():
     _, notices = resolve_selection({"city": "[x](javascript:alert(1))<img src=x>"}, CITIES, MATERIALS, (2000, 2050))
     # every Markdown/HTML special character arrives escaped, so it shows as text
     assert not re.search(r"(?<!\\)[\[\]()<>]", notices[0].split("'")[1])
+
+
+def _district_colours(eol_kg):
+    frame = pd.DataFrame({"name": ["A", "B", "C"], "lat": [51.0, 51.1, 51.2], "lon": [3.7, 3.8, 3.9],
+                          "population": [1000, 2000, 3000], "stock_kg": [1.0, 2.0, 3.0], "eol_kg": eol_kg})
+    deck = charts.district_map(frame, (51.0, 3.7))
+    return [tuple(row["colour"]) for row in deck.layers[0].data]
+
+
+def test_district_colours_do_not_stretch_rounding_into_hotspots():
+    # Per inhabitant 0.0172930, 0.0172931, 0.0172929: one colour (the browser review saw red "hotspots").
+    same = _district_colours([17.2930, 34.5862, 51.8787])
+    assert len(set(same)) == 1
+    # One district at twice the others: coloured apart.
+    apart = _district_colours([10.0, 20.0, 60.0])
+    assert len(set(apart)) == 2 and apart[2] != apart[0]
+
+
+def test_every_line_of_the_rate_chart_is_named_in_the_legend():
+    bands = pd.DataFrame({"year": [2030, 2031], "central": [0.4, 0.5], "p05": [0.3, 0.4], "p95": [0.5, 0.6]})
+    scoped = bands.assign(series="Collection rate, Laptop, Smartphone only")
+    targets = pd.DataFrame({"label": ["WEEE 85 % of WEEE generated"], "value_share": [0.85], "year": [2019]})
+    spec = charts.rate_chart(bands, "Collection rate", targets, 2030, scoped).to_dict()
+    domain = next(layer["encoding"]["color"]["scale"]["domain"] for layer in spec["layer"] if "color" in layer.get("encoding", {}))
+    assert domain == ["Collection rate, every product shown", "Collection rate, Laptop, Smartphone only", "WEEE 85 % of WEEE generated"]

@@ -2,6 +2,7 @@
 ranking, the portfolio and the value-creation models behave."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from decision_tools import model, scenarios, storage
@@ -214,3 +215,12 @@ def test_no_improving_lever_keeps_the_baseline_and_says_why(tables):
     assert portfolio.settings == {} and portfolio.choices.empty
     assert portfolio.explanation().startswith("No lever that raises secondary supply in 2040 fits a yearly budget")
     assert "Never bought: Lever palladium_only (no effect on secondary supply in 2040)." in portfolio.explanation()
+
+
+@pytest.mark.parametrize("combined, why", [(130.0, "reinforcing each other"), (110.0, "acting on the same units")])
+def test_the_portfolio_explains_the_difference_the_right_way_round(combined, why):
+    # Two levers adding 10 and 10 alone: together 30 is reinforcement, together 10 is overlap (the
+    # browser review found an overlap explained as a synergy).
+    choices = pd.DataFrame({"lever": ["Collection", "Repair"], "level": [0.1, 0.2]})
+    portfolio = scenarios.Portfolio("secondary_supply_kg", 2035, 1000.0, {}, choices, 100.0, combined, 20.0, 900.0)
+    assert why in portfolio.explanation()
