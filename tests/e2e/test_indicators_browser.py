@@ -1,12 +1,15 @@
 """The Circularity indicators page in a real browser: indicators with ranges, the Sankey, the district
 map (drawn without any basemap tiles), and a direct link as the first request to a fresh server."""
 
+from decision_tools.indicators import INDICATORS
 from tests.e2e.conftest import frontend_errors, start_server, stop_server, wait_ready
+
+LAST_CARD = len(INDICATORS) - 1
 
 
 def assert_indicators_page(page, title: str) -> None:
     assert page.locator("h1").first.inner_text() == title
-    page.locator('[data-testid="stMetricValue"]').nth(9).wait_for(state="visible", timeout=30_000)
+    page.locator('[data-testid="stMetricValue"]').nth(LAST_CARD).wait_for(state="visible", timeout=30_000)
     page.locator('[data-testid="stPlotlyChart"] g.sankey').first.wait_for(state="visible", timeout=30_000)
     deck = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
     deck.scroll_into_view_if_needed()
@@ -28,14 +31,14 @@ def test_indicators_page_shows_map_sankey_and_ranges(page, server_url):
 def test_all_crms_toggle_is_in_the_link(browser, page, server_url):
     page.goto(f"{server_url}/indicators?city=Ghent&year=2030&all_crms=true")
     wait_ready(page)
-    assert page.get_by_text("For all critical raw materials.").first.is_visible()
+    assert page.get_by_text("For all critical raw materials, rates weighted by mass.").first.is_visible()
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     fresh = browser.new_context()
     try:
         other = fresh.new_page()
         other.goto(page.url)
         wait_ready(other)
-        other.locator('[data-testid="stMetricValue"]').nth(9).wait_for(state="visible", timeout=30_000)
+        other.locator('[data-testid="stMetricValue"]').nth(LAST_CARD).wait_for(state="visible", timeout=30_000)
         assert other.locator('[data-testid="stMetricValue"]').all_inner_texts() == values
     finally:
         fresh.close()
