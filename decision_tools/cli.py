@@ -7,7 +7,8 @@ Exit codes (every error is one sentence on stderr, never a traceback):
   2  a wrong argument
   3  the database file is damaged (``status``; ``build`` refuses to replace it unless --move-aside-damaged)
   4  the database was built by an older version (``status``)
-  5  the database is held by another process (``status``)
+  5  the database is held by another process (``status``). Reading commands and ``ingest --dry-run`` then read a
+     copy of it taken at that moment (a note on stderr says so); a publish is refused in a sentence (exit 1)
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ def _fail(message: str, code: int = 1) -> int:
 
 class UsageError(Exception):
     """A wrong argument: said in one line, exit code 2."""
+
+
+def _open_for_reading(args: argparse.Namespace, *, read_only: bool = True) -> storage.Store:
+    """The database for a command; a reading one works beside the running dashboard, which holds the
+    file: it then reads a private copy taken now, and says so on stderr. Writing is never redirected."""
+    store = storage.Store.open(args.db, read_only=read_only, copy_when_busy=read_only)
+    if store.copied_from is not None:
+        print(f"note: {store.copied_from} is held by another process (probably the running dashboard), so this reads "
+              "a copy of it taken just now. Publishing from here waits until that process stops; the app's Data page "
+              "publishes beside it.", file=sys.stderr)
+    return store
 
 
 def _selection(store: storage.Store, args: argparse.Namespace) -> tuple[int, str, str | None]:
@@ -101,7 +113,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     except storage.DatabaseOutdatedError as exc:
         return _fail(str(exc), 4)
     except storage.DatabaseBusyError as exc:
-        return _fail(str(exc), 5)
+        # Exit 5 still (`make run` must not start a second app on it), but say what a copy of it holds.
+        try:
+            with storage.Store.open(path, copy_when_busy=True) as store:
+                print(f"{path}: dataset version {store.current_version()} is current (read from a copy taken just now).")
+        except (storage.StoreError, OSError, duckdb.Error):
+            pass  # the sentence below says what matters
+        return _fail(f"{exc} Reading commands and ingest --dry-run work beside it; publishing does not.", 5)
     print(f"{path}: dataset version {version} is current.")
     return 0
 
@@ -127,7 +145,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    with storage.Store.open(args.db) as store:
+    with _open_for_reading(args) as store:
         report = store.mass_balance()
     if report.empty:
         return _fail("the database holds no flows to check")
@@ -143,7 +161,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    with storage.Store.open(args.db) as store:
+    with _open_for_reading(args) as store:
         version, city, material = _selection(store, args)
         chain = store.chain(version, city, args.year, material)
     chain = chain[chain["kg"] > 0].reset_index(drop=True)
@@ -167,7 +185,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     from . import uncertainty  # the Monte Carlo needs the model's libraries; import only when used
     from .indicators import INDICATORS
 
-    with storage.Store.open(args.db) as store:
+    with _open_for_reading(args) as store:
         version, city, material = _selection(store, args)
         tables = store.input_tables(version)
     materials = [material] if material else _critical(tables)
@@ -214,7 +232,7 @@ def _critical(tables) -> list[str]:
 
 
 def cmd_levers(args: argparse.Namespace) -> int:
-    with storage.Store.open(args.db) as store:
+    with _open_for_reading(args) as store:
         levers = store.table("levers", store.current_version())
     if args.format == "json":
         print(json.dumps(levers.to_dict(orient="records"), indent=2, default=str))
@@ -238,7 +256,7 @@ def _parse_settings(pairs: list[str]) -> dict[str, str]:
 def cmd_scenario(args: argparse.Namespace) -> int:
     from . import scenarios  # the model's libraries: import only when used
 
-    with storage.Store.open(args.db) as store:
+    with _open_for_reading(args) as store:
         version, city, material = _selection(store, args)
         tables = store.input_tables(version)
     try:
@@ -270,7 +288,7 @@ def cmd_exposure(args: argparse.Namespace) -> int:
     from . import exposure, scenarios  # the model's libraries: import only when used
     from .uncertainty import quantity_frame
 
-    with storage.Store.open(args.db) as store:
+    with _open_for_reading(args) as store:
         version, city, material = _selection(store, args)
         tables = store.input_tables(version)
     disruption = None
@@ -360,9 +378,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"there is no file at {path}")
-    with storage.Store.open(args.db, read_only=args.dry_run) as store:
+    with _open_for_reading(args, read_only=args.dry_run) as store:
         version = store.current_version()
-        check = uploads.check_upload(args.kind, path.read_bytes(), path.name, store.input_tables(version))
+        options = uploads.UploadOptions(mode=args.mode, decimal=args.decimal, percent_shares=args.percent_shares,
+                                        sheet=args.sheet, header_row=args.header_row)
+        check = uploads.check_upload(args.kind, path.read_bytes(), path.name, store.input_tables(version), options)
+        for note in getattr(check.report, "reading_notes", []):  # what the reader decided: skipped rows, encoding, sheet
+            print(f"Note: {note}", file=sys.stderr if not check.report.ok else sys.stdout)
         if not check.report.ok:
             print(f"{path.name} was not accepted: {check.report.problem_count:,} problem(s).", file=sys.stderr)
             for problem in check.report.problems:
@@ -370,15 +392,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             return 1
         if check.neutralised_cells:
             print(f"{check.neutralised_cells} text cell(s) were neutralised (formula or markup characters).")
+        for warning in check.report.warnings:  # accepted, but worth a second look before publishing
+            print(f"Warning: {warning}")
+        print(uploads.mode_explanation(args.kind, check.mode))
         print(f"Changes against version {version}:")
         print(check.changes.to_string(index=False))
+        shown = 20  # the first lines of the row-by-row diff; the app's dry run lists and downloads them all
+        print(f"Row by row ({len(check.diff):,} line(s){f', the first {shown}' if len(check.diff) > shown else ''}):")
+        print(check.diff.head(shown).to_string(index=False))
+        for note in check.history_notes or []:
+            print(f"Note: {note}")
         if args.dry_run:
             print("Dry run: nothing was written.")
             return 0
         name = args.name or f"{args.kind} upload from {path.name}"
         try:
             new_version = store.publish(check.tables, name, args.note or "", accounts.Actor.cli(args.user),
-                                        detail={"kind": args.kind, "file": path.name,
+                                        detail={"kind": args.kind, "file": path.name, "mode": check.mode,
                                                 "changes": check.changes.to_dict(orient="records")}, base_version=version)
         except storage.AlreadyPublished as exc:
             print(str(exc))
@@ -419,7 +449,7 @@ def cmd_users(args: argparse.Namespace) -> int:
 def cmd_match(args: argparse.Namespace) -> int:
     from . import symbiosis
 
-    with storage.Store.open(args.db) as store:
+    with _open_for_reading(args) as store:
         version, city, material = _selection(store, args)
         tables = store.input_tables(version)
     candidates = symbiosis.match_candidates(tables, city, material)
@@ -442,7 +472,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from . import validation
 
-    with storage.Store.open(args.db) as store:
+    with _open_for_reading(args) as store:
         version = store.current_version()
         city = None
         if args.city is not None:
@@ -569,7 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     exposure_cmd.add_argument("--db", type=Path, help=db_help)
     exposure_cmd.set_defaults(func=cmd_exposure)
 
-    kinds = "ownership, composition, collection_rates, recovery_yields, measured_flows, supplier_shares, city"
+    from .uploads import UPLOAD_KINDS
+
+    kinds = ", ".join(UPLOAD_KINDS)
     template = sub.add_parser("template", help="write an empty upload template", description=f"Kinds: {kinds}.")
     template.add_argument("--kind", required=True, help=f"one of: {kinds}")
     template.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="file format (default: csv)")
@@ -582,6 +614,18 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("file", help="the data file")
     ingest.add_argument("--kind", required=True, help=f"one of: {kinds}")
     ingest.add_argument("--dry-run", action="store_true", help="validate and show the changes; write nothing")
+    ingest.add_argument("--mode", choices=("append", "replace"), default="append",
+                        help="append (default): add the file's rows and correct those with the same key (the same "
+                             "years), keep the rest; replace: replace every current row of what the file covers")
+    ingest.add_argument("--decimal", choices=("auto", ".", ","), default="auto",
+                        help="the file's decimal mark; auto (default) reads every unambiguous number and refuses one "
+                             "such as 12.500 or 1,200 (12.5 or 12500?), naming the cell")
+    ingest.add_argument("--percent-shares", action="store_true",
+                        help="share columns (0..1) are written in percent: 45 or '45 %%' reads as 0.45")
+    ingest.add_argument("--sheet", help="XLSX: the sheet to read (default: the first)")
+    ingest.add_argument("--header-row", type=int, metavar="N",
+                        help="the row holding the column names (default: the first row holding the template's names; "
+                             "rows above it are skipped and said)")
     ingest.add_argument("--name", help="name of the new version")
     ingest.add_argument("--note", help="a note stored with the version")
     ingest.add_argument("--user", default="cli", help="who publishes (for the audit log)")

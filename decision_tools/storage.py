@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -428,9 +430,16 @@ def connect(db_path: Path | None = None, *, read_only: bool = True) -> duckdb.Du
         con = duckdb.connect(str(db_path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
+            if read_only:
+                raise DatabaseBusyError(
+                    f"The database {db_path} is held by another process (probably the running dashboard); "
+                    "stop it or point --db at another file."
+                ) from exc
             raise DatabaseBusyError(
-                f"The database {db_path} is held by another process (probably the running dashboard); "
-                "stop it or point --db at another file."
+                f"The database {db_path} is held by another process (probably the running dashboard). DuckDB lets one "
+                "process write to a database at a time, so nothing can be written to it from here while that process "
+                "runs: publish on the app's Data page, or stop the app and run this again. Reading commands and "
+                "ingest --dry-run work beside the app (on a copy of the database)."
             ) from exc
         raise DatabaseCorruptError(f"The database {db_path} cannot be opened ({exc}). {rebuild}") from exc
     except duckdb.Error as exc:
@@ -491,6 +500,61 @@ def _add_columns_added_later(con: duckdb.DuckDBPyConnection, db_path: Path, read
         con.execute(f'UPDATE {spec.name} SET "{column.name}" = CAST(? AS {sql_type})', [column.default])
 
 
+COPY_ATTEMPTS = 5
+
+
+def _file_state(*paths: Path) -> tuple:
+    """Size and modification time of each file (None when absent): equal before and after a copy means
+    nothing was written to them meanwhile."""
+    state = []
+    for path in paths:
+        try:
+            stat = path.stat()
+            state.append((stat.st_size, stat.st_mtime_ns))
+        except FileNotFoundError:
+            state.append(None)
+    return tuple(state)
+
+
+def connect_copy(db_path: Path | None = None) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    """Open a private read-only copy of a database another process holds read-write (DuckDB lets no
+    other process open it meanwhile, not even to read). The file and its write-ahead log are copied into
+    a new temporary folder; a copy taken while the writer was writing (a publish's checkpoint) is taken
+    again. Returns the connection and the folder, which the caller removes after closing. The copy
+    holds the committed data as of the moment it was taken."""
+    db_path = Path(db_path or default_db_path())
+    wal = db_path.with_name(db_path.name + ".wal")
+    folder = Path(tempfile.mkdtemp(prefix="urban_symbiosis_copy_"))
+    copy = folder / db_path.name
+    copy_wal = copy.with_name(copy.name + ".wal")
+    reason = "it kept changing while it was being copied"
+    try:
+        for attempt in range(COPY_ATTEMPTS):
+            before = _file_state(db_path, wal)
+            copy_wal.unlink(missing_ok=True)
+            try:
+                shutil.copyfile(db_path, copy)
+                if before[1] is not None:
+                    shutil.copyfile(wal, copy_wal)
+            except FileNotFoundError:  # the log was folded into the file meanwhile: take the copy again
+                if not db_path.exists():
+                    raise
+                continue
+            if _file_state(db_path, wal) == before:
+                try:
+                    return connect(copy, read_only=True), folder
+                except DatabaseOutdatedError as exc:
+                    raise DatabaseOutdatedError(str(exc).replace(str(copy), str(db_path))) from exc
+                except DatabaseCorruptError:  # caught mid-write after all: take it again
+                    reason = "the copies taken could not be read (it was being written)"
+            time.sleep(0.05 * (attempt + 1))
+        raise DatabaseBusyError(f"The database {db_path} is held by another process (probably the running dashboard), "
+                                f"and a copy of it could not be taken to read: {reason}. Try again in a moment.")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 @dataclass(frozen=True)
 class Figure:
     """One number with its provenance."""
@@ -513,6 +577,8 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, *, workspace: Path | None = None,
                  snapshot_dir: Path | None = None, replica: bool = False):
         self._con = con
+        self.copied_from: Path | None = None  # set when this store reads a copy of a database held elsewhere
+        self._copy_folder: Path | None = None
         self._workspace = workspace  # None: the workspace tables are in this database
         self._snapshot_dir = None if replica else snapshot_dir  # a writer exports snapshots here
         self.replica = replica
@@ -523,10 +589,24 @@ class Store:
                 self._seed_workspace()
 
     @classmethod
-    def open(cls, db_path: Path | None = None, *, read_only: bool = True, snapshot_dir: Path | None = None) -> "Store":
+    def open(cls, db_path: Path | None = None, *, read_only: bool = True, snapshot_dir: Path | None = None,
+             copy_when_busy: bool = False) -> "Store":
         """Open the main database. In the replica layout (``snapshot_dir``, by default
-        $URBAN_SYMBIOSIS_SNAPSHOTS) a read-write open makes this process the writer."""
-        con = connect(db_path, read_only=read_only)
+        $URBAN_SYMBIOSIS_SNAPSHOTS) a read-write open makes this process the writer.
+
+        ``copy_when_busy`` (read-only opens): when another process holds the database (the running
+        dashboard), read a private copy of it instead (``connect_copy``; ``copied_from`` says so) rather
+        than raise DatabaseBusyError. Writing is never redirected: a read-write open of a held database
+        raises DatabaseBusyError in a sentence."""
+        try:
+            con = connect(db_path, read_only=read_only)
+        except DatabaseBusyError:
+            if not (read_only and copy_when_busy):
+                raise
+            con, folder = connect_copy(db_path)
+            store = cls(con)
+            store.copied_from, store._copy_folder = Path(db_path or default_db_path()), folder
+            return store
         if not read_only:
             con.execute(WORKSPACE_SQL)  # databases built before a workspace table existed get it now
         layout = snapshot_dir or snapshots.configured_dir()
@@ -547,6 +627,9 @@ class Store:
 
     def close(self) -> None:
         self._con.close()
+        if self._copy_folder is not None:
+            shutil.rmtree(self._copy_folder, ignore_errors=True)
+            self._copy_folder = None
 
     def __enter__(self) -> "Store":
         return self

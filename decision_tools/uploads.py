@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,12 @@ UPLOAD_KINDS: dict[str, UploadKind] = {k.kind: k for k in (
                "measured kg per year, for instance WEEE collected per category"),
     UploadKind("supplier_shares", "supplier_shares", ("material", "stage"),
                "shares of world supply by country for a material and stage (they must sum to 1; ROW for the rest)"),
-    UploadKind("city", "cities", ("city",), "a new city (a row without district) with its districts (rows with a district)"),
+    UploadKind("city", "cities", ("city",), "one or more cities (rows without a district) with their districts (rows with a "
+               "district, naming their city); a city already in the data is replaced with its districts"),
+    UploadKind("sources", "sources", ("source_id",), "sources the other tables can cite (a source_id already listed is "
+               "corrected, not duplicated)"),
+    UploadKind("countries", "countries", ("country_iso3",), "countries (for a city's country_iso3 or a supplying country); "
+               "a country already listed is corrected"),
     UploadKind("offers", "offers", ("offer_id",), "streams an organisation offers (partners: only their own organisation's)"),
     UploadKind("needs", "needs", ("need_id",), "materials an organisation needs (partners: only their own organisation's)"),
 )}
@@ -145,28 +151,85 @@ class UploadCheck:
     changes: pd.DataFrame | None = None  # table, added, changed, removed
     affected_cities: list[str] | None = None
     uploaded_keys: list[str] | None = None  # first key column of the uploaded rows
+    mode: str = "append"  # how the upload was merged (UPLOAD_MODES)
+    diff: pd.DataFrame | None = None  # row by row: table, change, key, column, before, after (DIFF_COLUMNS)
+    parsed: dict[str, pd.DataFrame] | None = None  # the uploaded tables as read and typed (parsed_preview)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Values that pass but look wrong (far from the current version's): shown, never refused."""
+        return self.report.warnings
+    history_notes: list[str] | None = None  # how the upload rewrites earlier years (history_notes)
+
+
+UPLOAD_MODES: dict[str, str] = {
+    "append": "the file adds rows and corrects the rows with the same {key}; every other current row is kept, "
+              "so years the file does not bring stay as they are",
+    "replace": "the file replaces everything it covers: every current row with the same {scope} as a row of the file "
+               "is removed, then the file's rows are added, so rows it does not bring (for example other years) are gone",
+}
+MAX_DIFF_LINES = 20_000  # per table: the dry run lists this many added/removed rows and changed cells (counts are always complete)
+
+
+def mode_explanation(kind: str, mode: str) -> str:
+    """One sentence saying what an upload mode does to the kind's table."""
+    if mode not in UPLOAD_MODES:
+        raise ValueError(f"Unknown upload mode '{mode}'; choose one of: {', '.join(UPLOAD_MODES)}.")
+    spec = UPLOAD_KINDS[kind]
+    tables = ("cities", "districts") if kind == "city" else (spec.table,)
+    key = " / ".join(", ".join(TABLES[t].key) for t in tables)
+    scope = ", ".join(("city",) if kind == "city" else spec.scope)
+    return f"Mode '{mode}': " + UPLOAD_MODES[mode].format(key=key, scope=scope) + "."
 
 
 def _replace_scope(current: pd.DataFrame, upload: pd.DataFrame, scope: tuple[str, ...]) -> pd.DataFrame:
+    """The upload's rows, then the current rows outside ``scope`` of the uploaded rows: with the table's
+    key as ``scope`` this is the append mode (same key replaced, the rest kept), with the kind's scope
+    the replace mode."""
     covered = upload[list(scope)].drop_duplicates()
     marker = current.merge(covered.assign(_hit=True), on=list(scope), how="left")["_hit"].fillna(False).to_numpy(dtype=bool)
     return pd.concat([upload, current[~marker]], ignore_index=True)
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cells as text that compares equal when the values are equal (1 == 1.0)."""
+    """Cells as text that compares equal when the values are equal (1 == 1.0) and reads as a person
+    writes it (486000, not 486000.0; an empty cell as "")."""
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         # Numeric when every value reads as a number; parsing the distinct values tells (text columns hold few).
         distinct = pd.Series(frame[column].dropna().unique())
         if len(distinct) and pd.to_numeric(distinct, errors="coerce").notna().all():
-            out[column] = pd.to_numeric(frame[column], errors="coerce").astype(float).round(9).astype(str)
+            number = pd.to_numeric(frame[column], errors="coerce").astype(float).round(9)
+            out[column] = number.astype(str).str.replace(r"\.0$", "", regex=True).where(number.notna(), "")
         else:
             out[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     return out
 
 
-def _changes(table: str, current: pd.DataFrame, merged: pd.DataFrame) -> dict:
+def _key_labels(index: pd.Index, key: list[str]) -> pd.Series:
+    """'geography=Helsinki, product=smartphone, year=2019' for each key of ``index``."""
+    parts = index.to_frame(index=False) if isinstance(index, pd.MultiIndex) else pd.DataFrame({key[0]: index})
+    label = pd.Series("", index=range(len(parts)), dtype=object)
+    for i, name in enumerate(key):
+        label = label + ("" if i == 0 else ", ") + f"{name}=" + parts[name].astype(str).to_numpy()
+    return label
+
+
+def _row_text(frame: pd.DataFrame) -> pd.Series:
+    """The non-key cells of each row as 'column=value; ...' (the diff's line for an added or removed row)."""
+    text = pd.Series("", index=frame.index, dtype=object)
+    for i, column in enumerate(frame.columns):
+        text = text + ("" if i == 0 else "; ") + f"{column}=" + frame[column].astype(str)
+    return text
+
+
+DIFF_COLUMNS = ["table", "change", "key", "column", "before", "after"]
+
+
+def _changes(table: str, current: pd.DataFrame, merged: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """What the merge does to ``table``: counts (rows added, changed, removed, and cells changed) and a
+    row-by-row diff (DIFF_COLUMNS): one line per added or removed row with its values, one line per
+    changed cell with its old and new value. At most MAX_DIFF_LINES lines of each kind are listed."""
     key = list(TABLES[table].key)
     cur = _comparable(current).set_index(key)
     new = _comparable(merged).set_index(key)
@@ -174,13 +237,48 @@ def _changes(table: str, current: pd.DataFrame, merged: pd.DataFrame) -> dict:
     removed = cur.index.difference(new.index)
     both = new.index.intersection(cur.index)
     cols = [c for c in new.columns if c in cur.columns]
-    a = new.loc[both, cols].astype(str)
-    b = cur.loc[both, cols].astype(str)
-    changed = int((a != b.reindex(a.index)).any(axis=1).sum()) if len(both) else 0
-    return {"table": table, "added": len(added), "changed": changed, "removed": len(removed)}
+    a = new.loc[both, cols]
+    b = cur.loc[both, cols].reindex(a.index)
+    differs = a != b
+    changed_rows = int(differs.any(axis=1).sum()) if len(both) else 0
+    lines = []
+    for change, keys, frame, side in (("added", added, new, "after"), ("removed", removed, cur, "before")):
+        keys = keys[:MAX_DIFF_LINES]
+        if len(keys):
+            rows = frame.loc[keys, cols]
+            lines.append(pd.DataFrame({"change": change, "key": _key_labels(keys, key).to_numpy(), "column": "",
+                                       "before": "", "after": "", side: _row_text(rows).to_numpy()}))
+    changed_cells = int(differs.to_numpy().sum()) if len(both) else 0
+    if changed_cells:
+        cells = differs[differs.any(axis=1)].stack()
+        cells = cells[cells].index[:MAX_DIFF_LINES]  # (key..., column)
+        row_keys = cells.droplevel(-1)
+        columns = cells.get_level_values(-1)
+        before = [b.at[k, c] for k, c in zip(row_keys, columns)]
+        after = [a.at[k, c] for k, c in zip(row_keys, columns)]
+        lines.append(pd.DataFrame({"change": "changed", "key": _key_labels(row_keys, key).to_numpy(), "column": list(columns),
+                                   "before": before, "after": after}))
+    diff = pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=DIFF_COLUMNS[1:])
+    diff.insert(0, "table", table)
+    order = {"added": 0, "changed": 1, "removed": 2}
+    diff = diff.sort_values(["change", "key"], key=lambda s: s.map(order) if s.name == "change" else s, kind="stable")
+    summary = {"table": table, "added": len(added), "changed": changed_rows, "removed": len(removed), "changed_cells": changed_cells}
+    return summary, diff[DIFF_COLUMNS].reset_index(drop=True)
 
 
-def check_upload(kind: str, content: bytes, filename: str, current: dict[str, pd.DataFrame]) -> UploadCheck:
+@dataclass(frozen=True)
+class UploadOptions:
+    """What the researcher says about a file (the Data page's form and the CLI's flags)."""
+
+    decimal: str = "auto"  # "auto": refuse numbers whose reading is ambiguous; "." or ",": the file's decimal mark
+    percent_shares: bool = False  # share columns written in percent (45 or "45 %" means 0.45)
+    sheet: str | None = None  # XLSX: the sheet to read (default: the first)
+    header_row: int | None = None  # XLSX/CSV: the row (1-based) holding the column names (default: found)
+    mode: str = "append"  # "append": add or correct the years the file brings; "replace": replace all it covers
+
+
+def check_upload(kind: str, content: bytes, filename: str, current: dict[str, pd.DataFrame],
+                 options: UploadOptions = UploadOptions()) -> UploadCheck:
     """Read, neutralise and validate an upload against the current version's tables ``current``."""
     if kind not in UPLOAD_KINDS:
         raise ValueError(f"Unknown kind '{kind}'; choose one of: {', '.join(UPLOAD_KINDS)}.")
@@ -188,15 +286,28 @@ def check_upload(kind: str, content: bytes, filename: str, current: dict[str, pd
     label = Path(filename).name or "upload"
     report = ValidationReport()
     report.file_labels = {spec_kind.table: label, "cities": label, "districts": label, "upload": label}
-    raw = read_upload(content, filename, report, "upload")
-    if raw is None:
+    # The file read in its own locale: encoding, delimiter, sheet, header row (upload_files); numbers below.
+    from .upload_files import normalise_numbers, read_table
+
+    read = read_table(content, filename, report, "upload", options, template_columns(kind))
+    if read is None:
         return UploadCheck(report)
+    # What the reader decided (rows skipped above the header, encoding, sheet): shown with the outcome, pass or not.
+    report.reading_notes = read.notes
+    raw = read.frame
     if raw.empty:
         report.add("upload", None, None, None, "the table has a header but no rows")
         return UploadCheck(report)
     if kind == "city":
-        return _check_city(raw, current, report)
+        columns = {c.name: c for t in ("cities", "districts") for c in TABLES[t].columns}
+        raw = normalise_numbers(read, list(columns.values()), options, report, "upload")
+        if not report.ok:  # a city row left out would read as a missing city: say only the numbers first
+            return UploadCheck(report)
+        return _check_city(raw, current, report, options.mode)
     spec = TABLES[spec_kind.table]
+    raw = normalise_numbers(read, spec.columns, options, report, "upload")  # "1 234,5" -> "1234.5"; ambiguous refused
+    if raw.empty and not report.ok:
+        return UploadCheck(report)
     text_columns = [c.name for c in spec.columns if c.kind == "str"]
     raw, changed = neutralise(raw, text_columns)
     typed = ingestion.validate_table(spec_kind.table, raw, report)
@@ -205,7 +316,7 @@ def check_upload(kind: str, content: bytes, filename: str, current: dict[str, pd
     check_codes(spec_kind.table, typed, current, report)
     if not report.ok:
         return UploadCheck(report, changed)
-    return _merge_and_check(kind, {spec_kind.table: typed}, current, report, changed)
+    return _merge_and_check(kind, {spec_kind.table: typed}, current, report, changed, mode=options.mode)
 
 
 def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport,
@@ -223,6 +334,9 @@ def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame
         known[name] = known.get(name, set()) | codes
     if table == "cities":
         known.pop("city")  # a new city is what the upload brings
+        known["country_iso3"] |= set(current["cities"]["country_iso3"])  # a country of a city already in the data
+    # What a reference upload brings is new by definition (a source, a country).
+    known.pop({"sources": "source_id", "countries": "country_iso3"}.get(table, ""), None)
     for column, allowed in known.items():
         if column not in frame.columns:
             continue
@@ -234,22 +348,32 @@ def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame
             bad = [code for code in (ingestion.split_sources(value) if column == "source_id" else [value]) if code not in allowed]
             if bad:
                 unknown[value] = bad
-        shown = sorted(allowed)
-        hint = ", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "")
-        for idx, value in frame[column][frame[column].isin(list(unknown))].items():
-            for code in unknown[value]:
-                report.add(table, int(idx) + 2, column, code, f"unknown {column.replace('_', ' ')}; known: {hint}")
+        # Every known code is listed (never cut), or for sources (hundreds) where to find them.
+        if column == "source_id":
+            hint = ingestion.HINT_SOURCE
+        else:
+            hint = f"use one of the {len(allowed)} known: {', '.join(sorted(allowed))}"
+        if not unknown:  # the common case: no row to look for
+            continue
+        held = frame[column][frame[column].isin(list(unknown))]
+        report.add_rows(table, column, held.index + 2, held.iloc[: ValidationReport.GROUP_AFTER + 1].map(
+            lambda value: ";".join(unknown[value])), f"unknown {column.replace('_', ' ')}", hint)
+    # Warnings, not problems: values far from the current version's for the same key.
+    ingestion.far_from_current(table, frame, current.get(table), report)
 
 
-def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport) -> UploadCheck:
+def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport,
+                mode: str = "append") -> UploadCheck:
     missing = [c for c in CITY_COLUMNS if c not in raw.columns and c != "note"]
     if missing:
         report.add("upload", None, None, None, f"missing column(s) {', '.join(missing)}; expected {', '.join(CITY_COLUMNS)}")
         return UploadCheck(report)
     raw, changed = neutralise(raw, ["city", "country_iso3", "district", "source_id", "confidence", "note"])
+    # Rows without a district are cities (one or many); rows with a district belong to the city they name.
     is_city = raw["district"].astype(str).str.strip() == ""
-    if int(is_city.sum()) != 1 or raw.loc[is_city, "city"].nunique() != 1:
-        report.add("upload", None, "district", None, "give exactly one row without a district: the city itself")
+    if not is_city.any():
+        report.add("upload", None, "district", None, "give every city a row of its own without a district (the city "
+                   "itself: population, households, centre), then its districts' rows naming it")
         return UploadCheck(report, changed)
     city_columns = [c.name for c in TABLES["cities"].columns]
     district_columns = [c.name for c in TABLES["districts"].columns]
@@ -264,36 +388,80 @@ def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: Val
         check_codes("districts", districts.drop(columns=["city"]), current, report)
     if not report.ok:
         return UploadCheck(report, changed)
-    city = cities["city"].iloc[0]
-    if districts is not None and (districts["city"] != city).any():
-        for idx in districts.index[districts["city"] != city]:
-            report.add("upload", int(idx) + 2, "city", districts.at[idx, "city"], f"every district row must name the city {city}")
+    if districts is not None and not (named := districts["city"].isin(set(cities["city"]))).all():
+        for idx in districts.index[~named]:
+            report.add("upload", int(idx) + 2, "city", districts.at[idx, "city"],
+                       "a district row must name a city that has its own row (without a district) in this file")
         return UploadCheck(report, changed)
     tables = {"cities": cities}
     if districts is not None:
         tables["districts"] = districts
-    return _merge_and_check("city", tables, current, report, changed)
+    return _merge_and_check("city", tables, current, report, changed, mode=mode)
 
 
 def _merge_and_check(kind: str, uploaded: dict[str, pd.DataFrame], current: dict[str, pd.DataFrame],
-                     report: ValidationReport, neutralised_cells: int) -> UploadCheck:
+                     report: ValidationReport, neutralised_cells: int, mode: str = "append") -> UploadCheck:
+    """The next version's tables: the upload merged into the current ones in ``mode`` (UPLOAD_MODES),
+    checked with every cross-table rule, with the counts, the row-by-row diff and what it does to
+    history (notes)."""
+    if mode not in UPLOAD_MODES:
+        raise ValueError(f"Unknown upload mode '{mode}'; choose one of: {', '.join(UPLOAD_MODES)}.")
     scope = UPLOAD_KINDS[kind].scope
     merged = dict(current)
-    changes = []
+    changes, diffs = [], []
     for table, frame in uploaded.items():
         table_scope = ("city",) if kind == "city" else scope
-        merged[table] = _replace_scope(current[table], frame, table_scope)
-        changes.append(_changes(table, current[table], merged[table]))
+        merged[table] = _replace_scope(current[table], frame, TABLES[table].key if mode == "append" else table_scope)
+        summary, diff = _changes(table, current[table], merged[table])
+        changes.append(summary)
+        diffs.append(diff)
     # Every cross-table rule of the project data, on the tables as they would be.
     after = ValidationReport()
     ingestion._check_references(merged, after)
-    for problem in after.problems:
-        report.problems.append(f"With the current data: {problem}")
+    for i, problem in enumerate(after.problems):
+        hint = ("" if i or mode != "append" else
+                " (append mode kept the current rows the file does not bring; if they should go, choose the mode 'replace')")
+        report.problems.append(f"With the current data: {problem}{hint}")
     if not report.ok:
-        return UploadCheck(report, neutralised_cells)
+        return UploadCheck(report, neutralised_cells, mode=mode)
     first_key = {t: TABLES[t].key[0] for t in uploaded}
     keys = [str(k) for t, frame in uploaded.items() for k in frame[first_key[t]]]
-    return UploadCheck(report, neutralised_cells, merged, pd.DataFrame(changes), affected_cities(kind, uploaded, merged), keys)
+    return UploadCheck(report, neutralised_cells, merged, pd.DataFrame(changes), affected_cities(kind, uploaded, merged), keys,
+                       mode=mode, diff=pd.concat(diffs, ignore_index=True), parsed=dict(uploaded),
+                       history_notes=history_notes(kind, current, merged, uploaded))
+
+
+def history_notes(kind: str, current: dict[str, pd.DataFrame], merged: dict[str, pd.DataFrame],
+                  uploaded: dict[str, pd.DataFrame]) -> list[str]:
+    """Sentences on how an ownership upload rewrites earlier years: the model holds a series' first
+    anchor flat for every earlier year, so a series that now starts later than before (or is new and
+    starts after the first reported year) changes those years too."""
+    if kind != "ownership":
+        return []
+    from .system import REPORT_START
+
+    notes = []
+    old, new = current["ownership"], merged["ownership"]
+    for (geography, product), _ in uploaded["ownership"].groupby(["geography", "product"], sort=True):
+        mine = new[(new["geography"] == geography) & (new["product"] == product)].sort_values("year")
+        before = old.loc[(old["geography"] == geography) & (old["product"] == product), "year"]
+        first = int(mine["year"].iloc[0])
+        if first <= REPORT_START or (len(before) and first <= int(before.min())):
+            continue
+        value = float(mine["units_per_driver"].iloc[0])
+        was = (f"it started in {int(before.min())} before this upload" if len(before)
+               else "until now the model used a national or EU series for these years")
+        notes.append(f"{product} in {geography}: the series will start in {first} ({was}). The model holds the first "
+                     f"figure ({value:g} per driver) flat for every earlier year, so {REPORT_START}-{first - 1} take it too; "
+                     f"add earlier years to the file if ownership was lower then.")
+    return notes
+
+
+def parsed_preview(check: UploadCheck, rows: int = 10) -> dict[str, pd.DataFrame]:
+    """The first ``rows`` rows of each uploaded table as read and typed (what will be stored), with
+    the row number as in the file (header = row 1)."""
+    return {table: frame.head(rows).rename_axis("file_row").reset_index().assign(file_row=lambda f: f["file_row"] + 2)
+            for table, frame in (check.parsed or {}).items()}
 
 
 def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame]) -> list[str]:
@@ -303,8 +471,8 @@ def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[s
         return list(uploaded["cities"]["city"])
     if kind == "measured_flows":
         return sorted(set(uploaded["measured_flows"]["city"]))
-    if kind in OWNED_KINDS:
-        return []  # hub data: the city model does not change
+    if kind in OWNED_KINDS or kind in ("sources", "countries"):
+        return []  # hub data, citations or supplying countries: the city model's numbers do not change
     if kind in ("ownership", "collection_rates"):
         geographies = set(uploaded[UPLOAD_KINDS[kind].table]["geography"])
         if "EU" in geographies:
@@ -313,43 +481,76 @@ def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[s
     return list(cities["city"])
 
 
-def headline_effect(check: UploadCheck, current_store, version_id: int, year: int, materials: list[str]) -> pd.DataFrame:
-    """Before/after of the headline quantities of the affected cities in ``year`` for ``materials``."""
-    from . import model  # the model's libraries: only for a dry run
+EFFECT_QUANTITIES = ("in_use_stock", "new_products", "end_of_life", "separately_collected", "secondary_supply")
+_FLOW_METRICS = {"end_of_life": "end_of_life", "separate_collection": "separately_collected", "secondary_supply": "secondary_supply"}
 
+
+def effect_years(year: int | None = None) -> list[int]:
+    """The years a dry run shows: every 5th year of the reported period (2000, 2005, ... 2050) and ``year``."""
+    from .system import REPORT_END, REPORT_START
+
+    years = set(range(REPORT_START, REPORT_END + 1, 5))
+    if year is not None and REPORT_START <= int(year) <= REPORT_END:
+        years.add(int(year))
+    return sorted(years)
+
+
+def _model_metrics(result, materials: list[str], years: list[int]) -> pd.DataFrame:
+    """city, year, metric, kg of EFFECT_QUANTITIES from a model run, summed as the store's metric_totals."""
+    stocks = result.stocks[result.stocks["year"].isin(years) & result.stocks["material"].isin(materials)
+                           & (result.stocks["process"] == "use")].assign(metric="in_use_stock")
+    flows = result.flows[result.flows["year"].isin(years) & result.flows["material"].isin(materials)]
+    metric = flows["to_process"].map(_FLOW_METRICS).where(flows["from_process"] != "market", "new_products")
+    flows = flows.assign(metric=metric).dropna(subset=["metric"])
+    both = pd.concat([stocks[["city", "year", "metric", "kg"]], flows[["city", "year", "metric", "kg"]]], ignore_index=True)
+    return both.groupby(["city", "year", "metric"], as_index=False)["kg"].sum()
+
+
+def headline_effect(check: UploadCheck, current_store, version_id: int, year: int, materials: list[str],
+                    years: list[int] | None = None) -> pd.DataFrame:
+    """Before/after of the headline quantities of the affected cities for ``materials`` in every year
+    of ``years`` (default: effect_years(year), every 5th year 2000-2050 and ``year``). Only the
+    affected cities are run again; "before" is the published version's stored result. Rows: city,
+    quantity, year, before_kg, after_kg, change_kg (before is empty for a new city)."""
+    from . import model  # the model's libraries: only for a dry run
+    from .storage import METRICS
+
+    columns = ["city", "quantity", "year", "before_kg", "after_kg", "change_kg"]
     cities = check.affected_cities or []
     if not cities:  # the upload does not touch the city model
-        return pd.DataFrame(columns=["city", "quantity", "before_kg", "after_kg"])
+        return pd.DataFrame(columns=columns)
+    years = effect_years(year) if years is None else sorted({int(y) for y in years})
     tables = {n: check.tables[n] for n in ingestion.MODEL_TABLES}
     tables["cities"] = tables["cities"][tables["cities"]["city"].isin(cities)]
     tables["districts"] = tables["districts"][tables["districts"]["city"].isin(cities)]
-    result = model.run_city_model(tables)
-    flows = result.flows[(result.flows["year"] == year) & result.flows["material"].isin(materials)]
-    stocks = result.stocks[(result.stocks["year"] == year) & result.stocks["material"].isin(materials)]
-    rows = []
-    for city in cities:
-        f = flows[flows["city"] == city]
-        after = {
-            "in_use_stock": stocks.loc[(stocks["city"] == city) & (stocks["process"] == "use"), "kg"].sum(),
-            "end_of_life": f.loc[f["to_process"] == "end_of_life", "kg"].sum(),
-            "secondary_supply": f.loc[f["to_process"] == "secondary_supply", "kg"].sum(),
-        }
-        try:
-            before_table = current_store.metric_table(version_id, city, materials, year).set_index("metric")["kg"]
-        except Exception:  # noqa: BLE001 - a new city has no numbers before
-            before_table = pd.Series(dtype=float)
-        for key, value in after.items():
-            rows.append({"city": city, "quantity": key, "before_kg": float(before_table.get(key, float("nan"))),
-                         "after_kg": float(value)})
-    return pd.DataFrame(rows)
+    after = _model_metrics(model.run_city_model(tables), list(materials), years).rename(columns={"kg": "after_kg"})
+    try:
+        before = current_store.metric_table(version_id, None, list(materials), by=("city", "year"))
+        before = before[before["city"].isin(cities) & before["year"].isin(years)][["city", "year", "metric", "kg"]]
+    except Exception:  # noqa: BLE001 - no stored result to compare with: every "before" stays empty
+        before = pd.DataFrame(columns=["city", "year", "metric", "kg"])
+    grid = pd.MultiIndex.from_product([cities, EFFECT_QUANTITIES, years], names=["city", "metric", "year"]).to_frame(index=False)
+    out = (grid.merge(before.rename(columns={"kg": "before_kg"}).astype({"year": int}), on=["city", "metric", "year"], how="left")
+               .merge(after, on=["city", "metric", "year"], how="left"))
+    known = out["city"].isin(set(before["city"]))  # a city new in this upload has no numbers before
+    out.loc[known, "before_kg"] = out.loc[known, "before_kg"].fillna(0.0)
+    out["after_kg"] = out["after_kg"].fillna(0.0)
+    out["before_kg"] = out["before_kg"].astype(float)
+    out["change_kg"] = out["after_kg"] - out["before_kg"]
+    out["quantity"] = out["metric"].map(lambda m: METRICS[m][0])
+    return out[columns]
 
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9 _.,()'-]")
+# Letters and digits of any script, spaces and simple punctuation; the rest (control characters, markup,
+# formula characters, emoji) goes. NFC first, so a letter typed as base + accent stays one letter.
+_SAFE_NAME = re.compile(r"[^\w .,()'-]")
 
 
 def clean_version_name(name: str) -> str:
-    """A version name as plain text, 1..80 characters."""
-    name = _SAFE_NAME.sub("", name).strip()
+    """A version name as plain text, 1..80 characters: letters of any script ("Jyväskylä", "Łódź"),
+    digits and simple punctuation; no control characters, markup or formula start."""
+    name = _SAFE_NAME.sub("", unicodedata.normalize("NFC", name)).strip()
+    name = name.lstrip("".join(FORMULA_PREFIXES) + " '").strip()  # a spreadsheet opening the audit log runs none
     if not name:
         raise ValueError("Give the new version a name (letters, digits and simple punctuation).")
     return name[:80]

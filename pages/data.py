@@ -30,8 +30,10 @@ def upload_section() -> None:
         st.download_button("Template (CSV)", uploads.template(kind, "csv"), file_name=f"{kind}_template.csv", mime="text/csv")
         st.download_button("Template (XLSX)", uploads.template(kind, "xlsx"), file_name=f"{kind}_template.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        st.caption(f"An upload replaces, in the {uploads.UPLOAD_KINDS[kind].table} table, every row of what it covers "
-                   f"({', '.join(uploads.UPLOAD_KINDS[kind].scope)}) and adds the rest. CSV (UTF-8, any of , ; tab |), XLSX or "
+        st.caption(f"An upload adds its rows to the {uploads.UPLOAD_KINDS[kind].table} table and corrects the rows with the same "
+                   "key (mode “append”, the default), or replaces every row of what it covers "
+                   f"({', '.join(uploads.UPLOAD_KINDS[kind].scope)}; mode “replace”). "
+                   "CSV (UTF-8, UTF-16 or Windows-1252; , ; tab or |), XLSX (any sheet) or "
                    f"Parquet, at most {uploads.max_upload_bytes() / 2**20:.0f} MB. Codes (sources, products, materials, cities) must "
                    "exist in the current version.")
     with right:
@@ -39,12 +41,34 @@ def upload_section() -> None:
         st.dataframe(dictionary, hide_index=True, width="stretch")
         ui.download_button(dictionary, f"{kind}_data_dictionary", "dl_dictionary")
 
+    mode = st.radio("How the file updates the current data", list(uploads.UPLOAD_MODES), key="upload_mode", horizontal=True,
+                    format_func={"append": "append: add and correct rows, keep the rest",
+                                 "replace": "replace everything the file covers"}.get,
+                    help=" ".join(uploads.mode_explanation(kind, m) for m in uploads.UPLOAD_MODES))
     file = st.file_uploader("Data file", type=["csv", "xlsx", "parquet", "txt"], key="upload_file")
+    with st.expander("How the file writes numbers, sheet and header", expanded=False):
+        marks = st.columns(2)
+        decimal = marks[0].radio("Decimal mark", ["auto", ",", "."], key="upload_decimal", horizontal=True,
+                                 format_func={"auto": "find it (refuse 12.500)", ",": "comma: 12,5", ".": "point: 12.5"}.get,
+                                 help="With “find it”, 1 234,5 and 1,234.5 are read, but a number such as 12.500 or 1,200 "
+                                      "(12.5 or 12500?) is refused, naming the cell. Say the file's decimal mark to read them.")
+        percent_shares = marks[1].checkbox("Shares in percent", key="upload_percent_shares",
+                                           help="Share columns (0..1) are written in percent: 45 or 45 % reads as 0.45.")
+        sheet_at = st.columns(2)
+        sheet = sheet_at[0].text_input("Sheet (XLSX)", key="upload_sheet", placeholder="the first sheet", max_chars=120)
+        header_row = sheet_at[1].number_input("Header row (0: find it)", min_value=0, max_value=1000, value=0, step=1,
+                                              key="upload_header_row",
+                                              help="The row holding the column names. Found by itself: rows above it "
+                                                   "(a title) are skipped and said.")
     if file is None:
         return
     current = ui.input_tables(ctx.latest_version_id)
-    check = uploads.check_upload(kind, file.getvalue(), file.name, current)
+    options = uploads.UploadOptions(mode=mode, decimal=decimal, percent_shares=percent_shares,
+                                    sheet=sheet.strip() or None, header_row=int(header_row) or None)
+    check = uploads.check_upload(kind, file.getvalue(), file.name, current, options)
     uploads.check_ownership(check, kind, current, ctx.username, list(ctx.roles))
+    for note in getattr(check.report, "reading_notes", []):  # what the reader decided: skipped rows, encoding, sheet
+        st.info(escape_markdown(note, 1000))
     if not check.report.ok:
         st.error(f"{escape_markdown(file.name)} was not accepted: {check.report.problem_count:,} problem(s). Nothing was written; "
                  f"version {ctx.latest_version_id} is unchanged.")
@@ -52,17 +76,17 @@ def upload_section() -> None:
         st.dataframe(report, hide_index=True, width="stretch")
         ui.download_button(report, f"validation_report_{kind}", "dl_report")
         return
+    if check.report.warnings:  # accepted, but worth a second look: published as they are if the researcher goes on
+        st.warning(f"{len(check.report.warnings):,} warning(s): values far from the current version's (a slipped unit or "
+                   "decimal mark?). They do not stop the upload; check them before publishing.")
+        warnings = pd.DataFrame({"warning": check.report.warnings})
+        st.dataframe(warnings, hide_index=True, width="stretch")
+        ui.download_button(warnings, f"validation_warnings_{kind}", "dl_warnings")
 
     st.success(f"{escape_markdown(file.name)} passed every check.")
     if check.neutralised_cells:
         st.info(f"{check.neutralised_cells} text cell(s) held formula or markup characters and were neutralised.")
-    st.markdown("**What would change** (dry run: nothing is written yet)")
-    st.dataframe(check.changes, hide_index=True, width="stretch")
-    with st.status(f"Recomputing {len(check.affected_cities)} affected city(ies)…", expanded=False) as status:
-        effect = uploads.headline_effect(check, store, ctx.latest_version_id, ctx.selection.year, [ctx.selection.material])
-        status.update(label=f"Effect on {ctx.selection.material} in {ctx.selection.year} for the affected cities", state="complete")
-    st.dataframe(effect, hide_index=True, width="stretch", column_config={"before_kg": ui.KG_COLUMN, "after_kg": ui.KG_COLUMN})
-    ui.download_button(effect, f"dry_run_{kind}", "dl_effect")
+    dry_run_section(kind, check)
 
     with st.form("publish"):
         name = st.text_input("Name of the new version", max_chars=80, placeholder="e.g. Helsinki phone ownership survey 2025")
@@ -73,8 +97,54 @@ def upload_section() -> None:
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                publish(check, clean_name, note, {"kind": kind, "file": file.name,
+                publish(check, clean_name, note, {"kind": kind, "file": file.name, "mode": check.mode,
                                                   "changes": check.changes.to_dict(orient="records")})
+
+
+def dry_run_section(kind: str, check: uploads.UploadCheck) -> None:
+    """The dry run of a checked upload: the mode, the values as read, the row-by-row diff and the effect
+    on every fifth year (and the selected one) for the affected cities. Nothing is written."""
+    st.markdown("**What would change** (dry run: nothing is written yet)")
+    st.info(uploads.mode_explanation(kind, check.mode))
+    for note in check.history_notes or []:
+        st.warning(escape_markdown(note, 1000))
+
+    st.markdown("**The values as read** (the first rows after parsing, as they would be stored)")
+    for table, preview in uploads.parsed_preview(check).items():
+        st.caption(f"{table}: {len(check.parsed[table]):,} row(s) in the file; row numbers as in the file (header = row 1)")
+        st.dataframe(preview, hide_index=True, width="stretch")
+        ui.download_button(preview, f"values_as_read_{table}", f"dl_parsed_{table}")
+
+    st.markdown("**Row by row**")
+    st.dataframe(check.changes, hide_index=True, width="stretch")
+    ui.download_button(check.changes, f"dry_run_counts_{kind}", "dl_changes")
+    listed = len(check.diff)
+    total = int((check.changes["added"] + check.changes["removed"] + check.changes["changed_cells"]).sum())
+    st.caption(f"{listed:,} line(s): one per added or removed row (with its values) and one per changed cell (before → after)"
+               + (f"; the first {uploads.MAX_DIFF_LINES:,} of each kind per table are listed, of {total:,}" if listed < total else "")
+               + ".")
+    st.dataframe(check.diff, hide_index=True, width="stretch")
+    ui.download_button(check.diff, f"dry_run_diff_{kind}", "dl_diff")
+
+    material, year = ctx.selection.material, ctx.selection.year
+    with st.status(f"Recomputing {len(check.affected_cities)} affected city(ies)…", expanded=False) as status:
+        effect = uploads.headline_effect(check, store, ctx.latest_version_id, year, [material])
+        status.update(label=f"Effect on {material} for the affected cities, every fifth year and {year}", state="complete")
+    if effect.empty:
+        st.caption("The upload does not change the city model's numbers.")
+        return
+    ratio = (effect["after_kg"] / effect["before_kg"]).where(effect["before_kg"] > 0)  # nothing before: no percentage
+    rows = pd.MultiIndex.from_frame(effect[["city", "quantity"]].drop_duplicates())
+    pivot = (effect.assign(change=(ratio - 1) * 100)  # percent on screen
+             .pivot(index=["city", "quantity"], columns="year", values="change").reindex(rows).reset_index())
+    pivot.columns = [str(c) for c in pivot.columns]
+    st.markdown(f"**Effect on every year**: change of {material} in percent, after / before − 1 (empty where there was none before)")
+    st.dataframe(pivot, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%+.1f %%") for c in pivot.columns[2:]})
+    with st.expander("Before and after in kg"):
+        st.dataframe(effect, hide_index=True, width="stretch",
+                     column_config={"before_kg": ui.KG_COLUMN, "after_kg": ui.KG_COLUMN, "change_kg": ui.KG_COLUMN})
+    ui.download_button(effect, f"dry_run_{kind}", "dl_effect")
 
 
 def publish(check: uploads.UploadCheck, name: str, note: str, detail: dict) -> None:

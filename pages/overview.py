@@ -145,3 +145,46 @@ if (districts["city"] == sel.city).any():
     st.dataframe(district_table, hide_index=True, width="stretch", column_config=ui.kg_columns(district_table))
     st.caption("District figures split the city by population share; district populations and centroids are approximate (low confidence).")
     ui.download_button(district_table, f"by_district_{sel.city}_{sel.material}_{sel.year}", "dl_districts")
+
+measured = ui.reference_table(version, "measured_flows")
+measured = measured[measured["city"] == sel.city]
+if not measured.empty:
+    # Measured flows are kg of whole products or waste; the model counts only the materials it models inside
+    # products. So they are set side by side, never divided: where the category is a modelled product, the model's
+    # kg of its materials in the same flow and year must stay below the measured mass of the products.
+    st.subheader("Measured flows beside the model")
+    every_material = tuple(ui.reference_table(version, "materials")["symbol"])
+    first_year, last_year = ui.year_range(version)
+    metric_of = {"collected": ("separately_collected", None), "recycled": ("secondary_supply", None),
+                 "exported": ("lost", "export_reuse_abroad"), "residual": ("lost", "residual_waste")}
+    model_kg = {}
+    for year in sorted(y for y in set(measured["year"]) if first_year <= y <= last_year):
+        rows = ui.metric_table(version, sel.city, every_material, int(year), ("product", "route"))
+        for flow, (metric, route) in metric_of.items():
+            hit = rows[(rows["metric"] == metric) & (rows["route"].isna() if route is None else rows["route"] == route)]
+            for product, kg in hit.groupby("product")["kg"].sum().items():
+                model_kg[(int(year), product, flow)] = float(kg)
+    measured_table = pd.DataFrame({
+        "year": measured["year"].astype(int),
+        "category": measured["category"],
+        "modelled product": measured["category"].map(product_names).fillna("not a modelled product"),
+        "flow": measured["flow"],
+        "measured kg": measured["kg"].astype(float).round(3),
+        "model: kg of modelled materials in it": [
+            model_kg.get((int(y), c, f), float("nan")) if c in product_names else float("nan")
+            for y, c, f in zip(measured["year"], measured["category"], measured["flow"])],
+        "confidence": measured["confidence"],
+        "source_id": measured["source_id"],
+        "note": measured["note"],
+    }).sort_values(["year", "category", "flow"]).reset_index(drop=True)
+    measured_table["model: kg of modelled materials in it"] = measured_table["model: kg of modelled materials in it"].round(3)
+    st.dataframe(measured_table, hide_index=True, width="stretch", column_config=ui.kg_columns(measured_table))
+    st.caption(
+        f"Measured flows of {escape_markdown(sel.city)} as uploaded (kg of products or waste per year). The model counts "
+        f"materials, not product mass: only the {len(every_material)} materials it covers, inside the products it covers. "
+        "So a measured kg and the model's kg are not the same quantity and are not compared as a ratio. Where the "
+        "category is a modelled product, the model's kg of its materials in the same flow and year stands beside it: "
+        "it should be a small part of the measured mass, and a model figure above the measured one means the model "
+        "overstates that flow for this city. Elsewhere (a WEEE category, a year outside the model) the model column is empty."
+    )
+    ui.download_button(measured_table, f"measured_flows_{sel.city}", "dl_measured")

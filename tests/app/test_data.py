@@ -73,3 +73,53 @@ def test_a_replica_serves_the_data_page_but_leaves_publishing_to_the_writer(app,
     assert any("read-only replica" in info.value for info in at.info)
     assert not at.get("file_uploader")
     assert "Roll back (admin)" not in [sub.value for sub in at.subheader]
+
+
+class _File:
+    """What st.file_uploader returns (AppTest cannot drive the uploader itself)."""
+
+    name = "ghent_phones.csv"
+
+    def getvalue(self) -> bytes:
+        return (b"geography,product,year,units_per_driver,source_id,confidence,basis\n"
+                b"Ghent,smartphone,2019,1.2,PROJECT_ASSUMPTION,medium,survey\n")
+
+
+def _dry_run(app, monkeypatch, mode: str | None = None):
+    import streamlit
+
+    from tests.app.conftest import sign_in
+
+    monkeypatch.setattr(streamlit, "file_uploader", lambda *args, **kwargs: _File())
+    at = sign_in(app(city="Ghent", year="2026", material="Co"), "rita")
+    at.session_state["kind"] = "ownership"
+    if mode:
+        at.session_state["upload_mode"] = mode
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_dry_run_shows_the_mode_the_values_as_read_the_diff_and_every_year(app, monkeypatch):
+    at = _dry_run(app, monkeypatch)
+    assert any("Mode 'append'" in info.value and "is kept" in info.value for info in at.info)
+    # Ghent's own series now starts in 2019 and is held flat before: said before publishing
+    assert any("start in 2019" in w.value and "flat" in w.value for w in at.warning)
+    frames = [df.value for df in at.dataframe]
+    parsed = next(f for f in frames if "file_row" in f.columns)
+    assert parsed.at[0, "units_per_driver"] == 1.2 and parsed.at[0, "year"] == 2019
+    diff = next(f for f in frames if {"change", "key", "before", "after"} <= set(f.columns))
+    assert list(diff["key"]) == ["geography=Ghent, product=smartphone, year=2019"] and list(diff["change"]) == ["added"]
+    effect = next(f for f in frames if "2005" in f.columns)
+    assert [c for c in effect.columns if c.isdigit()] == [str(y) for y in (2000, 2005, 2010, 2015, 2020, 2025, 2026, 2030,
+                                                                            2035, 2040, 2045, 2050)]
+    stock = effect[(effect["city"] == "Ghent") & (effect["quantity"] == "In-use stock")].iloc[0]
+    assert stock["2005"] > 0  # percent: the 2019 figure held flat raises the phones' part of 2005 (EU average 0.6 before)
+    keys = {button.key for button in at.get("download_button")}
+    assert {"dl_diff_csv", "dl_effect_csv", "dl_parsed_ownership_csv"} <= keys
+
+
+def test_the_dry_run_in_replace_mode_says_what_it_removes(app, monkeypatch):
+    at = _dry_run(app, monkeypatch, "replace")
+    assert any("Mode 'replace'" in info.value and "are gone" in info.value for info in at.info)

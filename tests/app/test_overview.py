@@ -1,5 +1,7 @@
 """Overview page: renders, shows the headline numbers of the store, and restores the URL state."""
 
+import pytest
+
 from decision_tools import storage
 from decision_tools.formatting import format_mass
 
@@ -105,3 +107,42 @@ def test_recovery_sentence_is_the_central_run_with_the_monte_carlo_range(app, sm
     sentence = next(m.value for m in at.markdown if "reaching end of life" in m.value)
     assert f"**{central}** (5-95 %: {format_share(band['p05'])} to {format_share(band['p95'])})" in sentence
     assert "central model run" in sentence
+
+
+MEASURED = ("city,year,category,flow,kg,source_id,confidence,note\n"
+            "Ghent,2024,smartphone,collected,12000,PROJECT_ASSUMPTION,low,test row\n"
+            "Ghent,2024,Small IT and telecommunication equipment,collected,50000,PROJECT_ASSUMPTION,low,WEEE category 6\n")
+
+
+def test_measured_flows_are_shown_beside_the_model_where_they_exist(app, tmp_path):
+    # Issue 15: uploaded measured flows appeared on no page. Publish some for Ghent into the app's copy.
+    from decision_tools import uploads
+
+    app()
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        check = uploads.check_upload("measured_flows", MEASURED.encode(), "m.csv", store.input_tables(1))
+        assert check.report.ok, check.report.problems
+        version = store.publish(check.tables, "Ghent measured WEEE", "", "rita")
+        symbols = list(store.table("materials", version)["symbol"])
+        model = store.metric_table(version, "Ghent", symbols, 2024, ("product", "route"))
+    collected_phones = model[(model["metric"] == "separately_collected") & (model["product"] == "smartphone")]["kg"].sum()
+
+    at = app(city="Ghent", year="2030", material="Co").run()
+    assert not at.exception
+    assert "Measured flows beside the model" in [s.value for s in at.subheader]
+    table = next(d.value for d in at.dataframe if "measured kg" in d.value.columns).set_index("category")
+    assert len(table) == 2
+    assert table.at["smartphone", "measured kg"] == 12000
+    assert table.at["smartphone", "model: kg of modelled materials in it"] == pytest.approx(round(collected_phones, 3))
+    assert 0 < collected_phones < 12000  # materials inside the phones weigh less than the phones
+    weee = "Small IT and telecommunication equipment"
+    assert table.at[weee, "modelled product"] == "not a modelled product"
+    assert table.at[weee, "model: kg of modelled materials in it"] != table.at[weee, "model: kg of modelled materials in it"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "The model counts materials, not product mass" in captions
+    keys = [b.key for b in at.get("download_button")]
+    assert "dl_measured_csv" in keys and "dl_measured_xlsx" in keys
+
+    delft = app(city="Delft", year="2030", material="Co").run()  # no measured flows: no section
+    assert not delft.exception
+    assert "Measured flows beside the model" not in [s.value for s in delft.subheader]
