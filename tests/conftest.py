@@ -69,6 +69,13 @@ def small_db(tmp_path_factory, small_data_dir) -> Path:
     return db_path
 
 
+@pytest.fixture(scope="module")
+def current(small_db):
+    """The small test database's version-1 input tables, what an upload is checked against (read-only)."""
+    with storage.Store.open(small_db) as store:
+        return store.input_tables(1)
+
+
 @pytest.fixture()
 def store(small_db):
     with storage.Store.open(small_db) as opened:

@@ -12,12 +12,6 @@ ROUTING = ("geography,product,from_year,hibernation_share,export_reuse_share,col
            "basis\n")
 
 
-@pytest.fixture(scope="module")
-def current(small_db):
-    with storage.Store.open(small_db) as store:
-        return store.input_tables(1)
-
-
 def check(kind, text, current):
     return uploads.check_upload(kind, text.encode("utf-8"), "upload.csv", current)
 

@@ -13,9 +13,8 @@ import zipfile
 
 import duckdb
 import pandas as pd
-import pytest
 
-from decision_tools import storage, upload_files, uploads
+from decision_tools import upload_files, uploads
 from decision_tools.ingestion import ValidationReport
 from tests.conftest import PROJECT_DIR
 
@@ -57,12 +56,6 @@ def read_in_child(path, **env) -> dict:
     out = subprocess.run([sys.executable, "-c", READER, str(path)], cwd=PROJECT_DIR, capture_output=True, text=True,
                          timeout=120, env={**os.environ, **env}, check=True)
     return json.loads(out.stdout.splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def current(small_db):
-    with storage.Store.open(small_db) as store:
-        return store.input_tables(1)
 
 
 def check(kind, content, current, name="upload.csv"):

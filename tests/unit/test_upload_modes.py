@@ -16,12 +16,6 @@ SURVEY = OWNERSHIP + ("Ghent,smartphone,2019,1.4,PROJECT_ASSUMPTION,medium,first
 
 
 @pytest.fixture(scope="module")
-def current(small_db):
-    with storage.Store.open(small_db) as store:
-        return store.input_tables(1)
-
-
-@pytest.fixture(scope="module")
 def with_anchors(current):
     """The current tables with Ghent's own smartphone anchors 1995, 2005, 2019."""
     rows = pd.DataFrame([{"geography": g, "product": p, "year": y, "units_per_driver": u, "source_id": "PROJECT_ASSUMPTION",

@@ -9,7 +9,7 @@ import io
 import openpyxl
 import pytest
 
-from decision_tools import spreadsheet_numbers, storage, uploads
+from decision_tools import spreadsheet_numbers, uploads
 from decision_tools.cli import main
 from decision_tools.uploads import UploadOptions
 
@@ -19,12 +19,6 @@ ROUTING = ["product", "from_year", "hibernation_share", "export_reuse_share", "c
            "basis"]
 CITY = ["city", "country_iso3", "district", "population", "households", "lat", "lon", "source_id", "confidence", "note"]
 NBSP = "\u00a0"
-
-
-@pytest.fixture(scope="module")
-def current(small_db):
-    with storage.Store.open(small_db) as store:
-        return store.input_tables(1)
 
 
 def csv_bytes(header, rows, sep=";", encoding="utf-8", newline="\r\n", trailing="") -> bytes:

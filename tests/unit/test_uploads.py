@@ -19,12 +19,6 @@ from tests.conftest import PROJECT_DIR
 COMPOSITION = "product,material,grams_per_unit,source_id,confidence,basis\n"
 
 
-@pytest.fixture(scope="module")
-def current(small_db):
-    with storage.Store.open(small_db) as store:
-        return store.input_tables(1)
-
-
 def problems(kind, text, current, name="upload.csv"):
     content = text.encode("utf-8") if isinstance(text, str) else text
     return uploads.check_upload(kind, content, name, current).report.problems

@@ -18,12 +18,6 @@ COMPOSITION = "product,material,grams_per_unit,source_id,confidence,basis\n"
 CITY = "city,country_iso3,district,population,households,lat,lon,source_id,confidence,note\n"
 
 
-@pytest.fixture(scope="module")
-def current(small_db):
-    with storage.Store.open(small_db) as store:
-        return store.input_tables(1)
-
-
 def check(kind, text, current):
     return uploads.check_upload(kind, text.encode("utf-8"), "upload.csv", current)
 
