@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from decision_tools import accounts, signin, snapshots, storage
+from decision_tools import accounts, publish_inbox, signin, snapshots, storage
 from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
@@ -18,8 +18,13 @@ from decision_tools.views import Selection
 @st.cache_resource(show_spinner=False)
 def get_store(db_path: str) -> storage.Store:
     """One read-write connection per process: the app is the database's single writer (saved
-    scenarios, later uploads); every query takes its own cursor, so readers see consistent snapshots."""
-    return storage.Store.open(db_path, read_only=False)
+    scenarios, later uploads); every query takes its own cursor, so readers see consistent snapshots.
+    It also publishes what the command line hands over (publish_inbox), since no other process can
+    write the file while the app holds it; pages read current_version() on every run, so the next
+    rerun shows such a version."""
+    opened = storage.Store.open(db_path, read_only=False)
+    publish_inbox.start_watcher(opened, Path(db_path))
+    return opened
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -8,7 +8,8 @@ Exit codes (every error is one sentence on stderr, never a traceback):
   3  the database file is damaged (``status``; ``build`` refuses to replace it unless --move-aside-damaged)
   4  the database was built by an older version (``status``)
   5  the database is held by another process (``status``). Reading commands and ``ingest --dry-run`` then read a
-     copy of it taken at that moment (a note on stderr says so); a publish is refused in a sentence (exit 1)
+     copy of it taken at that moment (a note on stderr says so); a publish is handed to the running dashboard
+     (decision_tools.publish_inbox), or refused in a sentence (exit 1) when nothing takes it
 """
 
 from __future__ import annotations
@@ -44,8 +45,7 @@ def _open_for_reading(args: argparse.Namespace, *, read_only: bool = True) -> st
     store = storage.Store.open(args.db, read_only=read_only, copy_when_busy=read_only)
     if store.copied_from is not None:
         print(f"note: {store.copied_from} is held by another process (probably the running dashboard), so this reads "
-              "a copy of it taken just now. Publishing from here waits until that process stops; the app's Data page "
-              "publishes beside it.", file=sys.stderr)
+              "a copy of it taken just now. A publish from here is handed to the running dashboard, which publishes it.", file=sys.stderr)
     return store
 
 
@@ -378,7 +378,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"there is no file at {path}")
-    with _open_for_reading(args, read_only=args.dry_run) as store:
+    if args.wait <= 0:
+        raise UsageError(f"--wait takes a number of seconds above 0; got {args.wait:g}")
+    store, hand_off = _open_for_ingest(args)
+    with store:
         version = store.current_version()
         options = uploads.UploadOptions(mode=args.mode, decimal=args.decimal, percent_shares=args.percent_shares,
                                         sheet=args.sheet, header_row=args.header_row)
@@ -406,15 +409,64 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print("Dry run: nothing was written.")
             return 0
         name = args.name or f"{args.kind} upload from {path.name}"
-        try:
-            new_version = store.publish(check.tables, name, args.note or "", accounts.Actor.cli(args.user),
-                                        detail={"kind": args.kind, "file": path.name, "mode": check.mode,
-                                                "changes": check.changes.to_dict(orient="records")}, base_version=version)
-        except storage.AlreadyPublished as exc:
-            print(str(exc))
-            return 0
+        detail = {"kind": args.kind, "file": path.name, "mode": check.mode, "changes": check.changes.to_dict(orient="records")}
+        if not hand_off:
+            try:
+                new_version = store.publish(check.tables, name, args.note or "", accounts.Actor.cli(args.user),
+                                            detail=detail, base_version=version)
+            except storage.AlreadyPublished as exc:
+                print(str(exc))
+                return 0
+    if hand_off:  # the copy is closed (and removed) before waiting
+        return _publish_through_app(args, check.tables, name, detail, version)
     print(f"Published dataset version {new_version} ({name}).")
     return 0
+
+
+def _open_for_ingest(args: argparse.Namespace) -> tuple[storage.Store, bool]:
+    """The database for ingest, and whether the publish goes through the running dashboard: a dry run
+    reads (a copy when the file is held); a publish writes itself, or, when the running dashboard holds
+    the file, checks against a copy and hands the checked tables to the dashboard (publish_inbox)."""
+    if args.dry_run:
+        return _open_for_reading(args), False
+    try:
+        return storage.Store.open(args.db, read_only=False), False
+    except storage.DatabaseBusyError:
+        store = storage.Store.open(args.db, copy_when_busy=True)
+    if store.copied_from is None:  # the holder stopped meanwhile: write here after all
+        store.close()
+        return storage.Store.open(args.db, read_only=False), False
+    print(f"note: {store.copied_from} is held by another process (probably the running dashboard), so this checks the "
+          "file against a copy of it taken just now and hands the publish to that process.", file=sys.stderr)
+    return store, True
+
+
+def _publish_through_app(args: argparse.Namespace, tables, name: str, detail: dict, base_version: int) -> int:
+    """Hand checked tables to the dashboard holding the database and say what it answered."""
+    from . import publish_inbox
+
+    db = Path(args.db or storage.default_db_path())
+    request = publish_inbox.submit(db, tables, name, args.note or "", args.user, detail, base_version)
+    print(f"Handed the publish to the running dashboard; waiting up to {args.wait:g} s for its answer.", file=sys.stderr)
+    try:
+        result = publish_inbox.wait_for_result(request, args.wait)
+    except KeyboardInterrupt:
+        if publish_inbox.withdraw(request):
+            return _fail("Stopped: the publish was taken back before the dashboard took it; nothing was written.")
+        return _fail("Stopped waiting, but the dashboard had already taken the publish: its Data page shows whether a new "
+                     "version was published.")
+    if result is None:
+        return _fail(f"The database {db} is held by another process, which did not take the publish handed to it: is it "
+                     "a dashboard of this version (older ones do not take publishes from the command line)? DuckDB lets "
+                     "one process write to a database at a time, so stop that process and run this again, retry in a "
+                     "moment, or publish on the app's Data page. Nothing was written.")
+    if "version_id" in result:
+        print(f"Published dataset version {result['version_id']} ({name}) through the running dashboard.")
+        return 0
+    if "already" in result:
+        print(result.get("message") or f"These data are already dataset version {result['already']}; nothing new was published.")
+        return 0
+    return _fail(result.get("error") or "The running dashboard did not publish these data; nothing was written.")
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -629,6 +681,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--name", help="name of the new version")
     ingest.add_argument("--note", help="a note stored with the version")
     ingest.add_argument("--user", default="cli", help="who publishes (for the audit log)")
+    ingest.add_argument("--wait", type=float, default=60, metavar="SECONDS",
+                        help="when the running dashboard holds the database, the publish is handed to it: how long to "
+                             "wait for it to take the publish (default: 60)")
     ingest.add_argument("--db", type=Path, help=db_help)
     ingest.set_defaults(func=cmd_ingest)
 

@@ -95,7 +95,8 @@ def test_status_still_exits_5_but_says_which_version_is_current(held, capsys):
     assert "held by another process" in err and "ingest --dry-run work beside it" in err
 
 
-def test_a_publish_from_the_cli_is_refused_in_a_sentence_and_writes_nothing(held, capsys):
+def test_a_publish_nobody_takes_is_refused_in_a_sentence_and_writes_nothing(held, capsys):
+    # The holder here is not a dashboard (no watcher on the inbox): the hand-off is taken back after a few seconds.
     db, _ = held
     upload = db.parent / "phones.csv"
     upload.write_text(COMPOSITION + "smartphone,Co,4,SCRREEN,medium,measured\n")
