@@ -125,8 +125,10 @@ def decimal_evidence(values) -> dict[str, str]:
     """Decimal marks that numbers show by themselves ("7,5", "1.234,5"): {mark: first such cell}. Used only to
     hint which reading an ambiguous cell probably has; never to read it."""
     found: dict[str, str] = {}
-    for value in values:
+    for value in dict.fromkeys(values):  # each distinct cell once
         cell = str(value).strip(SPACES)
+        if "." not in cell and "," not in cell:  # no mark, no evidence (most cells of a year or count column)
+            continue
         reading = read_number(cell)
         if reading.text is None or "." not in reading.text.partition("e")[0]:
             continue

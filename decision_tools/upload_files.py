@@ -121,7 +121,7 @@ class ReadTable:
 
 def _decode(content: bytes, notes: list[str]) -> str:
     """The text of a CSV as Excel or LibreOffice saved it: UTF-8 (with or without BOM), UTF-16 with BOM
-    ("Unicode text"), or Windows-1252 (Excel's plain "CSV" in Western Europe)."""
+    ("Unicode text"), or Windows-1252 / Windows-1250 (Excel's plain "CSV" in Western / Central Europe)."""
     binary = ("the file is not UTF-8 text, nor UTF-16 or Windows-1252 text: it holds binary data; "
               "save it as 'CSV UTF-8'")
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -136,15 +136,38 @@ def _decode(content: bytes, notes: list[str]) -> str:
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError:
-            try:
-                text = content.decode("cp1252")
-            except UnicodeDecodeError:
-                raise _Refused("the file is not UTF-8 text (nor Windows-1252 text); save it as 'CSV UTF-8'") from None
-            notes.append("The file is not UTF-8: read as Windows-1252 text (Excel's plain 'CSV'). Check that letters "
-                         "such as ä, ö and é look right below; if not, save it as 'CSV UTF-8'.")
+            text = _decode_windows(content, notes)
     if "\x00" in text:
         raise _Refused(binary)
     return text.lstrip("\ufeff")
+
+
+# Windows-1252 letters that are Windows-1250 letters of Polish, Czech or Slovak (ł ą ż ź Ą ľ Ľ) misread: a word
+# such as "Wroc³aw" or "Bia³ystok" says the file is Central European (Excel's plain "CSV" in Poland).
+_CENTRAL_EUROPEAN_MISREADS = re.compile(r"(?<=[^\W\d_])[³¹¿Ÿ¥¼¾]|[³¹¿Ÿ¥¼¾](?=[^\W\d_])")
+
+
+def _decode_windows(content: bytes, notes: list[str]) -> str:
+    """Text that is not UTF-8, as Excel's plain "CSV" saves it: Windows-1250 (Central Europe) when reading it
+    as Windows-1252 (Western Europe) puts symbols inside words, otherwise Windows-1252. Said in a note."""
+    try:
+        western = content.decode("cp1252")
+    except UnicodeDecodeError:
+        western = None
+    if western is None or _CENTRAL_EUROPEAN_MISREADS.search(western):
+        try:
+            text = content.decode("cp1250")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None:
+            notes.append("The file is not UTF-8: read as Windows-1250 text (Excel's plain 'CSV' in Central Europe). "
+                         "Check that letters such as ł, ś and ż look right below; if not, save it as 'CSV UTF-8'.")
+            return text
+    if western is None:
+        raise _Refused("the file is not UTF-8 text (nor Windows-1252 or Windows-1250 text); save it as 'CSV UTF-8'")
+    notes.append("The file is not UTF-8: read as Windows-1252 text (Excel's plain 'CSV'). Check that letters "
+                 "such as ä, ö and é look right below; if not, save it as 'CSV UTF-8'.")
+    return western
 
 
 DELIMITERS = (",", ";", "\t", "|")

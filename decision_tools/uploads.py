@@ -15,9 +15,11 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import ingestion
@@ -131,12 +133,18 @@ def neutralise(frame: pd.DataFrame, text_columns: list[str]) -> tuple[pd.DataFra
     for column in text_columns:
         if column not in out.columns:
             continue
-        values = out[column].astype(str)
+        # Each distinct text once (a million-row file repeats a few thousand), then put back by position.
+        codes, distinct = pd.factorize(out[column].astype(object).where(out[column].notna(), "nan"))
+        values = pd.Series(distinct, dtype=object).astype(str)
         formula = values.str.startswith(FORMULA_PREFIXES) & ~values.str.fullmatch(r"-?\d+(\.\d+)?")
         markup = values.str.contains(r"[<>]", regex=True)
-        changed += int((formula | markup).sum())
+        hit = (formula | markup).to_numpy()
+        if not hit.any():
+            continue
+        changed += int(np.bincount(codes, minlength=len(distinct))[hit].sum())
         values = values.where(~formula, "'" + values)
-        out[column] = values.str.replace("<", "‹", regex=False).str.replace(">", "›", regex=False)
+        cleaned = values.str.replace("<", "‹", regex=False).str.replace(">", "›", regex=False).to_numpy(dtype=object)
+        out[column] = pd.Series(cleaned[codes], index=out.index, dtype=object)
     return out, changed
 
 
@@ -196,13 +204,15 @@ def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     writes it (486000, not 486000.0; an empty cell as "")."""
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
-        # Numeric when every value reads as a number; parsing the distinct values tells (text columns hold few).
-        distinct = pd.Series(frame[column].dropna().unique())
-        if len(distinct) and pd.to_numeric(distinct, errors="coerce").notna().all():
-            number = pd.to_numeric(frame[column], errors="coerce").astype(float).round(9)
-            out[column] = number.astype(str).str.replace(r"\.0$", "", regex=True).where(number.notna(), "")
+        codes, distinct = pd.factorize(frame[column], use_na_sentinel=True)  # each distinct value converted once
+        distinct = pd.Series(distinct, dtype=object)
+        number = pd.to_numeric(distinct, errors="coerce")
+        if len(distinct) and number.notna().all():  # numeric when every value reads as a number
+            number = number.astype(float).round(9)
+            text = number.astype(str).str.replace(r"\.0$", "", regex=True)
         else:
-            out[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+            text = distinct.astype(str)
+        out[column] = np.append(text.to_numpy(dtype=object), "")[codes]  # code -1 (missing) takes the last: ""
     return out
 
 
@@ -231,24 +241,27 @@ def _changes(table: str, current: pd.DataFrame, merged: pd.DataFrame) -> tuple[d
     row-by-row diff (DIFF_COLUMNS): one line per added or removed row with its values, one line per
     changed cell with its old and new value. At most MAX_DIFF_LINES lines of each kind are listed."""
     key = list(TABLES[table].key)
-    cur = _comparable(current).set_index(key)
-    new = _comparable(merged).set_index(key)
-    added = new.index.difference(cur.index)
-    removed = cur.index.difference(new.index)
-    both = new.index.intersection(cur.index)
-    cols = [c for c in new.columns if c in cur.columns]
-    a = new.loc[both, cols]
-    b = cur.loc[both, cols].reindex(a.index)
+    cur_keys = pd.MultiIndex.from_frame(current[key].astype(object))
+    new_keys = pd.MultiIndex.from_frame(merged[key].astype(object))
+    in_current = new_keys.isin(cur_keys)
+    kept = cur_keys.isin(new_keys)
+    # Only the rows on both sides can hold changed cells; added and removed rows are listed up to the limit.
+    cols = [c for c in merged.columns if c in current.columns and c not in key]
+    both_new, both_cur = merged[in_current], current[kept]
+    a = _comparable(both_new).set_index(key)[cols]
+    b = _comparable(both_cur).set_index(key)[cols].reindex(a.index)
     differs = a != b
-    changed_rows = int(differs.any(axis=1).sum()) if len(both) else 0
+    changed_rows = int(differs.any(axis=1).sum()) if len(a) else 0
     lines = []
-    for change, keys, frame, side in (("added", added, new, "after"), ("removed", removed, cur, "before")):
-        keys = keys[:MAX_DIFF_LINES]
-        if len(keys):
-            rows = frame.loc[keys, cols]
-            lines.append(pd.DataFrame({"change": change, "key": _key_labels(keys, key).to_numpy(), "column": "",
-                                       "before": "", "after": "", side: _row_text(rows).to_numpy()}))
-    changed_cells = int(differs.to_numpy().sum()) if len(both) else 0
+    for change, rows, side in (("added", merged[~in_current], "after"), ("removed", current[~kept], "before")):
+        rows = rows.head(MAX_DIFF_LINES)
+        if len(rows):
+            text = _comparable(rows)
+            labels = _key_labels(pd.MultiIndex.from_frame(text[key]), key)
+            lines.append(pd.DataFrame({"change": change, "key": labels.to_numpy(), "column": "",
+                                       "before": "", "after": "", side: _row_text(text[cols]).to_numpy()}))
+    added, removed = int((~in_current).sum()), int((~kept).sum())
+    changed_cells = int(differs.to_numpy().sum()) if len(a) else 0
     if changed_cells:
         cells = differs[differs.any(axis=1)].stack()
         cells = cells[cells].index[:MAX_DIFF_LINES]  # (key..., column)
@@ -262,7 +275,7 @@ def _changes(table: str, current: pd.DataFrame, merged: pd.DataFrame) -> tuple[d
     diff.insert(0, "table", table)
     order = {"added": 0, "changed": 1, "removed": 2}
     diff = diff.sort_values(["change", "key"], key=lambda s: s.map(order) if s.name == "change" else s, kind="stable")
-    summary = {"table": table, "added": len(added), "changed": changed_rows, "removed": len(removed), "changed_cells": changed_cells}
+    summary = {"table": table, "added": added, "changed": changed_rows, "removed": removed, "changed_cells": changed_cells}
     return summary, diff[DIFF_COLUMNS].reset_index(drop=True)
 
 
@@ -277,9 +290,40 @@ class UploadOptions:
     mode: str = "append"  # "append": add or correct the years the file brings; "replace": replace all it covers
 
 
+# The steps of a check: the share 0..1 of a large file's time spent before each (measured on a 1 M-row file, see
+# bench/upload_validation.py) and what the progress bar says meanwhile.
+CHECK_STEPS = {
+    "reading": (0.0, "Reading the file (encoding, delimiter, sheet, header)…"),
+    "numbers": (0.25, "Reading the numbers in the file's locale…"),
+    "neutralising": (0.35, "Neutralising formula and markup characters…"),
+    "validating": (0.45, "Checking every cell against its column's rules…"),
+    "codes": (0.6, "Checking codes against the current version…"),
+    "merging": (0.65, "Merging the file into the current data…"),
+    "comparing": (0.75, "Comparing row by row and checking the rules across tables…"),
+    "done": (1.0, "Checked."),
+}
+Progress = Callable[[float, str], None]  # (share of the check done 0..1, what is being done)
+
+
 def check_upload(kind: str, content: bytes, filename: str, current: dict[str, pd.DataFrame],
-                 options: UploadOptions = UploadOptions()) -> UploadCheck:
-    """Read, neutralise and validate an upload against the current version's tables ``current``."""
+                 options: UploadOptions = UploadOptions(), progress: Progress | None = None) -> UploadCheck:
+    """Read, neutralise and validate an upload against the current version's tables ``current``.
+
+    ``progress(share 0..1, text)`` is called before each step of CHECK_STEPS and once at the end; an
+    exception it raises (the app's cancel button, Ctrl-C) stops the check with nothing kept."""
+    step = _stepper(progress)
+    check = _check_upload(kind, content, filename, current, options, step)
+    step("done")
+    return check
+
+
+def _stepper(progress: Progress | None) -> Callable[[str], None]:
+    return (lambda name: None) if progress is None else (lambda name: progress(*CHECK_STEPS[name]))
+
+
+def _check_upload(kind: str, content: bytes, filename: str, current: dict[str, pd.DataFrame], options: UploadOptions,
+                  step: Callable[[str], None]) -> UploadCheck:
+    step("reading")
     if kind not in UPLOAD_KINDS:
         raise ValueError(f"Unknown kind '{kind}'; choose one of: {', '.join(UPLOAD_KINDS)}.")
     spec_kind = UPLOAD_KINDS[kind]
@@ -298,25 +342,29 @@ def check_upload(kind: str, content: bytes, filename: str, current: dict[str, pd
     if raw.empty:
         report.add("upload", None, None, None, "the table has a header but no rows")
         return UploadCheck(report)
+    step("numbers")
     if kind == "city":
         columns = {c.name: c for t in ("cities", "districts") for c in TABLES[t].columns}
         raw = normalise_numbers(read, list(columns.values()), options, report, "upload")
         if not report.ok:  # a city row left out would read as a missing city: say only the numbers first
             return UploadCheck(report)
-        return _check_city(raw, current, report, options.mode)
+        return _check_city(raw, current, report, options.mode, step)
     spec = TABLES[spec_kind.table]
     raw = normalise_numbers(read, spec.columns, options, report, "upload")  # "1 234,5" -> "1234.5"; ambiguous refused
     if raw.empty and not report.ok:
         return UploadCheck(report)
+    step("neutralising")
     text_columns = [c.name for c in spec.columns if c.kind == "str"]
     raw, changed = neutralise(raw, text_columns)
+    step("validating")
     typed = ingestion.validate_table(spec_kind.table, raw, report)
     if typed is None:
         return UploadCheck(report, changed)
+    step("codes")
     check_codes(spec_kind.table, typed, current, report)
     if not report.ok:
         return UploadCheck(report, changed)
-    return _merge_and_check(kind, {spec_kind.table: typed}, current, report, changed, mode=options.mode)
+    return _merge_and_check(kind, {spec_kind.table: typed}, current, report, changed, mode=options.mode, step=step)
 
 
 def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport,
@@ -363,12 +411,14 @@ def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame
 
 
 def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport,
-                mode: str = "append") -> UploadCheck:
+                mode: str = "append", step: Callable[[str], None] = _stepper(None)) -> UploadCheck:
     missing = [c for c in CITY_COLUMNS if c not in raw.columns and c != "note"]
     if missing:
         report.add("upload", None, None, None, f"missing column(s) {', '.join(missing)}; expected {', '.join(CITY_COLUMNS)}")
         return UploadCheck(report)
+    step("neutralising")
     raw, changed = neutralise(raw, ["city", "country_iso3", "district", "source_id", "confidence", "note"])
+    step("validating")
     # Rows without a district are cities (one or many); rows with a district belong to the city they name.
     is_city = raw["district"].astype(str).str.strip() == ""
     if not is_city.any():
@@ -396,22 +446,26 @@ def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: Val
     tables = {"cities": cities}
     if districts is not None:
         tables["districts"] = districts
-    return _merge_and_check("city", tables, current, report, changed, mode=mode)
+    return _merge_and_check("city", tables, current, report, changed, mode=mode, step=step)
 
 
 def _merge_and_check(kind: str, uploaded: dict[str, pd.DataFrame], current: dict[str, pd.DataFrame],
-                     report: ValidationReport, neutralised_cells: int, mode: str = "append") -> UploadCheck:
+                     report: ValidationReport, neutralised_cells: int, mode: str = "append",
+                     step: Callable[[str], None] = _stepper(None)) -> UploadCheck:
     """The next version's tables: the upload merged into the current ones in ``mode`` (UPLOAD_MODES),
     checked with every cross-table rule, with the counts, the row-by-row diff and what it does to
     history (notes)."""
     if mode not in UPLOAD_MODES:
         raise ValueError(f"Unknown upload mode '{mode}'; choose one of: {', '.join(UPLOAD_MODES)}.")
+    step("merging")
     scope = UPLOAD_KINDS[kind].scope
     merged = dict(current)
     changes, diffs = [], []
     for table, frame in uploaded.items():
         table_scope = ("city",) if kind == "city" else scope
         merged[table] = _replace_scope(current[table], frame, TABLES[table].key if mode == "append" else table_scope)
+    step("comparing")
+    for table in uploaded:
         summary, diff = _changes(table, current[table], merged[table])
         changes.append(summary)
         diffs.append(diff)
@@ -431,6 +485,9 @@ def _merge_and_check(kind: str, uploaded: dict[str, pd.DataFrame], current: dict
                        history_notes=history_notes(kind, current, merged, uploaded))
 
 
+MAX_HISTORY_NOTES = 20  # series named one by one; the rest counted
+
+
 def history_notes(kind: str, current: dict[str, pd.DataFrame], merged: dict[str, pd.DataFrame],
                   uploaded: dict[str, pd.DataFrame]) -> list[str]:
     """Sentences on how an ownership upload rewrites earlier years: the model holds a series' first
@@ -440,20 +497,25 @@ def history_notes(kind: str, current: dict[str, pd.DataFrame], merged: dict[str,
         return []
     from .system import REPORT_START
 
+    pair = ["geography", "product"]
+    # Per series the upload touches: its first year and figure after the merge, and its first year before.
+    touched = pd.MultiIndex.from_frame(uploaded["ownership"][pair].astype(object)).unique()
+    new = merged["ownership"]
+    first = new.loc[new.groupby(pair, sort=False)["year"].idxmin()].set_index(pair).reindex(touched)
+    first["was_first"] = current["ownership"].groupby(pair)["year"].min().reindex(touched)
+    year, was_first = first["year"].astype(float), first["was_first"].astype(float)
+    later = first[((year > REPORT_START) & (was_first.isna() | (year > was_first))).to_numpy()].sort_index()
     notes = []
-    old, new = current["ownership"], merged["ownership"]
-    for (geography, product), _ in uploaded["ownership"].groupby(["geography", "product"], sort=True):
-        mine = new[(new["geography"] == geography) & (new["product"] == product)].sort_values("year")
-        before = old.loc[(old["geography"] == geography) & (old["product"] == product), "year"]
-        first = int(mine["year"].iloc[0])
-        if first <= REPORT_START or (len(before) and first <= int(before.min())):
-            continue
-        value = float(mine["units_per_driver"].iloc[0])
-        was = (f"it started in {int(before.min())} before this upload" if len(before)
-               else "until now the model used a national or EU series for these years")
-        notes.append(f"{product} in {geography}: the series will start in {first} ({was}). The model holds the first "
-                     f"figure ({value:g} per driver) flat for every earlier year, so {REPORT_START}-{first - 1} take it too; "
-                     f"add earlier years to the file if ownership was lower then.")
+    for (geography, product), row in later.head(MAX_HISTORY_NOTES).iterrows():
+        year = int(row["year"])
+        was = ("until now the model used a national or EU series for these years" if pd.isna(row["was_first"])
+               else f"it started in {int(row['was_first'])} before this upload")
+        notes.append(f"{product} in {geography}: the series will start in {year} ({was}). The model holds the first "
+                     f"figure ({float(row['units_per_driver']):g} per driver) flat for every earlier year, so "
+                     f"{REPORT_START}-{year - 1} take it too; add earlier years to the file if ownership was lower then.")
+    if len(later) > MAX_HISTORY_NOTES:
+        notes.append(f"... and {len(later) - MAX_HISTORY_NOTES:,} more series that start after {REPORT_START} "
+                     "(the diff lists every row).")
     return notes
 
 

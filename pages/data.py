@@ -1,6 +1,8 @@
 """Data: every dataset version (open any of them read-only), researchers' uploads with validation,
 a dry run and publishing, and for admins the roll-back and the audit log."""
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -65,7 +67,9 @@ def upload_section() -> None:
     current = ui.input_tables(ctx.latest_version_id)
     options = uploads.UploadOptions(mode=mode, decimal=decimal, percent_shares=percent_shares,
                                     sheet=sheet.strip() or None, header_row=int(header_row) or None)
-    check = uploads.check_upload(kind, file.getvalue(), file.name, current, options)
+    check = checked_upload(kind, file, current, options)
+    if check is None:
+        return
     uploads.check_ownership(check, kind, current, ctx.username, list(ctx.roles))
     for note in getattr(check.report, "reading_notes", []):  # what the reader decided: skipped rows, encoding, sheet
         st.info(escape_markdown(note, 1000))
@@ -99,6 +103,34 @@ def upload_section() -> None:
             else:
                 publish(check, clean_name, note, {"kind": kind, "file": file.name, "mode": check.mode,
                                                   "changes": check.changes.to_dict(orient="records")})
+
+
+def checked_upload(kind: str, file, current: dict, options: uploads.UploadOptions) -> uploads.UploadCheck | None:
+    """The check of this file, kind and options against the latest version: run once with a progress bar and a
+    cancel button, then kept for the session, so that moving any other widget does not check a large file again.
+    None when the researcher cancelled it (said, with a button to check after all)."""
+    content = file.getvalue()
+    signature = (hashlib.sha256(content).hexdigest(), file.name, kind, options, ctx.latest_version_id)
+    kept = st.session_state.get("_upload_check")
+    if kept is not None and kept[0] == signature:
+        return kept[1]
+    cancel_slot, bar = st.empty(), st.empty()
+    if cancel_slot.button("Cancel the check", key="upload_cancel") or st.session_state.get("_upload_cancelled") == signature:
+        # A click during the check stops it at its next step (Streamlit reruns the page): nothing was kept or written.
+        st.session_state["_upload_cancelled"] = signature
+        cancel_slot.empty()
+        st.info("Checking was cancelled; nothing was written. Change the file or its settings, or check it after all.")
+        if st.button("Check the file", key="upload_check_again"):
+            st.session_state.pop("_upload_cancelled", None)
+            st.rerun()
+        return None
+    progress = bar.progress(0.0, text=uploads.CHECK_STEPS["reading"][1])
+    check = uploads.check_upload(kind, content, file.name, current, options,
+                                 progress=lambda share, text: progress.progress(share, text=text))
+    cancel_slot.empty()
+    bar.empty()
+    st.session_state["_upload_check"] = (signature, check)
+    return check
 
 
 def dry_run_section(kind: str, check: uploads.UploadCheck) -> None:

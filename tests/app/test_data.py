@@ -123,3 +123,27 @@ def test_the_dry_run_shows_the_mode_the_values_as_read_the_diff_and_every_year(a
 def test_the_dry_run_in_replace_mode_says_what_it_removes(app, monkeypatch):
     at = _dry_run(app, monkeypatch, "replace")
     assert any("Mode 'replace'" in info.value and "are gone" in info.value for info in at.info)
+
+
+def test_a_checked_file_is_not_checked_again_when_another_widget_moves(app, monkeypatch):
+    # A million-row file takes seconds to check: the check is kept for the session (with its file, kind, options
+    # and version), so moving another widget does not run it again; new options do.
+    calls, progress = [], []
+    real = uploads.check_upload
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        outer = kwargs["progress"]
+        kwargs["progress"] = lambda share, text: (progress.append(share), outer(share, text))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(uploads, "check_upload", counted)
+    at = _dry_run(app, monkeypatch)
+    assert len(calls) == 1 and progress[-1] == 1.0 and progress == sorted(progress)
+    assert not [b for b in at.button if b.label == "Cancel the check"]  # gone once the check is done
+    at.run()  # any rerun: a widget moved, the publish form opened
+    assert not at.exception and len(calls) == 1
+    assert any("passed every check" in m.value for m in at.success)
+    at.session_state["upload_percent_shares"] = True
+    at.run()
+    assert len(calls) == 2

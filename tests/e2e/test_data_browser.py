@@ -14,7 +14,6 @@ def own_server(small_db, tmp_path):
     stop_server(process)
 
 
-
 def test_a_viewer_who_forges_the_upload_url_sees_a_prompt(page, own_server):
     page.goto(f"{own_server}/data")
     wait_ready(page)
@@ -39,6 +38,20 @@ def test_a_researcher_uploads_checks_and_publishes(page, own_server, tmp_path):
     page.wait_for_function("() => document.body.innerText.includes('was not accepted')", timeout=30_000)
     wait_ready(page)
     assert page.get_by_text("Nothing was written").is_visible()
+
+    # A large file shows its progress and can be cancelled: the check stops, nothing is reported or kept.
+    large = tmp_path / "large.csv"
+    large.write_text("product,material,grams_per_unit,source_id,confidence,basis\n" + "laptop,Co,4,X,low,\n" * 1_000_000)
+    assert large.stat().st_size < 20 * 2**20  # under the upload limit: the check runs (for seconds)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(large))
+    cancel = page.get_by_role("button", name="Cancel the check")
+    cancel.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stProgress"]').count() == 1
+    cancel.click()
+    page.wait_for_function("() => document.body.innerText.includes('Checking was cancelled')", timeout=30_000)
+    wait_ready(page)
+    assert not page.get_by_text("was not accepted").is_visible() and not page.get_by_text("passed every check").is_visible()
+
     good = tmp_path / "good.csv"
     good.write_text("product,material,grams_per_unit,source_id,confidence,basis\nsmartphone,Co,4,SCRREEN,medium,measured\n")
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(good))

@@ -97,6 +97,25 @@ def test_finnish_excel_csv_windows_1252_semicolons_decimal_comma_and_trailing_ro
     assert any("Windows-1252" in note for note in found.report.reading_notes)
 
 
+def test_polish_excel_csv_windows_1250_keeps_its_letters(current):
+    # Excel pl "CSV (rozdzielany średnikami)": Windows-1250, where ł, ś, ą and ż sit on bytes that Windows-1252
+    # reads as ³, œ, ¹ and ¿ ("Wroc³aw"): the file is read as Central European and says so.
+    basis = "źródło: GUS, Wrocław i Białystok, łącznie"
+    content = csv_bytes(COMPOSITION, [["smartphone", "Co", "7,5", "SCRREEN", "medium", basis]], encoding="cp1250")
+    assert "Wroc³aw" in content.decode("cp1252")  # what a Western European reading would have published
+    found = accepted("composition", content, current)
+    assert basis in set(found.tables["product_content"]["basis"])
+    assert any("Windows-1250" in note for note in found.report.reading_notes)
+
+
+def test_western_text_is_not_taken_for_central_european(current):
+    content = csv_bytes(COMPOSITION, [["smartphone", "Co", "7,5", "SCRREEN", "medium", "Hämeenlinna, Gent, café, 1¼"]],
+                        encoding="cp1252")
+    found = accepted("composition", content, current)
+    assert "Hämeenlinna, Gent, café, 1¼" in set(found.tables["product_content"]["basis"])
+    assert any("Windows-1252" in note for note in found.report.reading_notes)
+
+
 def test_utf16_unicode_text_tab_separated_with_decimal_comma(current):
     # Excel's "Unicode text": UTF-16 LE with BOM, tab separated.
     content = csv_bytes(COMPOSITION, [["smartphone", "Co", "12,5", "SCRREEN", "medium", "Jyväskylä"]], sep="\t",

@@ -195,3 +195,24 @@ def test_partners_change_only_their_own_organisation(current):
     check = uploads.check_upload("offers", theirs.encode(), "o.csv", current)
     uploads.check_ownership(check, "offers", current, "root", ["admin"])
     assert check.report.ok
+
+
+def test_a_check_reports_its_steps_and_stops_when_the_progress_callback_raises(current):
+    content = (b"product,material,grams_per_unit,source_id,confidence,basis\n"
+               b"smartphone,Co,4,SCRREEN,medium,measured\n")
+    seen = []
+    check = uploads.check_upload("composition", content, "c.csv", current, progress=lambda share, text: seen.append((share, text)))
+    assert check.report.ok
+    shares = [share for share, _ in seen]
+    assert shares == sorted(shares) and shares[0] == 0.0 and shares[-1] == 1.0
+    assert [text for _, text in seen] == [text for _, text in uploads.CHECK_STEPS.values()]  # every step, in order
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_at_validation(share, text):
+        if text == uploads.CHECK_STEPS["validating"][1]:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        uploads.check_upload("composition", content, "c.csv", current, progress=cancel_at_validation)
