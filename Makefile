@@ -38,10 +38,11 @@ run: $(STAMP)
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # Unit tests and AppTests on two workers (a test file stays on one worker, so its module fixtures are
-# built once); the browser tests after them, one at a time, as their timing checks expect a quiet machine.
+# built once); then the browser tests, also two at a time (each worker starts its own servers; a browser
+# test waits while a page runs, so two of them share the cores well).
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit tests/app
-	$(BIN)/python -m pytest tests/e2e
+	$(BIN)/python -m pytest -n 2 --dist worksteal tests/e2e
 
 # The database is kept: it holds uploaded versions, saved views, sessions and the audit log.
 clean:

@@ -24,6 +24,9 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+# How long a test waits for the server to finish something (a page run, a sign-in, a publish). Generous: the
+# browser tests run two at a time beside each other's servers. How fast pages are is measured in bench/, not here.
+SERVER_WAIT_MS = 120_000
 ERROR_BOXES = '[data-testid="stAlertContentError"], [data-testid="stException"]'
 
 
@@ -91,6 +94,7 @@ def browser():
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(SERVER_WAIT_MS)
     opened = context.new_page()
     yield opened
     context.close()
@@ -104,9 +108,9 @@ def frontend_errors(page) -> list[str]:
 def wait_ready(page) -> None:
     """Wait until the page has a title and the script has finished running (checked twice: a
     fresh page reports 'notRunning' for a moment before its first run starts)."""
-    page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_selector("h1", timeout=SERVER_WAIT_MS)
     for _ in range(2):
-        page.wait_for_selector(READY, timeout=60_000)
+        page.wait_for_selector(READY, timeout=SERVER_WAIT_MS)
         page.wait_for_timeout(300)
 
 
@@ -119,5 +123,5 @@ def sign_in(page, username: str) -> None:
     sidebar.get_by_role("textbox", name="Username").fill(username)
     sidebar.get_by_role("textbox", name="Password").fill(TEST_USERS[username][1])
     sidebar.get_by_role("button", name="Sign in").click()
-    page.wait_for_function(f"() => document.body.innerText.includes('Signed in as {username}')", timeout=30_000)
+    page.wait_for_function(f"() => document.body.innerText.includes('Signed in as {username}')", timeout=SERVER_WAIT_MS)
     wait_ready(page)

@@ -8,7 +8,7 @@ import pytest
 
 from decision_tools import publish_inbox, storage
 from tests.conftest import PROJECT_DIR
-from tests.e2e.conftest import frontend_errors, start_server, stop_server, wait_ready
+from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, start_server, stop_server, wait_ready
 
 UPLOAD = "product,material,grams_per_unit,source_id,confidence,basis\nsmartphone,Co,4,SCRREEN,medium,measured\n"
 
@@ -42,7 +42,7 @@ def test_a_cli_publish_is_picked_up_by_the_running_app(page, app, tmp_path):
 
     page.keyboard.press("r")  # the same browser session's next run (Streamlit's rerun key)
     page.wait_for_function("() => document.body.innerText.includes('The dashboards show version 2; the latest is 2.')",
-                           timeout=60_000)
+                           timeout=SERVER_WAIT_MS)
     wait_ready(page)
     page.locator('[data-testid="stSelectbox"]', has_text="Dataset version").click()
     assert page.get_by_role("option").all_inner_texts() == ["latest", "1", "2"]

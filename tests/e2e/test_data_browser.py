@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.conftest import frontend_errors, sign_in, start_server, stop_server, wait_ready
+from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, sign_in, start_server, stop_server, wait_ready
 
 
 @pytest.fixture()
@@ -35,7 +35,7 @@ def test_a_researcher_uploads_checks_and_publishes(page, own_server, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("product,material,grams_per_unit,source_id,confidence,basis\nphone,Co,-4,SCRREEN,medium,x\n")
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(bad))
-    page.wait_for_function("() => document.body.innerText.includes('was not accepted')", timeout=30_000)
+    page.wait_for_function("() => document.body.innerText.includes('was not accepted')", timeout=SERVER_WAIT_MS)
     wait_ready(page)
     assert page.get_by_text("Nothing was written").is_visible()
 
@@ -45,19 +45,19 @@ def test_a_researcher_uploads_checks_and_publishes(page, own_server, tmp_path):
     assert large.stat().st_size < 20 * 2**20  # under the upload limit: the check runs (for seconds)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(large))
     cancel = page.get_by_role("button", name="Cancel the check")
-    cancel.wait_for(timeout=60_000)
+    cancel.wait_for(timeout=SERVER_WAIT_MS)
     assert page.locator('[data-testid="stProgress"]').count() == 1
     cancel.click()
-    page.wait_for_function("() => document.body.innerText.includes('Checking was cancelled')", timeout=30_000)
+    page.wait_for_function("() => document.body.innerText.includes('Checking was cancelled')", timeout=SERVER_WAIT_MS)
     wait_ready(page)
     assert not page.get_by_text("was not accepted").is_visible() and not page.get_by_text("passed every check").is_visible()
 
     good = tmp_path / "good.csv"
     good.write_text("product,material,grams_per_unit,source_id,confidence,basis\nsmartphone,Co,4,SCRREEN,medium,measured\n")
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(good))
-    page.wait_for_function("() => document.body.innerText.includes('passed every check')", timeout=60_000)
+    page.wait_for_function("() => document.body.innerText.includes('passed every check')", timeout=SERVER_WAIT_MS)
     wait_ready(page)
     page.get_by_label("Name of the new version").fill("Measured phone cobalt")
     page.get_by_role("button", name="Publish as a new version").click()
-    page.wait_for_function("() => document.body.innerText.includes('Published version 2')", timeout=60_000)
+    page.wait_for_function("() => document.body.innerText.includes('Published version 2')", timeout=SERVER_WAIT_MS)
     assert frontend_errors(page) == []

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from decision_tools import storage, uploads
-from tests.e2e.conftest import frontend_errors, sign_in, start_server, stop_server, wait_ready
+from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, sign_in, start_server, stop_server, wait_ready
 
 PAUSE_S = 30  # the fault-injection pause inside the publish transaction; the server is killed long before it ends
 GOOD_UPLOAD = "product,material,grams_per_unit,source_id,confidence,basis\nsmartphone,Co,4,SCRREEN,medium,measured\n"
@@ -17,7 +17,7 @@ def upload_and_press_publish(page, csv: Path) -> None:
     page.get_by_role("option", name="composition: grams of a material per unit of product").click()
     wait_ready(page)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(csv))
-    page.wait_for_function("() => document.body.innerText.includes('passed every check')", timeout=60_000)
+    page.wait_for_function("() => document.body.innerText.includes('passed every check')", timeout=SERVER_WAIT_MS)
     wait_ready(page)
     page.get_by_label("Name of the new version").fill("Measured phone cobalt")
     page.get_by_role("button", name="Publish as a new version").click()
@@ -55,7 +55,7 @@ def test_a_server_killed_mid_publish_restarts_on_the_previous_version(browser, s
         wait_ready(page)
         sign_in(page, "rita")
         upload_and_press_publish(page, csv)
-        page.wait_for_function("() => document.body.innerText.includes('Publishing: writing the new version')", timeout=30_000)
+        page.wait_for_function("() => document.body.innerText.includes('Publishing: writing the new version')", timeout=SERVER_WAIT_MS)
         wait_until_idle(process.pid)
         assert "Published version" not in page.inner_text("body")
     finally:

@@ -1,6 +1,6 @@
 """A partner posts a challenge and a student registers interest, in a real browser."""
 
-from tests.e2e.conftest import frontend_errors, sign_in, start_server, stop_server, wait_ready
+from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, sign_in, start_server, stop_server, wait_ready
 
 
 
@@ -23,7 +23,7 @@ def test_partner_posts_and_student_registers(browser, small_db, tmp_path):
         partner.get_by_role("option", name="chemistry").click()
         partner.keyboard.press("Escape")
         form.get_by_role("button", name="Post the challenge").click()
-        partner.wait_for_function("() => document.body.innerText.includes('Posted')", timeout=30_000)
+        partner.wait_for_function("() => document.body.innerText.includes('Posted')", timeout=SERVER_WAIT_MS)
 
         student = browser.new_context().new_page()
         student.goto(f"{url}/hub?city=Ghent")
@@ -32,7 +32,7 @@ def test_partner_posts_and_student_registers(browser, small_db, tmp_path):
         interest = student.locator('[data-testid="stForm"]', has_text="Register my interest")
         assert interest.locator("input").first.input_value() == "Magnets from campus laptops"
         interest.get_by_role("button", name="Register my interest").click()
-        student.wait_for_function("() => document.body.innerText.includes('Your interest is registered')", timeout=30_000)
+        student.wait_for_function("() => document.body.innerText.includes('Your interest is registered')", timeout=SERVER_WAIT_MS)
         assert frontend_errors(student) == []
     finally:
         stop_server(process)

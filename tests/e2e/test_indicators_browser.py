@@ -2,18 +2,18 @@
 map (drawn without any basemap tiles), and a direct link as the first request to a fresh server."""
 
 from decision_tools.indicators import INDICATORS
-from tests.e2e.conftest import frontend_errors, start_server, stop_server, wait_ready
+from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, start_server, stop_server, wait_ready
 
 LAST_CARD = len(INDICATORS) - 1
 
 
 def assert_indicators_page(page, title: str) -> None:
     assert page.locator("h1").first.inner_text() == title
-    page.locator('[data-testid="stMetricValue"]').nth(LAST_CARD).wait_for(state="visible", timeout=30_000)
-    page.locator('[data-testid="stPlotlyChart"] g.sankey').first.wait_for(state="visible", timeout=30_000)
+    page.locator('[data-testid="stMetricValue"]').nth(LAST_CARD).wait_for(state="visible", timeout=SERVER_WAIT_MS)
+    page.locator('[data-testid="stPlotlyChart"] g.sankey').first.wait_for(state="visible", timeout=SERVER_WAIT_MS)
     deck = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
     deck.scroll_into_view_if_needed()
-    deck.wait_for(state="visible", timeout=30_000)
+    deck.wait_for(state="visible", timeout=SERVER_WAIT_MS)
     box = deck.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 200
     assert page.get_by_text("5-95 %:").first.is_visible()
@@ -38,7 +38,7 @@ def test_all_crms_toggle_is_in_the_link(browser, page, server_url):
         other = fresh.new_page()
         other.goto(page.url)
         wait_ready(other)
-        other.locator('[data-testid="stMetricValue"]').nth(LAST_CARD).wait_for(state="visible", timeout=30_000)
+        other.locator('[data-testid="stMetricValue"]').nth(LAST_CARD).wait_for(state="visible", timeout=SERVER_WAIT_MS)
         assert other.locator('[data-testid="stMetricValue"]').all_inner_texts() == values
     finally:
         fresh.close()

@@ -3,11 +3,11 @@ them and the URL, and the link reopens the same view in a fresh browser context.
 
 from decision_tools import storage
 from decision_tools.formatting import format_mass
-from tests.e2e.conftest import frontend_errors, sign_in, wait_ready
+from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, sign_in, wait_ready
 
 
 def shown_metrics(page) -> dict[str, str]:
-    page.locator('[data-testid="stMetricValue"]').nth(6).wait_for(state="visible", timeout=30_000)
+    page.locator('[data-testid="stMetricValue"]').nth(6).wait_for(state="visible", timeout=SERVER_WAIT_MS)
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     return {label.strip(): value.strip() for label, value in zip(labels, values)}
@@ -28,7 +28,7 @@ def test_overview_shows_sankey_and_numbers(page, server_url, small_db):
     wait_ready(page)
     assert page.locator("h1").first.inner_text().startswith("Ghent · Cobalt (Co) · 2030")
     sankey = page.locator('[data-testid="stPlotlyChart"] g.sankey')
-    sankey.first.wait_for(state="visible", timeout=30_000)
+    sankey.first.wait_for(state="visible", timeout=SERVER_WAIT_MS)
     node_labels = page.locator('[data-testid="stPlotlyChart"] .sankey-node text').all_text_contents()
     assert any("Secondary supply" in label for label in node_labels)
     assert any("Residual waste" in label for label in node_labels)
@@ -78,7 +78,7 @@ def test_methods_page_keeps_the_selection_in_the_url(page, server_url):
     wait_ready(page)
     # the address settles as the page's widgets register: wait for it (fails if it never holds all three)
     page.wait_for_function("() => ['city=Ghent', 'year=2031', 'material=Pt'].every(p => location.href.includes(p))",
-                           timeout=15_000)
+                           timeout=SERVER_WAIT_MS)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()
     page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Ghent')")
     assert page.locator("h1").first.inner_text() == "Ghent · Platinum (Pt) · 2031"
@@ -95,7 +95,7 @@ def test_a_saved_view_link_shows_the_same_numbers_in_a_fresh_browser(browser, pa
     sidebar.get_by_role("button", name="Share this view").click()
     page.get_by_role("textbox", name="Title").fill("Platinum in Ghent")
     page.get_by_role("button", name="Save and get the link").click()
-    page.wait_for_function("() => document.body.innerText.includes('?view=')", timeout=30_000)
+    page.wait_for_function("() => document.body.innerText.includes('?view=')", timeout=SERVER_WAIT_MS)
     link = page.locator("code").filter(has_text="?view=").first.inner_text().strip()
     assert "?view=" in link
     fresh = browser.new_context()
@@ -122,6 +122,6 @@ def test_a_bad_link_value_shows_a_notice_until_another_choice_is_made(page, serv
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="City").click()
     other = "Ghent" if "showing Delft" in alerts else "Delft"  # not the city shown instead
     page.get_by_role("option", name=other).click()
-    page.wait_for_function("() => !document.body.innerText.includes('Atlantis')", timeout=30_000)
+    page.wait_for_function("() => !document.body.innerText.includes('Atlantis')", timeout=SERVER_WAIT_MS)
     wait_ready(page)
     assert frontend_errors(page) == []
