@@ -409,29 +409,34 @@ def run_city_model(tables: dict[str, pd.DataFrame]) -> ModelResult:
 
 def _provenance(tables, regions, products, pairs, ownership_prov) -> dict[str, pd.DataFrame]:
     """Weakest confidence and union of sources per (region, pair) for each stage of the chain."""
-    product_rows = tables["products"].set_index("product")
+    # Plain dicts of (labels, sources) looked up once per key: the loop below runs for every region and pair.
+    def labelled(frame: pd.DataFrame, by) -> dict:
+        return {key: (list(rows["confidence"]), list(rows["source_id"])) for key, rows in frame.groupby(by)}
+
+    product_rows = tables["products"].set_index("product")[["confidence", "source_id"]].to_dict("index")
     content = tables["product_content"].groupby(["product", "material"]).agg(
-        confidence=("confidence", weakest), source_id=("source_id", join_sources))
-    routing = {}
-    yields = tables["recovery_yields"].groupby(["product", "material"])
-    own = ownership_prov.set_index(["r", "g"])
+        confidence=("confidence", weakest), source_id=("source_id", join_sources)).to_dict("index")
+    yields = labelled(tables["recovery_yields"], ["product", "material"])
+    own = {(int(r), int(g)): (confidence, source_id, bool(downscaled)) for r, g, confidence, source_id, downscaled
+           in ownership_prov[["r", "g", "confidence", "source_id", "downscaled"]].itertuples(index=False)}
+    routing: dict[tuple, dict] = {}
     stages: dict[str, list] = {"use": [], "routing": [], "recovery": []}
     for r, region in enumerate(regions.itertuples(index=False)):
         place = (region.city, region.country_iso3)
         if place not in routing:
-            routing[place] = routing_rows(tables["eol_routing"], *place).groupby("product")
+            routing[place] = labelled(routing_rows(tables["eol_routing"], *place), "product")
         for p, (product, material) in enumerate(pairs):
-            g = products.index(product)
-            o = own.loc[(r, g)]
-            labels = [region.confidence, o["confidence"], product_rows.at[product, "confidence"], content.at[(product, material), "confidence"]]
-            sources = [region.source_id, o["source_id"], product_rows.at[product, "source_id"], content.at[(product, material), "source_id"]]
-            stages["use"].append((r, p, weakest(labels), join_sources(sources), bool(o["downscaled"])))
-            rows = routing[place].get_group(product)
-            labels, sources = labels + list(rows["confidence"]), sources + list(rows["source_id"])
-            stages["routing"].append((r, p, weakest(labels), join_sources(sources), bool(o["downscaled"])))
-            rows = yields.get_group((product, material))
-            labels, sources = labels + list(rows["confidence"]), sources + list(rows["source_id"])
-            stages["recovery"].append((r, p, weakest(labels), join_sources(sources), bool(o["downscaled"])))
+            own_confidence, own_sources, downscaled = own[(r, products.index(product))]
+            described, contained = product_rows[product], content[(product, material)]
+            labels = [region.confidence, own_confidence, described["confidence"], contained["confidence"]]
+            sources = [region.source_id, own_sources, described["source_id"], contained["source_id"]]
+            stages["use"].append((r, p, weakest(labels), join_sources(sources), downscaled))
+            routed_labels, routed_sources = routing[place][product]
+            labels, sources = labels + routed_labels, sources + routed_sources
+            stages["routing"].append((r, p, weakest(labels), join_sources(sources), downscaled))
+            yield_labels, yield_sources = yields[(product, material)]
+            labels, sources = labels + yield_labels, sources + yield_sources
+            stages["recovery"].append((r, p, weakest(labels), join_sources(sources), downscaled))
     columns = ["r", "p", "confidence", "source_ids", "downscaled"]
     return {stage: pd.DataFrame(rows, columns=columns) for stage, rows in stages.items()}
 
