@@ -286,6 +286,16 @@ def briefing(version_id: int, city: str, year: int, material: str) -> bytes:
     return build_briefing(store(), version_id, city, year, material)
 
 
+def app_url(page: str = "", **params) -> str:
+    """The full address of a page of this app (``page``: "" for Overview, "sessions", ...) with ``params``,
+    as a person copies it into a message: built from the address this browser used, so it works behind a proxy."""
+    from urllib.parse import urlencode
+
+    here = str(st.context.url or "") if hasattr(st.context, "url") else ""
+    base = here.split("?")[0].rsplit("/", 1)[0] + "/" if here.startswith("http") else "http://localhost:8501/"
+    return base + page + ("?" + urlencode(params) if params else "")
+
+
 def download_button(frame: pd.DataFrame, file_stem: str, key: str) -> None:
     """Every table: CSV and XLSX downloads, side by side."""
     from decision_tools import exports

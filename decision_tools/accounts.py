@@ -31,6 +31,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "save_view": frozenset(ROLES),
     "comment": frozenset(ROLES),
     "create_session": PARTNERS_AND_UP,
+    "present_session": PARTNERS_AND_UP,  # lead a session: everyone following moves to the presenter's step
     "post_challenge": frozenset({"partner", "admin"}),
     "update_challenge": frozenset({"partner", "admin"}),
     "register_interest": frozenset({"student"}),

@@ -94,6 +94,17 @@ def text_html(text: str) -> str:
     return f"<p class='note'>{html.escape(text)}</p>"
 
 
+def qr_png(text: str, scale: int = 5) -> bytes:
+    """A QR code of ``text`` (a session's link) as PNG bytes, drawn locally (segno, no network)."""
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()
+
+
 def session_html(session: dict, comments: pd.DataFrame, base_url: str) -> bytes:
     """A discussion session as one document: each step's view, note and comments, in order."""
     sections = []

@@ -89,6 +89,10 @@ CREATE TABLE IF NOT EXISTS session_items (
     session_id VARCHAR NOT NULL, position INTEGER NOT NULL, view_id VARCHAR NOT NULL, note VARCHAR,
     PRIMARY KEY (session_id, position)
 );
+-- The step a presenter shows now: participants who follow the session move to it.
+CREATE TABLE IF NOT EXISTS session_presenters (
+    session_id VARCHAR PRIMARY KEY, position INTEGER NOT NULL, presenter VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS session_comments (
     session_id VARCHAR NOT NULL, position INTEGER NOT NULL, username VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
     text VARCHAR NOT NULL
@@ -1091,6 +1095,27 @@ class Store:
             "SELECT i.position, i.view_id, i.note, v.title, v.page, v.state, v.dataset_version FROM session_items i "
             "JOIN saved_views v USING (view_id) WHERE i.session_id = ? ORDER BY i.position", [session_id])
         return {**head.iloc[0].to_dict(), "items": items}
+
+    def present_step(self, session_id: str, position: int, actor: Actor | str) -> None:
+        """Make ``position`` the step everyone following the session sees (the presenter leads from here)."""
+        actor = accounts.authorize(actor, "present_session")
+        steps = self._workspace_frame("SELECT position FROM session_items WHERE session_id = ?", [session_id])
+        if int(position) not in set(steps["position"]):
+            raise ValueError(f"The session '{session_id}' has no step {position}.")
+        with self._transaction(workspace=True) as cursor:
+            cursor.execute("INSERT OR REPLACE INTO session_presenters VALUES (?, ?, ?, ?)",
+                           [session_id, int(position), actor.username, _now()])
+
+    def stop_presenting(self, session_id: str, actor: Actor | str) -> None:
+        accounts.authorize(actor, "present_session")
+        with self._transaction(workspace=True) as cursor:
+            cursor.execute("DELETE FROM session_presenters WHERE session_id = ?", [session_id])
+
+    def presented_step(self, session_id: str) -> dict | None:
+        """The presenter's current step of a session ({position, presenter, updated_at}), or None."""
+        frame = self._workspace_frame("SELECT position, presenter, updated_at FROM session_presenters WHERE session_id = ?",
+                                      [session_id])
+        return None if frame.empty else frame.iloc[0].to_dict()
 
     def add_comment(self, session_id: str, position: int, actor: Actor | str, text: str) -> None:
         """A comment on one step of a session, with its audit entry. At most MAX_COMMENTS_PER_MINUTE

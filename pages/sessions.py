@@ -2,15 +2,29 @@
 on their own devices (the link holds the session and the step); signed-in participants comment on
 each view; the session exports as one document."""
 
+import json
+
 import streamlit as st
 
 import ui
 from decision_tools import exports, storage
-from decision_tools.formatting import escape_markdown
+from decision_tools.formatting import escape_markdown, format_mass
 
 ctx = ui.context()
 store = ui.store()
 st.title("Discussion sessions")
+if created := st.session_state.pop("_session_created", None):
+    st.success(f"Created. Share its link with the participants: {ui.app_url('sessions', session=created)}")
+
+FOLLOW_POLL_S = 2  # how often a participant following the presenter checks the presenter's step
+HEADLINE_KEYS = ("in_use_stock", "hibernating_stock", "end_of_life", "secondary_supply")
+
+# Choices made in an earlier run land before the widgets they set are drawn (Streamlit refuses later changes).
+if "_select_session" in st.session_state:
+    st.session_state["session"] = st.session_state.pop("_select_session")
+    st.session_state["step"] = 1
+if "_follow_to" in st.session_state:
+    st.session_state["step"] = st.session_state.pop("_follow_to")
 
 sessions = store.sessions()
 if sessions.empty:
@@ -18,17 +32,32 @@ if sessions.empty:
             "sidebar to save views first).")
 else:
     ids = list(sessions["session_id"])
-    titles = dict(zip(sessions["session_id"], sessions["title"]))
+    labels = {row.session_id: f"{row.title} · {row.created_at:%Y-%m-%d}" for row in sessions.itertuples()}
     raw = st.query_params.get("session")
     if raw is not None and raw not in ids:
         st.warning(f"The link's session '{escape_markdown(raw, 20)}' does not exist; pick one below.", icon="⚠️")
-    session_id = st.selectbox("Session", ids, key="session", bind="query-params")
+    session_id = st.selectbox("Session", ids, key="session", bind="query-params", format_func=labels.get)
     session = store.get_session(session_id)
     items = session["items"]
-    st.subheader(escape_markdown(titles[session_id], 80))
+    st.subheader(escape_markdown(session["title"], 80))
     st.caption(f"Created by {escape_markdown(session['created_by'], 40)} on {session['created_at']:%Y-%m-%d} · "
                f"{len(items)} step(s). Everyone with the link can follow on their own device.")
+    link = ui.app_url("sessions", session=session_id)
+    with st.expander("Invite participants: the link and its QR code"):
+        st.code(link, language=None)  # the copy button sits on the code block
+        st.image(exports.qr_png(link), width=180, caption="Scan to open this session")
+
+    presenting = ctx.may("present_session") and st.toggle(
+        "Present: everyone following this session moves to the step I show", key=f"present_{session_id}",
+        on_change=lambda: None if st.session_state.get(f"present_{session_id}") else store.stop_presenting(session_id, ctx.actor))
+    presented = store.presented_step(session_id)
+    following = (not presenting and presented is not None
+                 and st.toggle(f"Follow the presenter ({escape_markdown(presented['presenter'], 40)})", value=True, key="follow"))
+    if following and "step" not in st.session_state:  # a participant who just arrived starts on the presenter's step
+        st.session_state["step"] = int(presented["position"])
     step = st.number_input("Step", min_value=1, max_value=max(1, len(items)), value=1, step=1, key="step", bind="query-params")
+    if presenting and (presented is None or int(presented["position"]) != int(step)):
+        store.present_step(session_id, int(step), ctx.actor)  # checks the role again, now
 
     def move(delta: int) -> None:
         st.session_state["step"] = min(max(1, int(st.session_state.get("step", 1)) + delta), len(items))
@@ -37,13 +66,36 @@ else:
     left.button("Previous", on_click=move, args=(-1,), disabled=step <= 1, key="previous")
     right.button("Next", on_click=move, args=(1,), disabled=step >= len(items), key="next")
 
+    if following:
+        @st.fragment(run_every=FOLLOW_POLL_S)
+        def follow_presenter(shown_step: int) -> None:
+            """Move to the presenter's step when it changes (checked every FOLLOW_POLL_S seconds)."""
+            now = store.presented_step(session_id)
+            if now is not None and int(now["position"]) != shown_step:
+                st.session_state["_follow_to"] = int(now["position"])
+                st.rerun(scope="app")
+            st.caption(f"Following the presenter: step {shown_step} of {len(items)}." if now else "The presenter has stopped.")
+
+        follow_presenter(int(step))
+
     item = items[items["position"] == int(step)].iloc[0]
     with st.container(border=True):
         st.markdown(f"**{int(step)}. {escape_markdown(item['title'], 80)}**")
         if item["note"]:
             st.text(item["note"])  # user text: shown as text, never as markup
-        st.link_button("Open this view", f"./?view={item['view_id']}", icon=":material/open_in_new:")
-        st.caption(f"Pinned to dataset version {int(item['dataset_version'])}; page {escape_markdown(item['page'] or 'overview')}.")
+        state = json.loads(item["state"]) if isinstance(item["state"], str) else dict(item["state"])
+        version = int(item["dataset_version"])
+        try:
+            figures = ui.headline(version, str(state["city"]), int(state["year"]), str(state["material"]))
+        except (KeyError, ValueError, TypeError):
+            figures = None  # a view without a full selection: the link below opens it
+        if figures:
+            st.caption(f"{escape_markdown(str(state['city']), 60)} · {escape_markdown(str(state['material']), 10)} · "
+                       f"{int(state['year'])}, dataset version {version} (pinned: later data do not change this step)")
+            for column, key in zip(st.columns(len(HEADLINE_KEYS)), HEADLINE_KEYS):
+                column.metric(figures[key].label, format_mass(figures[key].kg) + ("" if key.endswith("_stock") else "/yr"))
+        st.link_button("Open this view", ui.app_url("", view=item["view_id"]), icon=":material/open_in_new:")
+        st.caption(f"Pinned to dataset version {version}; page {escape_markdown(item['page'] or 'overview')}.")
 
     # Long threads come in pages (the newest page first), so a flood never stalls the page.
     total = store.comment_count(session_id, int(step))
@@ -93,6 +145,8 @@ with st.form("new_session"):
         try:
             new_id = store.create_session(title, [(labels[c], lines[i] if i < len(lines) else "") for i, c in enumerate(chosen)],
                                           ctx.actor)  # checks the role again, now
-            st.success(f"Created. Its link: ?session={new_id}")
+            st.session_state["_select_session"] = new_id  # open it: its link and QR code are at the top
+            st.session_state["_session_created"] = new_id
+            st.rerun()
         except (ValueError, PermissionError) as exc:
             st.error(str(exc))

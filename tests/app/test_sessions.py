@@ -52,3 +52,58 @@ def test_an_unknown_session_id_is_a_notice(app, tmp_path):
     at = open_page(app, "pages/sessions.py", None, session="nope1234")
     assert not at.exception
     assert any("does not exist" in w.value for w in at.warning)
+
+
+def test_the_picker_shows_titles_and_the_step_shows_its_view_inline_pinned_to_its_version(app, tmp_path):
+    app()
+    session_id = make_session(tmp_path)
+    at = open_page(app, "pages/sessions.py", None, session=session_id, step="1")
+    assert not at.exception
+    picker = at.selectbox(key="session")
+    assert picker.format_func(session_id).startswith("Assignment market · ")  # a title, not an id
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:  # the app's own configuration
+        stock = store.headline(1, "Ghent", 2025, "Co")["in_use_stock"]
+    from decision_tools.formatting import format_mass
+    assert {m.label: m.value for m in at.metric}[stock.label] == format_mass(stock.kg)  # the view's number, inline
+    assert any("dataset version 1 (pinned" in c.value for c in at.caption)
+    links = [c.value for c in at.get("code")]
+    assert any(link.endswith(f"/sessions?session={session_id}") and link.startswith("http") for link in links)
+    assert at.get("image")  # the QR code
+
+
+def test_a_partner_creates_a_session_and_it_opens_with_its_full_link(app, tmp_path):
+    app()
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        store.save_view("Cobalt today", "", {"city": "Ghent", "year": 2025, "material": "Co"}, 1, "pat")
+    at = open_page(app, "pages/sessions.py", "pat")
+    assert any("No discussion session yet" in i.value for i in at.info)
+    at.text_input[0].input("Seminar 12 March")
+    at.multiselect[0].select(at.multiselect[0].options[0])
+    next(b for b in at.button if b.label == "Create the session").click().run()
+    assert not at.exception
+    assert not any("No discussion session yet" in i.value for i in at.info)
+    assert any("Share its link with the participants: http" in s.value for s in at.success)
+    assert at.subheader[0].value == "Seminar 12 March"
+
+
+def test_participants_who_follow_move_to_the_presenters_step(app, tmp_path):
+    app()
+    session_id = make_session(tmp_path)
+    presenter = open_page(app, "pages/sessions.py", "pat", session=session_id, step="1")
+    presenter.toggle(key=f"present_{session_id}").set_value(True).run()
+    assert not presenter.exception
+    presenter.button(key="next").click().run()
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        assert store.presented_step(session_id)["position"] == 2
+    participant = open_page(app, "pages/sessions.py", None, session=session_id)
+    assert not participant.exception
+    assert participant.number_input(key="step").value == 2  # arrived on the presenter's step
+    assert any("Levers for 2035" in m.value for m in participant.markdown)
+    viewer = open_page(app, "pages/sessions.py", "vic", session=session_id)
+    assert not [t for t in viewer.toggle if t.key == f"present_{session_id}"]  # viewers follow, never lead
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        import pytest
+
+        from decision_tools.accounts import PermissionDenied
+        with pytest.raises(PermissionDenied):
+            store.present_step(session_id, 1, "vic")  # refused on the server too
