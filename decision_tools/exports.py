@@ -74,7 +74,7 @@ def briefing_html(title: str, subtitle: str, dataset_version: int, sections: lis
         "<style>body{font-family:'Source Sans Pro',Arial,sans-serif;max-width:960px;margin:2em auto;color:#222}"
         "h1{margin-bottom:0}table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
-        ".meta{color:#666}.note{color:#555;font-size:0.9em}@media print{h2{page-break-before:auto}}</style>",
+        ".meta{color:#666}.note{color:#555;font-size:0.9em;white-space:pre-wrap}@media print{h2{page-break-before:auto}}</style>",
         "</head><body>",
         f"<h1>{html.escape(title)}</h1><p class='meta'>{html.escape(subtitle)}<br>"
         f"Dataset version {dataset_version} · generated {stamp}</p>",
@@ -105,8 +105,11 @@ def qr_png(text: str, scale: int = 5) -> bytes:
     return buffer.getvalue()
 
 
-def session_html(session: dict, comments: pd.DataFrame, base_url: str) -> bytes:
-    """A discussion session as one document: each step's view, note and comments, in order."""
+def session_html(session: dict, comments: pd.DataFrame, base_url: str, figures: dict[int, dict] | None = None) -> bytes:
+    """A discussion session as one document: each step's view (its headline numbers ``figures[position]``,
+    storage.Figure by key, where given), note and comments, in order; notes and comments keep their line breaks."""
+    from .formatting import format_mass
+
     sections = []
     if not base_url.lower().startswith(("http://", "https://")):  # never javascript: or data: from a Host header
         base_url = "./"
@@ -116,12 +119,20 @@ def session_html(session: dict, comments: pd.DataFrame, base_url: str) -> bytes:
                 f"{html.escape(item.page or 'overview')} · dataset version {int(item.dataset_version)}</p>"]
         if item.note:
             body.append(text_html(item.note))
+        step_figures = (figures or {}).get(int(item.position))
+        if step_figures:
+            body.append(table_html(pd.DataFrame([
+                {"quantity": figure.label, "value": format_mass(figure.kg) + ("" if key.endswith("_stock") else "/yr"),
+                 "confidence": figure.confidence, "sources": figure.source_ids} for key, figure in step_figures.items()])))
         saved = json.loads(item.state)
         state = pd.DataFrame({"setting": list(saved), "value": [str(v) for v in saved.values()]})
         body.append(table_html(state))
         step_comments = comments[comments["position"] == item.position]
         if not step_comments.empty:
-            body.append("<h3>Comments</h3>" + table_html(step_comments[["created_at", "username", "text"]]))
+            body.append("<h3>Comments</h3>")
+            for comment in step_comments.itertuples():
+                body.append(f"<p class='meta'>{html.escape(str(comment.username))} · {comment.created_at:%Y-%m-%d %H:%M}</p>"
+                            + text_html(str(comment.text)))
         sections.append((f"{item.position}. {item.title}", "".join(body)))
     created = session["created_at"]
     return briefing_html(session["title"], f"Discussion session by {session['created_by']}, {created:%Y-%m-%d}",

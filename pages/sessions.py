@@ -26,6 +26,23 @@ if "_select_session" in st.session_state:
 if "_follow_to" in st.session_state:
     st.session_state["step"] = st.session_state.pop("_follow_to")
 
+
+
+def view_figures(state: dict, version: int) -> dict | None:
+    """A saved view's headline numbers (storage.Figure by key) on its own dataset version, or None for a view
+    without a full selection (its link opens it)."""
+    try:
+        return ui.headline(version, str(state["city"]), int(state["year"]), str(state["material"]))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def step_figures(items) -> dict[int, dict]:
+    """Every step's headline numbers, for the export."""
+    found = {int(item.position): view_figures(json.loads(item.state), int(item.dataset_version)) for item in items.itertuples()}
+    return {position: figures for position, figures in found.items() if figures}
+
+
 sessions = store.sessions()
 if sessions.empty:
     st.info("No discussion session yet. Partners and researchers create one from saved views (use “Share this view” in the "
@@ -85,10 +102,7 @@ else:
             st.text(item["note"])  # user text: shown as text, never as markup
         state = json.loads(item["state"]) if isinstance(item["state"], str) else dict(item["state"])
         version = int(item["dataset_version"])
-        try:
-            figures = ui.headline(version, str(state["city"]), int(state["year"]), str(state["material"]))
-        except (KeyError, ValueError, TypeError):
-            figures = None  # a view without a full selection: the link below opens it
+        figures = view_figures(state, version)
         if figures:
             st.caption(f"{escape_markdown(str(state['city']), 60)} · {escape_markdown(str(state['material']), 10)} · "
                        f"{int(state['year'])}, dataset version {version} (pinned: later data do not change this step)")
@@ -124,7 +138,8 @@ else:
         st.caption("Sign in to comment.")
     base = str(st.context.url).split("?")[0].rsplit("/", 1)[0] + "/" if st.context.url else "./"
     st.download_button("Export the session (HTML)",
-                       lambda: exports.session_html(session, store.comments(session_id, per_page=storage.MAX_LIST_ROWS), base),
+                       lambda: exports.session_html(session, store.comments(session_id, per_page=storage.MAX_LIST_ROWS), base,
+                                                    step_figures(items)),
                        file_name=f"session_{session_id}.html", mime="text/html", icon=":material/description:",
                        on_click="ignore", key="export_session")
     ui.download_button(store.comments(session_id, per_page=storage.MAX_LIST_ROWS), f"session_{session_id}_comments", "dl_comments")

@@ -45,3 +45,22 @@ def test_the_city_briefing_has_every_part(store):
     for part in ("Ghent: Cobalt (Co), 2030", "Dataset version 1", "Headline numbers", "<svg", "Top levers",
                  "Who supplies Cobalt", "Sources and confidence", "illustrative"):
         assert part in doc, part
+
+
+def test_the_session_export_has_every_steps_numbers_and_keeps_line_breaks():
+    from decision_tools import exports
+    from decision_tools.storage import Figure
+
+    items = pd.DataFrame({"position": [1, 2], "view_id": ["aaaa1111", "bbbb2222"], "note": ["Where is cobalt lost?\nAsk the hub.", ""],
+                          "title": ["Cobalt", "Levers"], "page": ["", "policy"],
+                          "state": ['{"city": "Ghent", "year": 2030, "material": "Co"}', '{"city": "Ghent"}'],
+                          "dataset_version": [1, 1]})
+    session = {"title": "Seminar", "created_by": "pat", "created_at": pd.Timestamp("2026-03-12"), "items": items}
+    comments = pd.DataFrame({"position": [1], "created_at": [pd.Timestamp("2026-03-12 10:00")], "username": ["rita"],
+                             "text": ["First line\nsecond line"]})
+    figures = {1: {"in_use_stock": Figure("in_use_stock", "In-use stock", 33024.057, "medium", "SCRREEN", False),
+                   "end_of_life": Figure("end_of_life", "Reaching end of life", 1200.0, "low", "UNITAR_GEM_2024", True)}}
+    doc = exports.session_html(session, comments, "http://host/", figures).decode()
+    assert "In-use stock" in doc and "33.0 t" in doc and "1.20 t/yr" in doc and "UNITAR_GEM_2024" in doc
+    assert doc.count("In-use stock") == 1  # the second step has no full selection, so no numbers
+    assert "white-space:pre-wrap" in doc and "First line\nsecond line" in doc and "Ask the hub." in doc
