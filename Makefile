@@ -39,13 +39,13 @@ run: $(STAMP)
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-# Unit tests and AppTests on two workers (a test file stays on one worker, so its module fixtures are
-# built once); then the browser tests, also two at a time (each worker starts its own servers; a browser
-# test waits while a page runs, so two of them share the cores well).
+# Unit tests and AppTests on two workers (a test file stays on one worker, so its module fixtures, such as a
+# file's own server, are built once); then the browser tests, also two at a time (each worker starts its own
+# servers; a browser test waits while a page runs, so two of them share the cores well).
 test: $(STAMP)
 	$(BIN)/python -m compileall -q app.py ui.py pages decision_tools tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit tests/app
-	$(BIN)/python -m pytest -n 2 --dist worksteal tests/e2e
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/e2e
 
 # The database is kept: it holds uploaded versions, saved views, sessions and the audit log.
 clean:

@@ -109,9 +109,9 @@ def wait_ready(page) -> None:
     """Wait until the page has a title and the script has finished running (checked twice: a
     fresh page reports 'notRunning' for a moment before its first run starts)."""
     page.wait_for_selector("h1", timeout=SERVER_WAIT_MS)
-    for _ in range(2):
-        page.wait_for_selector(READY, timeout=SERVER_WAIT_MS)
-        page.wait_for_timeout(300)
+    page.wait_for_selector(READY, timeout=SERVER_WAIT_MS)
+    page.wait_for_timeout(300)
+    page.wait_for_selector(READY, timeout=SERVER_WAIT_MS)
 
 
 def sign_in(page, username: str) -> None:

@@ -5,9 +5,10 @@ import pytest
 from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, sign_in, start_server, stop_server, wait_ready
 
 
-@pytest.fixture()
-def own_server(small_db, tmp_path):
-    copy = tmp_path / "data_page.duckdb"
+@pytest.fixture(scope="module")
+def own_server(small_db, tmp_path_factory):
+    """One server for this file's tests: the viewer's test writes nothing, the researcher's publishes."""
+    copy = tmp_path_factory.mktemp("data_page") / "data_page.duckdb"
     copy.write_bytes(small_db.read_bytes())
     process, url = start_server(copy)
     yield url
