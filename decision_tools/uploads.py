@@ -134,17 +134,17 @@ def neutralise(frame: pd.DataFrame, text_columns: list[str]) -> tuple[pd.DataFra
         if column not in out.columns:
             continue
         # Each distinct text once (a million-row file repeats a few thousand), then put back by position.
-        codes, distinct = pd.factorize(out[column].astype(object).where(out[column].notna(), "nan"))
+        codes, distinct = pd.factorize(out[column])  # a missing cell has code -1 and stays missing
         values = pd.Series(distinct, dtype=object).astype(str)
         formula = values.str.startswith(FORMULA_PREFIXES) & ~values.str.fullmatch(r"-?\d+(\.\d+)?")
         markup = values.str.contains(r"[<>]", regex=True)
         hit = (formula | markup).to_numpy()
         if not hit.any():
             continue
-        changed += int(np.bincount(codes, minlength=len(distinct))[hit].sum())
+        changed += int(np.bincount(codes[codes >= 0], minlength=len(distinct))[hit].sum())
         values = values.where(~formula, "'" + values)
         cleaned = values.str.replace("<", "‹", regex=False).str.replace(">", "›", regex=False).to_numpy(dtype=object)
-        out[column] = pd.Series(cleaned[codes], index=out.index, dtype=object)
+        out[column] = pd.Series(np.append(cleaned, None)[codes], index=out.index, dtype=object)
     return out, changed
 
 

@@ -216,3 +216,11 @@ def test_a_check_reports_its_steps_and_stops_when_the_progress_callback_raises(c
 
     with pytest.raises(Cancelled):
         uploads.check_upload("composition", content, "c.csv", current, progress=cancel_at_validation)
+
+
+def test_neutralising_counts_every_cell_and_keeps_missing_cells_missing():
+    frame = pd.DataFrame({"note": ["=1+1", None, "x<y>", "=1+1", "ok"], "count": ["1", "2", "3", "4", "5"]})
+    out, changed = uploads.neutralise(frame, ["note", "count"])
+    assert changed == 3  # the repeated formula counts twice
+    assert out["note"].tolist() == ["'=1+1", None, "x‹y›", "'=1+1", "ok"]
+    assert out["count"].tolist() == ["1", "2", "3", "4", "5"]
