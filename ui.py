@@ -300,12 +300,13 @@ def download_button(frame: pd.DataFrame, file_stem: str, key: str) -> None:
     """Every table: CSV and XLSX downloads, side by side."""
     from decision_tools import exports
 
-    left, right, _ = st.columns([1, 1, 6])
-    left.download_button("CSV", lambda: exports.table_csv(frame), file_name=f"{file_stem}.csv", mime="text/csv",
-                         key=f"{key}_csv", icon=":material/download:", on_click="ignore")
-    right.download_button("XLSX", lambda: exports.table_xlsx(frame), file_name=f"{file_stem}.xlsx", key=f"{key}_xlsx",
-                          mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                          icon=":material/download:", on_click="ignore")
+    # A row sized by its buttons (fixed fractions of a narrow column cut the labels to "C." and "X.").
+    row = st.container(horizontal=True, gap="small")
+    row.download_button("CSV", lambda: exports.table_csv(frame), file_name=f"{file_stem}.csv", mime="text/csv",
+                        key=f"{key}_csv", icon=":material/download:", on_click="ignore")
+    row.download_button("XLSX", lambda: exports.table_xlsx(frame), file_name=f"{file_stem}.xlsx", key=f"{key}_xlsx",
+                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        icon=":material/download:", on_click="ignore")
 
 
 def altair(chart, key: str, file_stem: str | None = None) -> None:

@@ -29,6 +29,10 @@ def test_a_researcher_uploads_checks_and_publishes(page, own_server, tmp_path):
     page.goto(f"{own_server}/data")
     wait_ready(page)
     sign_in(page, "rita")
+    # Every download button shows its whole label, also in the narrow column beside the data dictionary.
+    clipped = page.eval_on_selector_all('[data-testid="stDownloadButton"] button, [data-testid="stDownloadButton"] button *',
+                                        "nodes => nodes.filter(n => n.scrollWidth > n.clientWidth + 1).map(n => n.innerText)")
+    assert clipped == []
     page.get_by_text("What are you uploading?").scroll_into_view_if_needed()
     page.locator('[data-testid="stSelectbox"]', has_text="What are you uploading?").click()
     page.get_by_role("option", name="composition: grams of a material per unit of product").click()
