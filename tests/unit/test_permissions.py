@@ -65,6 +65,7 @@ def _writes(store):
         "save_view": lambda who: store.save_view("t", "", {"city": "Ghent"}, 1, who),
         "create_session": lambda who: store.create_session("t", [(view, "")], who),
         "comment": lambda who: store.add_comment(session, 1, who, "hello"),
+        "present_session": lambda who: store.present_step(session, 1, who),
         "post_challenge": lambda who: store.post_challenge("t", "d", "org_uni_gnt", ["chemistry"], "thesis", None, None, None, who),
         "update_challenge": lambda who: store.set_challenge_status(challenge, "assigned", "", who),
         "register_interest": lambda who: store.register_interest(challenge, who),
