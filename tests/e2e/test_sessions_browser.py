@@ -30,7 +30,9 @@ def test_a_presenter_leads_a_participant_in_another_browser(browser, small_db, t
         wait_ready(participant)
         assert participant.get_by_text("1. Cobalt in Ghent 2030").is_visible()
         assert participant.get_by_text("Where is cobalt lost?").is_visible()
-        assert participant.locator('[data-testid="stMetricValue"]').count() == 4  # the view's numbers, inline
+        numbers = participant.locator('[data-testid="stMetricValue"]')
+        numbers.nth(3).wait_for(state="visible")  # the view's numbers, inline (drawn after its title and note)
+        assert numbers.count() == 4
 
         presenter.get_by_role("button", name="Next").click()
         wait_ready(presenter)
