@@ -11,10 +11,8 @@ from tests.conftest import TEST_USERS
 from tests.e2e.conftest import frontend_errors, sign_in, start_server, stop_server, wait_ready
 
 
-@pytest.fixture(scope="module")
-def own_server(small_db, tmp_path_factory, credentials):
-    """One server for this file's tests (each uses its own account: pat, rita, sam), with its own credentials."""
-    tmp_path = tmp_path_factory.mktemp("sign_in")
+@pytest.fixture()
+def own_server(small_db, tmp_path, credentials):
     copy = tmp_path / "sign_in.duckdb"
     copy.write_bytes(small_db.read_bytes())
     own_credentials = tmp_path / "credentials.yaml"
@@ -69,7 +67,7 @@ def test_removing_the_account_signs_its_open_sessions_out(page, own_server):
 
 def test_wrong_passwords_make_the_form_wait(page, own_server):
     url, _ = own_server
-    page.goto(f"{url}/sessions")  # the form is the same on every page; this one reruns quickly after each attempt
+    page.goto(url)
     wait_ready(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
     messages = []
