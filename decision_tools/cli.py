@@ -119,7 +119,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"{path}: dataset version {store.current_version()} is current (read from a copy taken just now).")
         except (storage.StoreError, OSError, duckdb.Error):
             pass  # the sentence below says what matters
-        return _fail(f"{exc} Reading commands and ingest --dry-run work beside it; publishing does not.", 5)
+        return _fail(f"{exc} Reading commands and ingest --dry-run work beside it; ingest hands a publish to the running dashboard.", 5)
     print(f"{path}: dataset version {version} is current.")
     return 0
 

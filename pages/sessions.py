@@ -27,7 +27,6 @@ if "_follow_to" in st.session_state:
     st.session_state["step"] = st.session_state.pop("_follow_to")
 
 
-
 def view_figures(state: dict, version: int) -> dict | None:
     """A saved view's headline numbers (storage.Figure by key) on its own dataset version, or None for a view
     without a full selection (its link opens it)."""
@@ -136,9 +135,8 @@ else:
                     st.error(str(exc))
     else:
         st.caption("Sign in to comment.")
-    base = str(st.context.url).split("?")[0].rsplit("/", 1)[0] + "/" if st.context.url else "./"
     st.download_button("Export the session (HTML)",
-                       lambda: exports.session_html(session, store.comments(session_id, per_page=storage.MAX_LIST_ROWS), base,
+                       lambda: exports.session_html(session, store.comments(session_id, per_page=storage.MAX_LIST_ROWS), ui.app_url(),
                                                     step_figures(items)),
                        file_name=f"session_{session_id}.html", mime="text/html", icon=":material/description:",
                        on_click="ignore", key="export_session")
