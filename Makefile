@@ -58,3 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/upload_validation.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/pages.py

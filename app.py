@@ -8,9 +8,12 @@ import streamlit as st
 import ui
 from decision_tools import accounts, storage
 from decision_tools.formatting import escape_markdown
+from decision_tools.labels import material_labels
 from decision_tools.views import Selection, resolve_selection, view_state
 
-st.set_page_config(page_title="UrbanSymbiosis", page_icon=":material/recycling:", layout="wide")
+# An emoji favicon is drawn in the browser; a ":material/..." one is fetched from fonts.gstatic.com (an outside host).
+st.set_page_config(page_title="UrbanSymbiosis", page_icon="♻️", layout="wide")
+ui.responsive_css()  # the phone layout: which of the keyed containers a narrow screen shows
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/location_city:", default=True),
@@ -115,15 +118,12 @@ _, selection_notices = resolve_selection(st.query_params.to_dict(), cities, symb
 link_notices += selection_notices
 default = resolve_selection({}, cities, symbols, (first_year, last_year))[0]
 
-material_names = dict(zip(materials["symbol"], materials["name"]))
 with st.sidebar:
     # Widgets bound to the URL: the link always holds the view. Defaults stay constant (see views.py).
     city = st.selectbox("City", cities, index=cities.index(default.city), key="city", bind="query-params")
     year = st.slider("Year", first_year, last_year, value=default.year, key="year", bind="query-params")
-    # No format_func: a bound selectbox writes the formatted option into the URL, and links say material=Co.
-    material = st.selectbox("Material (symbol)", symbols, index=symbols.index(default.material), key="material",
-                            bind="query-params")
-    st.caption(material_names[material])
+    # Names and groups on screen, the symbol in the link (material=Co): see ui.material_picker.
+    material = ui.material_picker(symbols, material_labels(materials), default.material)
 
 # The notices stay while the fallback view is shown: the bound widgets drop the bad values from the URL
 # and Streamlit reruns at once, and that second run no longer sees them.

@@ -11,7 +11,6 @@ import streamlit as st
 
 from decision_tools import accounts, publish_inbox, signin, snapshots, storage
 from decision_tools.formatting import escape_markdown
-from decision_tools.provenance import split_sources
 from decision_tools.views import Selection
 
 
@@ -263,12 +262,13 @@ def require(action: str, what: str) -> None:
     st.stop()
 
 
-def provenance_caption(confidence: str, source_ids: str, downscaled: bool) -> str:
-    """One line under a number: its confidence, its sources and whether it is downscaled."""
+def provenance_caption(confidence: str, source_ids: str, downscaled: bool, version_id: int | None = None) -> str:
+    """One line under a number: its confidence, its sources as short citations ("Eurostat 2024") with a link
+    to the full list on the Methods page, and whether it is downscaled."""
     parts = [f"Confidence: **{confidence}**"]
     if downscaled:
         parts.append("downscaled from national or EU figures")
-    parts.append("Sources: " + ", ".join(escape_markdown(s) for s in split_sources(source_ids)))
+    parts.append(sources_line(source_ids, version_id))
     return " · ".join(parts)
 
 
@@ -286,6 +286,13 @@ def briefing(version_id: int, city: str, year: int, material: str) -> bytes:
     return build_briefing(store(), version_id, city, year, material)
 
 
+def briefing_pdf(version_id: int, city: str, year: int, material: str) -> bytes:
+    """The city briefing as a PDF (decision_tools.pdf_briefing)."""
+    from decision_tools.briefing import build_briefing_pdf
+
+    return build_briefing_pdf(store(), version_id, city, year, material)
+
+
 def app_url(page: str = "", **params) -> str:
     """The full address of a page of this app (``page``: "" for Overview, "sessions", ...) with ``params``,
     as a person copies it into a message: built from the address this browser used, so it works behind a proxy."""
@@ -296,15 +303,24 @@ def app_url(page: str = "", **params) -> str:
     return base + page + ("?" + urlencode(params) if params else "")
 
 
-def download_button(frame: pd.DataFrame, file_stem: str, key: str) -> None:
-    """Every table: CSV and XLSX downloads, side by side."""
+def download_button(frame: pd.DataFrame, file_stem: str, key: str, *, title: str | None = None,
+                    sources: list[str] | None = None) -> None:
+    """Every table: CSV and XLSX downloads, side by side. The XLSX has a second sheet "about": ``title``
+    (default: from the file name), units, the sources in the table and the page's ``sources``, the
+    dataset version, the export date and the link to this view (download_metadata)."""
     from decision_tools import exports
+
+    version, link, citations = download_metadata()
+
+    def xlsx() -> bytes:
+        about = exports.about_table(frame, title or file_stem.replace("_", " "), version, link, sources, citations)
+        return exports.table_xlsx(frame, about=about)
 
     # A row sized by its buttons (fixed fractions of a narrow column cut the labels to "C." and "X.").
     row = st.container(horizontal=True, gap="small")
     row.download_button("CSV", lambda: exports.table_csv(frame), file_name=f"{file_stem}.csv", mime="text/csv",
                         key=f"{key}_csv", icon=":material/download:", on_click="ignore")
-    row.download_button("XLSX", lambda: exports.table_xlsx(frame), file_name=f"{file_stem}.xlsx", key=f"{key}_xlsx",
+    row.download_button("XLSX", xlsx, file_name=f"{file_stem}.xlsx", key=f"{key}_xlsx",
                         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         icon=":material/download:", on_click="ignore")
 
@@ -384,3 +400,149 @@ def _guard_cache_clearing() -> None:
 
 
 _guard_cache_clearing()
+
+
+# --- Reading the numbers (issue 16): names, short citations and readable tables ---------------------------
+
+METHODS_SOURCES_LINK = "methods#sources"  # the Methods page's "Sources" header (relative: works behind a proxy)
+
+
+def sources_line(source_ids: str, version_id: int | None = None) -> str:
+    """'Sources: Eurostat 2024; World Bank 2022 (full list)': short citations of ';'-separated source ids,
+    escaped, with a link to the Methods page's sources section."""
+    from decision_tools.labels import short_citations
+
+    table = sources(context().version_id if version_id is None else version_id)
+    cited = short_citations(source_ids, table)
+    return f"Sources: {escape_markdown(cited, 300)} ([full list]({METHODS_SOURCES_LINK}))"
+
+
+def material_picker(symbols: list[str], labels: dict[str, str], default: str) -> str:
+    """The sidebar's material picker: shows names and groups ("Cobalt (Co) — battery metals") while the link
+    keeps the symbol (?material=Co). A bound selectbox writes its shown text into the URL, so the bound
+    widget (key "material", read by saved views and sessions) holds the symbol and stays hidden, and the
+    visible picker moves it."""
+    def picked() -> None:
+        st.session_state["material"] = st.session_state["_material_label"]
+
+    st.html("<style>.st-key-material { display: none; }</style>")  # our own style, no user text
+    material = st.selectbox("Material (symbol)", symbols, index=symbols.index(default), key="material", bind="query-params",
+                            label_visibility="collapsed")
+    st.session_state["_material_label"] = material  # follows the link, a saved view or a session step
+    st.selectbox("Material", symbols, key="_material_label", format_func=lambda s: labels.get(s, s), on_change=picked,
+                 help="Critical raw materials by name and group; the link keeps the chemical symbol.")
+    return material
+
+
+def table(frame: pd.DataFrame, key: str, file_stem: str, columns: dict | None = None, names: dict | None = None,
+          download: pd.DataFrame | None = None) -> None:
+    """A table as people read it (formatting.display_table: headers with units, one unit per column, 3
+    significant digits, percent, names, "—" for empty cells), its first column pinned, and the CSV/XLSX
+    download of the raw numbers (``download``, by default ``frame``) under it. ``key`` names the download
+    buttons (key_csv, key_xlsx)."""
+    from decision_tools.formatting import display_table
+
+    shown = display_table(frame, columns, names)
+    config = {}
+    if len(shown.columns):  # the key column pinned, wide enough for its longest name (the grid's default cuts them)
+        longest = max([len(str(shown.columns[0]))] + [len(v) for v in shown.iloc[:, 0]])
+        config[shown.columns[0]] = st.column_config.Column(pinned=True, width=min(320, 8 * longest + 32))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
+    download_button(frame if download is None else download, file_stem, key)
+
+
+def how_to_read(page: str) -> None:
+    """The page's short "how to read this page" (decision_tools.glossary.HOW_TO_READ), collapsed, with each
+    glossary word linked to its entry on the Methods page."""
+    from decision_tools import glossary
+
+    with st.expander("How to read this page", icon=":material/help:"):
+        st.markdown(glossary.how_to_read(page))
+
+
+def glossary_help(word: str) -> str:
+    """A tooltip's closing words naming the glossary entry of ``word`` (a METRICS key, a term's anchor or name),
+    linked to the Methods page; "" when the glossary has none."""
+    from decision_tools import glossary
+
+    term = glossary.term_of(word)
+    return f" Glossary: [{term.name}]({glossary.methods_link(term.anchor)})." if term else ""
+
+
+@st.cache_data(show_spinner="Weighing each lever against the losses …", max_entries=64)
+def loss_ranking(version_id: int, city: str, material: str, year: int) -> pd.DataFrame:
+    """Each lever alone at its maximum: the kg of losses per year it avoids in ``year`` (priorities.loss_ranking)."""
+    from decision_tools import priorities
+
+    return priorities.loss_ranking(scenario_engine(version_id, city, (material,)), year)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def reference_entries(version_id: int) -> dict[str, str]:
+    """source id -> 'Publisher (year): title' for every source of a dataset version (exports.reference_entry)."""
+    from decision_tools.exports import reference_entry
+
+    table = reference_table(version_id, "sources")
+    return {row.source_id: reference_entry(row.publisher, row.year, row.citation) for row in table.itertuples()}
+
+
+def download_metadata() -> tuple[int | None, str, dict[str, str]]:
+    """What a table download records about where it came from, read while the page runs (the file is
+    made later, on click): the dataset version, the link to this view (this page with its query
+    parameters, ``app_url``) and the reference entry of every source id of that version."""
+    ctx = st.session_state.get("context")
+    version = getattr(ctx, "version_id", None)
+    here = str(st.context.url or "") if hasattr(st.context, "url") else ""
+    page = here.split("?")[0].rsplit("/", 1)[-1] if here.startswith("http") else ""
+    page = "" if ":" in page or "." in page else page  # the bare host (localhost:8501): Overview
+    link = app_url(page, **st.query_params.to_dict())
+    citations: dict[str, str] = {}
+    if version is not None:
+        try:
+            citations = reference_entries(version)
+        except storage.StoreError:
+            citations = {}
+    return version, link, citations
+
+
+# Streamlit runs on the server and never learns the screen's width, so the phone layout is chosen in the
+# browser: keyed containers get the CSS class st-key-<key>, and these media queries show one of each pair
+# (chain_wide_<key> / chain_narrow_<key>, one pair per chain drawn on a page).
+# 640 px is where Streamlit itself stacks columns. Our own static text, never user text.
+_RESPONSIVE_CSS = """<style>
+@media (max-width: 639.98px) {
+  [class*="st-key-chain_wide_"] { display: none !important; }
+}
+@media (min-width: 640px) {
+  [class*="st-key-chain_narrow_"] { display: none !important; }
+}
+</style>"""
+
+
+def responsive_css() -> None:
+    """The app's one CSS block for narrow screens (called once per run from app.py; it takes no space)."""
+    st.html(_RESPONSIVE_CSS)
+
+
+def chain_view(chain: pd.DataFrame, title: str, key: str = "sankey", file_stem: str = "chain") -> None:
+    """The chain of one year: the Sankey on wide screens, the same flows as a list of steps with bars on
+    narrow ones (a phone); ``responsive_css`` shows one of the two."""
+    from decision_tools import charts
+
+    with st.container(key=f"chain_wide_{key}"):
+        plotly(charts.sankey_figure(chain, title), key, file_stem)
+    with st.container(key=f"chain_narrow_{key}"):
+        steps = charts.chain_steps(chain)
+        st.markdown(f"**{escape_markdown(title, 200)}**")
+        if steps.empty:
+            st.write("Nothing flows through the chain in this year.")
+            return
+        for row in steps.itertuples():
+            text = escape_markdown(row.text, 200)
+            if row.depth == 0:
+                st.markdown(f"**{text}**")
+            else:
+                st.progress(min(max(float(row.share), 0.0), 1.0), text=text)
+        table = pd.DataFrame({"step": steps["label"], "kg per year": steps["kg"].round(3),
+                              "share": steps["share"].round(4), "share of": steps["share_of"].str.removeprefix("of ")})
+        download_button(table, f"{file_stem}_steps", f"{key}_steps")

@@ -35,6 +35,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "post_challenge": frozenset({"partner", "admin"}),
     "update_challenge": frozenset({"partner", "admin"}),
     "register_interest": frozenset({"student"}),
+    "read_notices": frozenset(ROLES),  # one's own notices of interest in what one posted, and marking them seen
     "update_match": PARTNERS_AND_UP,
     "add_event": PARTNERS_AND_UP,
     "offer_stream": PARTNERS_AND_UP,  # publishes a version with an offer of one's own organisation

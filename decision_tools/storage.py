@@ -110,6 +110,11 @@ CREATE TABLE IF NOT EXISTS challenge_interest (
     challenge_id VARCHAR NOT NULL, username VARCHAR NOT NULL, registered_at TIMESTAMP NOT NULL,
     PRIMARY KEY (challenge_id, username)
 );
+-- New interest in a challenge, for the account that posted it (the recipient) until it marks it seen.
+CREATE TABLE IF NOT EXISTS interest_notices (
+    challenge_id VARCHAR NOT NULL, username VARCHAR NOT NULL, recipient VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    seen_at TIMESTAMP, PRIMARY KEY (challenge_id, username)
+);
 CREATE TABLE IF NOT EXISTS hub_events (
     event_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, kind VARCHAR NOT NULL, event_date DATE NOT NULL,
     place VARCHAR, challenge_id VARCHAR, session_id VARCHAR
@@ -215,6 +220,10 @@ class DatabaseOutdatedError(StoreError):
 
 class PublishError(StoreError):
     """A publish that did not happen; the current version is unchanged."""
+
+
+class AlreadyRegistered(ValueError):
+    """Interest registered a second time in the same item: refused, said in a sentence."""
 
 
 class AlreadyPublished(PublishError):
@@ -1224,13 +1233,52 @@ class Store:
                               LIMIT ?""", [limit])
 
     def register_interest(self, challenge_id: str, actor: Actor | str) -> None:
+        """Register the actor's interest in a challenge, once (a second time raises AlreadyRegistered), and
+        leave a notice for the account that posted it, in the same transaction."""
         actor = accounts.authorize(actor, "register_interest")
+        title = challenge_id
+        try:
+            with self._transaction(workspace=True) as cursor:
+                posted = cursor.execute("SELECT title, posted_by FROM challenges WHERE challenge_id = ?", [challenge_id]).fetchall()
+                if not posted:
+                    raise ValueError(f"There is no challenge '{challenge_id}'.")
+                title, poster = posted[0]
+                if cursor.execute("SELECT count(*) FROM challenge_interest WHERE challenge_id = ? AND username = ?",
+                                  [challenge_id, actor.username]).fetchall()[0][0]:
+                    raise AlreadyRegistered(f"You have already registered interest in this challenge, “{title}”.")
+                now = _now()
+                cursor.execute("INSERT INTO challenge_interest VALUES (?, ?, ?)", [challenge_id, actor.username, now])
+                if poster != actor.username:
+                    cursor.execute("INSERT INTO interest_notices VALUES (?, ?, ?, ?, NULL)",
+                                   [challenge_id, actor.username, poster, now])
+                self._audit(cursor, actor.username, "register_interest", {"challenge_id": challenge_id})
+        except duckdb.ConstraintException as exc:  # the same account, twice at the same moment: the key refuses the second
+            raise AlreadyRegistered(f"You have already registered interest in this challenge, “{title}”.") from exc
+
+    def interest_notices(self, actor: Actor | str | None, *, include_seen: bool = False) -> pd.DataFrame:
+        """The expressions of interest in the challenges ``actor`` posted, newest first, unseen only unless
+        ``include_seen``: who, when, and the challenge's title. Nobody else's notices, ever (the query is
+        bound to the actor's own account); no account, no notices."""
+        columns = ["challenge_id", "title", "username", "created_at", "seen_at"]
+        if accounts.as_actor(actor) is None:
+            return pd.DataFrame(columns=columns)
+        actor = accounts.authorize(actor, "read_notices")
+        return self._workspace_frame(
+            """SELECT n.challenge_id, c.title, n.username, n.created_at, n.seen_at FROM interest_notices n
+               JOIN challenges c USING (challenge_id)
+               WHERE n.recipient = ? AND (? OR n.seen_at IS NULL) ORDER BY n.created_at DESC LIMIT ?""",
+            [actor.username, include_seen, MAX_LIST_ROWS])[columns]
+
+    def mark_notices_seen(self, actor: Actor | str, challenge_id: str | None = None) -> int:
+        """Mark the actor's own unseen notices seen (of one challenge, or all); returns how many."""
+        actor = accounts.authorize(actor, "read_notices")
         with self._transaction(workspace=True) as cursor:
-            if not cursor.execute("SELECT count(*) FROM challenges WHERE challenge_id = ?", [challenge_id]).fetchall()[0][0]:
-                raise ValueError(f"There is no challenge '{challenge_id}'.")
-            cursor.execute("INSERT INTO challenge_interest VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                           [challenge_id, actor.username, _now()])
-            self._audit(cursor, actor.username, "register_interest", {"challenge_id": challenge_id})
+            params = [_now(), actor.username] + ([challenge_id] if challenge_id else [])
+            marked = cursor.execute("UPDATE interest_notices SET seen_at = ? WHERE recipient = ? AND seen_at IS NULL"
+                                    + (" AND challenge_id = ?" if challenge_id else "") + " RETURNING 1", params).fetchall()
+            if marked:
+                self._audit(cursor, actor.username, "mark_notices_seen", {"challenge_id": challenge_id, "count": len(marked)})
+        return len(marked)
 
     def interested(self, challenge_id: str) -> list[str]:
         frame = self._workspace_frame("SELECT username FROM challenge_interest WHERE challenge_id = ? ORDER BY registered_at "

@@ -106,3 +106,28 @@ def public_view(offers: pd.DataFrame) -> pd.DataFrame:
     bins = np.select([out["kg_per_year"] < 1000, out["kg_per_year"] < 10000], ["under 1 t", "1-10 t"], "over 10 t")
     out["kg_per_year"] = np.where(hidden, bins, out["kg_per_year"].map(lambda v: f"{v:,.0f}"))
     return out
+
+
+def with_organisation_names(frame: pd.DataFrame, organisations: pd.DataFrame, column: str = "org_id") -> pd.DataFrame:
+    """``frame`` with its organisation id column replaced, in place, by an ``organisation`` column holding
+    the name (the id itself where the organisation is not in ``organisations``)."""
+    names = organisations.set_index("org_id")["name"]
+    out = frame.copy()
+    out.insert(out.columns.get_loc(column), "organisation", out[column].map(names).fillna(out[column]))
+    return out.drop(columns=[column])
+
+
+def named_matches(recorded: pd.DataFrame, offers: pd.DataFrame, needs: pd.DataFrame,
+                  organisations: pd.DataFrame) -> pd.DataFrame:
+    """Recorded matches as people read them: the offering and the needing organisation's names, the
+    offer's description and the material, instead of offer and need ids (kept as they are for an offer
+    or need no longer in the data)."""
+    names = organisations.set_index("org_id")["name"]
+    offer = offers.set_index("offer_id")
+    need = needs.set_index("need_id")
+    out = recorded.copy()
+    out.insert(0, "from_org", out["offer_id"].map(offer["org_id"]).map(names).fillna(out["offer_id"]))
+    out.insert(1, "to_org", out["need_id"].map(need["org_id"]).map(names).fillna(out["need_id"]))
+    out.insert(2, "stream", out["offer_id"].map(offer["description"]).fillna(""))
+    out.insert(3, "material", out["need_id"].map(need["material"]).fillna(""))
+    return out.drop(columns=["offer_id", "need_id"])

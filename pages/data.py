@@ -8,16 +8,22 @@ import streamlit as st
 
 import ui
 from decision_tools import storage, uploads
-from decision_tools.formatting import escape_markdown
+from decision_tools.formatting import escape_markdown, fill_empty
 
 ctx = ui.context()
 store = ui.store()
 st.title("Data: versions and uploads")
+ui.how_to_read("data")
+if published := st.session_state.pop("_published_notice", None):  # said after the rerun that redraws the header
+    st.success(published)
 
 st.subheader("Dataset versions")
 versions = store.versions()
 st.dataframe(versions, hide_index=True, width="stretch")
-st.caption(f"The dashboards show version {ctx.version_id}; the latest is {ctx.latest_version_id}. Every version is kept and can be "
+# Read now, not from the context drawn at the start of the run: a publish may have landed since (this visitor's).
+latest_now = store.current_version()
+shown_now = latest_now if st.session_state.get("version", "latest") == "latest" else ctx.version_id
+st.caption(f"The dashboards show version {shown_now}; the latest is {latest_now}. Every version is kept and can be "
            "opened read-only with the “Dataset version” picker in the sidebar (links carry it as ?version=N). Withdrawn versions "
            "were rolled back by an admin.")
 ui.download_button(versions, "dataset_versions", "dl_versions")
@@ -47,7 +53,8 @@ def upload_section() -> None:
                     format_func={"append": "append: add and correct rows, keep the rest",
                                  "replace": "replace everything the file covers"}.get,
                     help=" ".join(uploads.mode_explanation(kind, m) for m in uploads.UPLOAD_MODES))
-    file = st.file_uploader("Data file", type=["csv", "xlsx", "parquet", "txt"], key="upload_file")
+    file = st.file_uploader("Data file", type=["csv", "xlsx", "parquet", "txt"],
+                            key=f"upload_file_{st.session_state.get('_upload_round', 0)}")  # a new key after a publish: empty
     with st.expander("How the file writes numbers, sheet and header", expanded=False):
         marks = st.columns(2)
         decimal = marks[0].radio("Decimal mark", ["auto", ",", "."], key="upload_decimal", horizontal=True,
@@ -144,7 +151,7 @@ def dry_run_section(kind: str, check: uploads.UploadCheck) -> None:
     st.markdown("**The values as read** (the first rows after parsing, as they would be stored)")
     for table, preview in uploads.parsed_preview(check).items():
         st.caption(f"{table}: {len(check.parsed[table]):,} row(s) in the file; row numbers as in the file (header = row 1)")
-        st.dataframe(preview, hide_index=True, width="stretch")
+        st.dataframe(fill_empty(preview), hide_index=True, width="stretch")  # "—", not "None", in empty cells
         ui.download_button(preview, f"values_as_read_{table}", f"dl_parsed_{table}")
 
     st.markdown("**Row by row**")
@@ -155,7 +162,7 @@ def dry_run_section(kind: str, check: uploads.UploadCheck) -> None:
     st.caption(f"{listed:,} line(s): one per added or removed row (with its values) and one per changed cell (before → after)"
                + (f"; the first {uploads.MAX_DIFF_LINES:,} of each kind per table are listed, of {total:,}" if listed < total else "")
                + ".")
-    st.dataframe(check.diff, hide_index=True, width="stretch")
+    st.dataframe(fill_empty(check.diff), hide_index=True, width="stretch")
     ui.download_button(check.diff, f"dry_run_diff_{kind}", "dl_diff")
 
     material, year = ctx.selection.material, ctx.selection.year
@@ -195,7 +202,12 @@ def publish(check: uploads.UploadCheck, name: str, note: str, detail: dict) -> N
             st.error(escape_markdown(str(exc), 1000))  # a database message may quote uploaded values
             return
         status.update(label=f"Published dataset version {new_version}", state="complete")
-    st.success(f"Published version {new_version}. The dashboards follow it unless a link pins another version.")
+    # The header, the versions table and the sidebar were drawn before this publish: run again so they show the
+    # new version, with the notice kept for that run, and clear the uploader (the file is published).
+    st.session_state["_published_notice"] = (f"Published version {new_version}. The dashboards follow it unless a link "
+                                              "pins another version.")
+    st.session_state["_upload_round"] = st.session_state.get("_upload_round", 0) + 1
+    st.rerun()
 
 
 if ctx.may("rollback") and not store.replica:

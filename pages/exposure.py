@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, exposure
+from decision_tools import charts, exposure, labels
 from decision_tools.indicators import aggregate_scope_note
 from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.uncertainty import quantity_frame
@@ -20,7 +20,11 @@ data = ui.exposure_data(version)
 products = ui.reference_table(version, "products").set_index("product")
 sectors = products["sector"].to_dict()
 
+country_names = labels.country_names(data.countries)
+stage_names = dict(exposure.STAGE_NAMES)
+material_names = {s: f"{n} ({s})" for s, n in zip(materials_table["symbol"], materials_table["name"])}
 st.title(f"Supply chain exposure · {escape_markdown(sel.city)} · {sel.year}")
+ui.how_to_read("exposure")
 all_crms = st.toggle("All critical raw materials together (by mass)", key="all_crms", bind="query-params",
                      help="Off: the material picked in the sidebar. On: every material on the list, its demand summed in kg "
                           f"(kg of demand per country add up by mass). {aggregate_scope_note(materials_table)}")
@@ -37,11 +41,11 @@ with left:
     ui.altair(charts.criticality_chart(data.eu, set(materials)), "criticality")
 with right:
     row = data.materials.loc[sel.material]
-    st.metric(f"{material_name}: EU supply risk", f"{row['supply_risk']:.1f}", help="European Commission, CRM study 2023 (transcribed)")
-    st.metric("Economic importance", f"{row['economic_importance']:.1f}")
+    st.metric(f"{material_name}: EU supply risk", f"{row['supply_risk']:.1f}", help="European Commission, CRM study 2023 (transcribed)." + ui.glossary_help("supply-risk"))
+    st.metric("Economic importance", f"{row['economic_importance']:.1f}", help=ui.glossary_help("economic-importance").strip())
     flags = [f for f, on in (("critical (2023)", row["critical_2023"]), ("strategic (CRMA 2024)", row["strategic_2024"])) if on]
     st.caption(f"{', '.join(flags) or 'not on the EU critical list'}; bottleneck: {row['bottleneck_stage']}; "
-               f"confidence {row['confidence']} (transcribed). Sources: {row['source_id'].replace(';', ', ')}.")
+               f"confidence {row['confidence']} (transcribed). {ui.sources_line(row['source_id'], version)}.")
     if sel.material in data.by_products.index:
         st.warning(f"{material_name} is produced mostly as a by-product of {data.by_products.at[sel.material, 'host_metals']} "
                    "(Nassar et al. 2015): its supply cannot follow its own price.", icon="⚠️")
@@ -59,12 +63,14 @@ else:
         names = data.countries["name"].to_dict()
         share_rows += [{"stage": stage, "country": names.get(c, "rest of world (unspecified)"), "share": float(v)} for c, v in shares.items()]
     ui.altair(charts.supplier_chart(pd.DataFrame(share_rows)), "suppliers")
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "largest_share": st.column_config.NumberColumn(format="percent")})
+    ui.table(table, "dl_concentration", f"concentration_{sel.material}", {
+        "stage": "Stage", "largest_supplier": "Largest supplier", "largest_share": "Largest share (%)",
+        "hhi_listed": "HHI of the listed shares", "hhi_published": "HHI published", "governance_weighted_hhi": "Governance-weighted HHI",
+        "geopolrisk_score": "GeoPolRisk-style score", "above_65_percent": "Above 65 %", "bottleneck": "EU bottleneck stage"},
+        names={"stage": stage_names, "largest_supplier": country_names})
     st.caption("HHI of the listed shares counts the unspecified rest of the world as many small suppliers (a lower bound); the "
                "published HHI covers every producing country. Governance-weighted HHI: share² x governance (0..10, here 10 x "
                "political stability). The CRMA asks that no single third country supply more than 65 %.")
-    ui.download_button(table, f"concentration_{sel.material}", "dl_concentration")
 
     recomputed = exposure.recompute_supply_risk(data, sel.material)
     if recomputed:
@@ -101,12 +107,15 @@ city_exposure = exposure.city_exposure(data, demand, sectors, None if stage_choi
 by_country = city_exposure.groupby("country_iso3", as_index=False)["kg"].sum()
 mapped = by_country.merge(data.countries[["name", "lat", "lon", "wgi_pv_norm"]].rename(columns={"wgi_pv_norm": "stability"}),
                           left_on="country_iso3", right_index=True)
-st.pydeck_chart(charts.world_exposure_map(mapped), height=420, key="world_map")
+city_place = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
+st.pydeck_chart(charts.world_exposure_map(mapped, (sel.city, float(city_place["lat"]), float(city_place["lon"]))), height=420,
+                key="world_map")
 unspecified = float(by_country.loc[by_country["country_iso3"] == exposure.REST_OF_WORLD, "kg"].sum())
 stages_used = ", ".join(f"{exposure.STAGE_NAMES.get(stage, stage)} for {', '.join(sorted(group['material'].unique()))}"
                         for stage, group in city_exposure.dropna(subset=["stage"]).groupby("stage"))
 st.caption(f"Material in new products entering {escape_markdown(sel.city)} in {sel.year}, split by the supplying countries' shares at "
-           f"one stage: {stages_used or 'no stage with data'}. Circle area: kg; colour: political stability (green stable, red unstable). "
+           f"one stage: {stages_used or 'no stage with data'}. Circle area: kg; colour: political stability (green stable, red unstable); "
+           f"supplying countries are shaded in the same colour, and the ringed dot is {escape_markdown(sel.city)}. "
            f"{format_mass(unspecified)} per year comes from countries not listed (rest of the world). Confidence: illustrative "
            "(city demand) and medium to low (shares).")
 named = by_country.assign(name=by_country["country_iso3"].map(data.countries["name"]).fillna("rest of world (unspecified)"))
@@ -114,18 +123,18 @@ named = named.assign(share=named["kg"] / named["kg"].sum()).sort_values("kg", as
 left, right = st.columns(2)
 with left:
     st.markdown("**By supplying country**")
-    st.dataframe(named[["name", "country_iso3", "kg", "share"]], hide_index=True, width="stretch",
-                 column_config={"share": st.column_config.NumberColumn(format="percent"), "kg": ui.KG_COLUMN})
-    ui.download_button(named, f"exposure_by_country_{sel.city}_{sel.year}", "dl_by_country")
+    ui.table(named, "dl_by_country", f"exposure_by_country_{sel.city}_{sel.year}",
+             {"name": "Country", "kg": "Demand ({unit} per year)", "share": "Share of the demand (%)"})
 with right:
     st.markdown("**By product and sector**")
     by_product = (city_exposure.groupby(["sector", "product", "material"], as_index=False)
                   .agg(kg=("kg", "sum"), geopolrisk_score=("geopolrisk_score", "first"), by_product=("by_product", "first")))
     by_product["product"] = by_product["product"].map(products["name"])
-    st.dataframe(by_product.sort_values("kg", ascending=False), hide_index=True, width="stretch", column_config={"kg": ui.KG_COLUMN})
-    ui.download_button(by_product, f"exposure_by_product_{sel.city}_{sel.year}", "dl_by_product")
+    ui.table(by_product.sort_values("kg", ascending=False), "dl_by_product", f"exposure_by_product_{sel.city}_{sel.year}",
+             {"product": "Product", "sector": "Sector", "material": "Material", "kg": "Demand ({unit} per year)",
+              "geopolrisk_score": "GeoPolRisk-style score", "by_product": "By-product"}, names={"material": material_names})
 st.caption("GeoPolRisk-style score = HHI x the share-weighted political instability of the suppliers (Gemechu et al. 2015); "
-           "by_product marks metals mined as by-products of other metals.")
+           "By-product marks metals mined as by-products of other metals.")
 
 st.subheader("What if a country restricts exports?")
 controls = ui.reference_table(version, "export_controls")
@@ -140,13 +149,14 @@ with st.container(border=True):
     if preset is None:
         country = a.selectbox("Country", country_codes, index=country_codes.index("CHN"), key="disrupt_country",
                               format_func=lambda iso: f"{data.countries['name'].get(iso, iso)} ({iso})")
-        chosen = b.multiselect("Materials", modelled, default=modelled[:1], key="disrupt_materials")
+        chosen = b.multiselect("Materials", modelled, default=modelled[:1], key="disrupt_materials",
+                               format_func=lambda m: material_names.get(m, m))
     else:
         country = preset.country_iso3
         listed = [m for m in preset.materials.split(";")]
         chosen = [m for m in listed if m in modelled]
         a.markdown(f"**Country:** {data.countries['name'].get(country, country)}")
-        b.markdown(f"**Materials:** {', '.join(chosen) or 'none modelled for this scope'}")
+        b.markdown(f"**Materials:** {', '.join(material_names.get(m, m) for m in chosen) or 'none modelled for this scope'}")
         not_modelled = [m for m in listed if m not in modelled]
         if not_modelled:
             st.caption(f"Not modelled for {scope} in {escape_markdown(sel.city)}: {', '.join(not_modelled)}. Confidence of the measure: {preset.confidence}.")
@@ -190,28 +200,30 @@ if chosen:
     st.markdown(escape_markdown(" ".join(sentences), 2000))
     with st.expander("Shortfall at each stage", expanded=True):
         stage_table = stages.assign(stage=stages["stage"].map(lambda v: exposure.STAGE_NAMES.get(v, v)))
-        st.dataframe(stage_table, hide_index=True, width="stretch", column_config={
-            "country_share": st.column_config.NumberColumn(f"{country_name}'s share", format="percent"),
-            "demand_kg": ui.KG_COLUMN, "shortfall_kg": ui.KG_COLUMN,
-            "binding": st.column_config.CheckboxColumn("binding stage")})
+        ui.table(stage_table, "dl_shortfall_stages", f"shortfall_by_stage_{country}_{sel.city}_{sel.year}", {
+            "material": "Material", "stage": "Stage", "country_share": f"{country_name}'s share of world supply (%)",
+            "demand_kg": "Demand over the disruption", "shortfall_kg": "Shortfall", "binding": "Binding stage"},
+            names={"material": material_names})
         st.caption("Shortfall at a stage = the city's demand over the disruption x the country's share of world supply at that stage "
                    "x the cut. Stages are in series and the same kilogram may pass the country at both, so the material's "
                    "shortfall is the largest stage figure, not their sum. Other suppliers are assumed not to make up the loss.")
-        ui.download_button(stage_table, f"shortfall_by_stage_{country}_{sel.city}_{sel.year}", "dl_shortfall_stages")
     if total > 0:
         left, right = st.columns(2)
         with left:
             shown = baseline_shortfall.assign(product=baseline_shortfall["product"].map(products["name"]))
             ui.altair(charts.shortfall_chart(shown), "shortfall_chart")
-            st.dataframe(shown, hide_index=True, width="stretch", column_config={"shortfall_kg": ui.KG_COLUMN})
-            ui.download_button(shown, f"shortfall_{country}_{sel.city}_{sel.year}", "dl_shortfall")
+            ui.table(shown, "dl_shortfall", f"shortfall_{country}_{sel.city}_{sel.year}", {
+                "product": "Product", "year": ("Year", "text"), "sector": "Sector", "material": "Material", "stage": "Stage",
+                "country_share": f"{country_name}'s share (%)", "shortfall_kg": "Shortfall",
+                **{f"shortfall_{stage}_kg": f"Shortfall at {exposure.STAGE_NAMES[stage].split(' (')[0]}" for stage in exposure.STAGES}},
+                names={"material": material_names, "stage": stage_names})
         with right:
             coverage = pd.concat(coverage_rows, ignore_index=True)
             st.markdown("**How much the city's own secondary supply could cover**")
-            st.dataframe(coverage, hide_index=True, width="stretch", column_config={
-                "covered_share": st.column_config.ProgressColumn("covered", format="percent", min_value=0, max_value=1),
-                "shortfall_kg": ui.KG_COLUMN, "secondary_supply_kg": ui.KG_COLUMN})
-            ui.download_button(coverage, f"coverage_{country}_{sel.city}_{sel.year}", "dl_coverage")
+            ui.table(coverage, "dl_coverage", f"coverage_{country}_{sel.city}_{sel.year}", {
+                "run": "Run", "year": ("Year", "text"), "material": "Material", "shortfall_kg": "Shortfall",
+                "secondary_supply_kg": "City's secondary supply", "covered_share": "Covered (%)"},
+                names={"material": material_names})
             st.caption("Covered = the city's secondary supply of the material in that year / the shortfall, at most 100 %: what the "
                        "urban mine could replace if its recovered material stayed in the region.")
 else:
@@ -223,7 +235,8 @@ if chosen:
 
 st.subheader("Critical Raw Materials Act: no more than 65 % from one country")
 checks = exposure.single_country_checks(data)
-st.dataframe(checks, hide_index=True, width="stretch", column_config={"largest_share": st.column_config.ProgressColumn(
-    "largest single-country share", format="percent", min_value=0, max_value=1)})
+ui.table(checks, "dl_checks", f"crma_checks_v{version}", {
+    "material": "Material", "stage": "Stage", "largest_supplier": "Largest supplier",
+    "largest_share": "Largest single-country share (%)", "above_65_percent": "Above 65 %"},
+    names={"material": material_names, "stage": stage_names, "largest_supplier": country_names})
 st.caption("World supply shares stand in for the EU's consumption mix that the benchmark refers to.")
-ui.download_button(checks, f"crma_checks_v{version}", "dl_checks")

@@ -1,6 +1,7 @@
 """Symbiosis and hub: organisations' offers and needs, CRM-aware matchmaking with an explainable
 score, recorded matches, the challenge market for student assignments, and hub events."""
 
+import dataclasses
 import datetime as dt
 
 import pandas as pd
@@ -18,8 +19,39 @@ orgs = tables["organisations"]
 # The organisations this account acts for (its own; all for an admin): the store's rule, read once per run.
 my_orgs = store.owned_organisations(ctx.actor).set_index("org_id")["name"]
 st.title("Symbiosis and hub")
+ui.how_to_read("hub")
 st.caption("Demo organisations, offers and needs are fictitious. Material content of a stream is estimated from its waste code "
            "through the product composition data (illustrative).")
+
+
+def mark_seen(challenge_id: str) -> None:
+    """The button's callback: the store marks only this account's own notices."""
+    try:
+        store.mark_notices_seen(ctx.actor, challenge_id)
+    except PermissionError as exc:
+        st.session_state["_hub_notice_error"] = str(exc)
+
+
+# New interest in the challenges this account posted (the store returns only the account's own notices).
+notices = store.interest_notices(ctx.actor) if ctx.may("read_notices") else pd.DataFrame()
+if "_hub_notice_error" in st.session_state:
+    st.error(escape_markdown(st.session_state.pop("_hub_notice_error"), 300))
+if not notices.empty:
+    if st.session_state.get("_hub_notices_toasted") != len(notices):  # once per new count, not on every rerun
+        st.session_state["_hub_notices_toasted"] = len(notices)
+        st.toast(f"{len(notices)} new expression{'s' if len(notices) > 1 else ''} of interest in your challenges", icon=":material/mark_email_unread:")
+    with st.container(border=True, key="hub_notices"):
+        for challenge_id, group in notices.groupby("challenge_id", sort=False):
+            count = len(group)
+            st.markdown(f":material/mark_email_unread: **{count} new expression{'s' if count > 1 else ''} of interest in "
+                        f"‘{escape_markdown(group['title'].iloc[0], 80)}’**")
+            who = group[["username", "created_at"]].rename(columns={"username": "Who", "created_at": "When (UTC)"})
+            st.dataframe(who, hide_index=True, width="stretch")
+            row = st.container(horizontal=True, gap="small")
+            with row:
+                st.button("Mark as seen", key=f"seen_{challenge_id}", on_click=mark_seen, args=(challenge_id,),
+                          icon=":material/done_all:")
+                ui.download_button(who, f"interest_{challenge_id}", f"dl_interest_{challenge_id}")
 
 all_materials = st.toggle("All materials", value=True, key="hub_all", bind="query-params")
 candidates = symbiosis.match_candidates(tables, sel.city, None if all_materials else sel.material)
@@ -34,14 +66,15 @@ if len(arcs):  # an offer that hides its location is drawn from its city centre
     arcs["label"] = ": " + arcs["material"] + " " + arcs["exchanged_kg"].map(format_mass) + " per year"
     arcs["name"] = arcs["from_org"] + " → " + arcs["to_org"]
 shown_orgs = orgs.assign(short=orgs["name"].str.replace("Fictitious: ", "", regex=False), label="")
-ui.pydeck(charts.symbiosis_map(shown_orgs, arcs), "hub_map")
+hub_city = tables["cities"].set_index("city").loc[sel.city]
+ui.pydeck(charts.symbiosis_map(shown_orgs, arcs, (sel.city, float(hub_city["lat"]), float(hub_city["lon"]))), "hub_map")
 
 st.subheader(f"Ranked matches involving {escape_markdown(sel.city)}")
 if candidates.empty:
     st.info(f"No compatible offer and need involve {escape_markdown(sel.city)}{'' if all_materials else ' for ' + sel.material}.")
 else:
     table = candidates[["material", "from_org", "to_org", "stream", "exchanged_kg", "distance_km", "transport_eur_per_year",
-                        "value_eur_per_year", "quantity_fit", "distance", "value", "score", "offer_id", "need_id"]].round(4)
+                        "value_eur_per_year", "quantity_fit", "distance", "value", "score"]].round(4)
     st.dataframe(table, hide_index=True, width="stretch", column_config={"score": st.column_config.ProgressColumn(
         "score", min_value=0, max_value=1, format="%.3f")})
     ui.download_button(table, f"matches_{sel.city}", "dl_matches")
@@ -74,8 +107,9 @@ else:
 recorded = store.matches()
 if not recorded.empty:
     st.markdown("**Recorded matches**")
-    st.dataframe(recorded, hide_index=True, width="stretch")
-    ui.download_button(recorded, "recorded_matches", "dl_recorded")
+    named = symbiosis.named_matches(recorded, tables["offers"], tables["needs"], orgs)
+    st.dataframe(named, hide_index=True, width="stretch")
+    ui.download_button(named, "recorded_matches", "dl_recorded")
     active = recorded[recorded["status"] == "active"].merge(candidates[["offer_id", "need_id", "material", "from_city"]],
                                                             on=["offer_id", "need_id"])
     active = active[(active["material"] == sel.material) & (active["from_city"] == sel.city)]
@@ -88,53 +122,134 @@ if not recorded.empty:
 left, right = st.columns(2)
 with left:
     st.markdown("**Offers** (quantities binned where the owner asked)")
-    st.dataframe(public_offers.drop(columns=["hide_quantity", "hide_location"]), hide_index=True, width="stretch")
-    ui.download_button(public_offers, "offers", "dl_offers")
+    shown_offers = symbiosis.with_organisation_names(public_offers.drop(columns=["offer_id", "hide_quantity", "hide_location"]), orgs)
+    st.dataframe(shown_offers, hide_index=True, width="stretch")
+    ui.download_button(shown_offers, "offers", "dl_offers")
 with right:
     st.markdown("**Needs**")
-    st.dataframe(tables["needs"], hide_index=True, width="stretch")
-    ui.download_button(tables["needs"], "needs", "dl_needs")
+    shown_needs = symbiosis.with_organisation_names(tables["needs"].drop(columns=["need_id"]), orgs)
+    st.dataframe(shown_needs, hide_index=True, width="stretch")
+    ui.download_button(shown_needs, "needs", "dl_needs")
 
 # Offers are published on top of the latest version (never the one a link pins), so nothing published
 # since is reverted; the store refuses if another version lands between this check and the publish.
 latest_tables = ui.input_tables(ctx.latest_version_id)
+# What the offer form shows when empty. The form's widgets take their values from here (never value=), so that a
+# callback can empty the form: the browser shows a value set in the session state, not a deleted key.
+OFFER_EMPTY = {"offer_description": "", "offer_kg": 1000.0, "offer_availability": "continuous", "offer_hide_quantity": False,
+               "offer_hide_location": False}
+
+
+def empty_form(state, empty: dict) -> None:
+    """Put a form's widgets back to their empty values (after a successful post)."""
+    for key, value in empty.items():
+        state[key] = value
+
+
+def follow_new_version(new_version: int) -> None:
+    """After a publish: a context that followed the latest version follows the new one. In a browser app.py
+    runs after this callback and says the same; a run of this page alone (an AppTest rerun) needs it here."""
+    shown = st.session_state.get("context")
+    if shown is not None and shown.version_id == shown.latest_version_id:
+        st.session_state["context"] = dataclasses.replace(shown, version_id=new_version, latest_version_id=new_version)
+
+
+def publish_offer(base_tables: dict, base_version: int, org_names: dict) -> None:
+    """The offer form's callback: it runs before the page is drawn, so the tables above show the new offer in
+    this very run. A published offer empties the form; a refused one keeps what was typed."""
+    state = st.session_state
+    org_id = state["offer_org"]
+    row = pd.DataFrame([{"offer_id": f"off_{org_id}_{len(base_tables['offers']) + 1}", "org_id": org_id,
+                         "description": state["offer_description"], "stream_code": state["offer_stream"],
+                         "kg_per_year": state["offer_kg"], "availability": state["offer_availability"],
+                         "hide_quantity": state["offer_hide_quantity"], "hide_location": state["offer_hide_location"],
+                         "source_id": "PROJECT_ASSUMPTION", "confidence": "low"}])
+    check = uploads.check_upload("offers", row.to_csv(index=False).encode(), "offer.csv", base_tables)
+    uploads.check_ownership(check, "offers", base_tables, ctx.username, list(ctx.roles))  # on the server
+    if not check.report.ok:
+        state["_hub_offer_message"] = ("error", escape_markdown("; ".join(check.report.problems), 1000), None)
+        return
+    try:
+        new_version = store.publish(check.tables, f"Offer from {org_names[org_id]}", state["offer_description"], ctx.actor,
+                                    detail={"kind": "offers", "org_id": org_id}, action="offer_stream",
+                                    base_version=base_version)
+    except storage.AlreadyPublished as exc:
+        state["_hub_offer_message"] = ("info", escape_markdown(str(exc), 1000), None)
+        return
+    except (storage.PublishError, PermissionError) as exc:
+        state["_hub_offer_message"] = ("error", escape_markdown(str(exc), 1000), None)
+        return
+    state["_hub_offer_message"] = ("success", f"Published as dataset version {new_version}.", new_version)
+    empty_form(state, OFFER_EMPTY)
+    follow_new_version(new_version)
+
+
 if ctx.may("offer_stream") and len(my_orgs) and store.replica:
     st.info(f"Offering a stream publishes a new dataset version. {storage.REPLICA_NOTE}")
 elif ctx.may("offer_stream") and len(my_orgs):
+    for key, value in OFFER_EMPTY.items():
+        st.session_state.setdefault(key, value)
     with st.form("new_offer"):
         st.markdown("**Offer a stream from your organisation** (publishes a new dataset version)")
-        org_id = st.selectbox("Organisation", list(my_orgs.index), format_func=lambda o: my_orgs[o])
+        st.selectbox("Organisation", list(my_orgs.index), format_func=lambda o: my_orgs[o], key="offer_org")
         streams = latest_tables["ewc_crosswalk"].set_index("stream_code")["description"]
-        stream = st.selectbox("Stream", list(streams.index), format_func=lambda c: f"{c}: {streams[c]}")
-        description = st.text_input("Description", max_chars=200)
-        kg = st.number_input("kg per year", min_value=0.0, value=1000.0, step=100.0)
-        availability = st.text_input("Availability", max_chars=80, value="continuous")
-        hide_quantity = st.checkbox("Show the quantity only as a range in public")
-        hide_location = st.checkbox("Hide the exact location in public")
-        if st.form_submit_button("Publish the offer"):
-            row = pd.DataFrame([{"offer_id": f"off_{org_id}_{len(latest_tables['offers']) + 1}", "org_id": org_id,
-                                 "description": description, "stream_code": stream, "kg_per_year": kg,
-                                 "availability": availability, "hide_quantity": hide_quantity, "hide_location": hide_location,
-                                 "source_id": "PROJECT_ASSUMPTION", "confidence": "low"}])
-            check = uploads.check_upload("offers", row.to_csv(index=False).encode(), "offer.csv", latest_tables)
-            uploads.check_ownership(check, "offers", latest_tables, ctx.username, list(ctx.roles))  # on the server
-            if not check.report.ok:
-                st.error(escape_markdown("; ".join(check.report.problems), 1000))
-            else:
-                try:
-                    new_version = store.publish(check.tables, f"Offer from {my_orgs[org_id]}", description, ctx.actor,
-                                                detail={"kind": "offers", "org_id": org_id}, action="offer_stream",
-                                                base_version=ctx.shown_latest_version_id)
-                    st.success(f"Published as dataset version {new_version}.")
-                except storage.AlreadyPublished as exc:
-                    st.info(str(exc))
-                except (storage.PublishError, PermissionError) as exc:
-                    st.error(escape_markdown(str(exc), 1000))
+        st.selectbox("Stream", list(streams.index), format_func=lambda c: f"{c}: {streams[c]}", key="offer_stream")
+        st.text_input("Description", max_chars=200, key="offer_description")
+        st.number_input("kg per year", min_value=0.0, step=100.0, key="offer_kg")
+        st.text_input("Availability", max_chars=80, key="offer_availability")
+        st.checkbox("Show the quantity only as a range in public", key="offer_hide_quantity")
+        st.checkbox("Hide the exact location in public", key="offer_hide_location")
+        # The form was drawn on the latest version of this run: the publish is refused if another lands meanwhile.
+        st.form_submit_button("Publish the offer", on_click=publish_offer,
+                              args=(latest_tables, ctx.latest_version_id, my_orgs.to_dict()))
+    if "_hub_offer_message" in st.session_state:
+        kind, text, new_version = st.session_state.pop("_hub_offer_message")
+        if new_version is not None and new_version != ctx.version_id:
+            text += f" This link shows dataset version {ctx.version_id}; choose “latest” in the sidebar to see the offer above."
+        getattr(st, kind)(text)
 
 st.subheader("Challenge market")
 DISCIPLINES = ["mechanical engineering", "energy technology", "chemistry", "sustainability", "business and management",
                "computer science", "industrial design"]
 KINDS = ["course assignment", "graduation project", "thesis"]
+CHALLENGE_EMPTY = {"challenge_title": "", "challenge_description": "", "challenge_disciplines": [], "challenge_material": "",
+                   "challenge_view": "", "challenge_deadline": dt.date.today() + dt.timedelta(days=90)}
+
+
+def post_challenge() -> None:
+    """The challenge form's callback: it runs before the page is drawn, so the market below lists the new
+    challenge in this very run. A posted challenge empties the form; a refused one keeps what was typed."""
+    state = st.session_state
+    try:  # the store checks the role and the organisation's owner again, now
+        store.post_challenge(state["challenge_title"], state["challenge_description"], state["challenge_org"],
+                             state["challenge_disciplines"], state["challenge_kind"], state["challenge_material"] or None,
+                             state["challenge_view"] or None, state["challenge_deadline"], ctx.actor)
+    except (ValueError, PermissionError) as exc:
+        state["_hub_challenge_message"] = ("error", escape_markdown(str(exc), 300))
+        return
+    state["_hub_challenge_message"] = ("success", f"Posted “{escape_markdown(state['challenge_title'], 80)}”.")
+    empty_form(state, CHALLENGE_EMPTY)
+    for key in ("prefill_title", "prefill_material"):  # a link that prefilled the form has done its work
+        if key in st.query_params:
+            del st.query_params[key]
+
+
+def register_interest(challenge_titles: dict) -> None:
+    """The interest form's callback: registers before the market is drawn, so its count includes it."""
+    state = st.session_state
+    challenge_id = state["interest_pick"]
+    try:
+        store.register_interest(challenge_id, ctx.actor)  # checks the role again, now
+    except storage.AlreadyRegistered as exc:
+        state["_hub_interest_message"] = ("info", escape_markdown(str(exc), 300))
+    except (ValueError, PermissionError) as exc:
+        state["_hub_interest_message"] = ("error", escape_markdown(str(exc), 300))
+    else:
+        title = escape_markdown(challenge_titles.get(challenge_id, ""), 80)
+        text = f"Your interest is registered in “{title}”; the partner who posted it will see your name."
+        state["_hub_interest_message"] = ("success", text)
+
+
 challenges = store.challenges()
 a, b, c = st.columns(3)
 disciplines = a.multiselect("Disciplines", DISCIPLINES, key="hub_disciplines")
@@ -151,15 +266,13 @@ st.dataframe(shown.drop(columns=["posted_at"]), hide_index=True, width="stretch"
 ui.download_button(shown, "challenges", "dl_challenges")
 
 if ctx.may("register_interest") and not shown.empty:
+    titles = shown.set_index("challenge_id")["title"].to_dict()
     with st.form("interest"):
-        pick = st.selectbox("Challenge", list(shown["challenge_id"]),
-                            format_func=lambda cid: shown.set_index("challenge_id").at[cid, "title"])
-        if st.form_submit_button("Register my interest"):
-            try:
-                store.register_interest(pick, ctx.actor)  # checks the role again, now
-                st.success("Your interest is registered; the partner who posted it will see your name.")
-            except (ValueError, PermissionError) as exc:
-                st.error(str(exc))
+        st.selectbox("Challenge", list(titles), format_func=lambda cid: titles[cid], key="interest_pick")
+        st.form_submit_button("Register my interest", on_click=register_interest, args=(titles,))
+    if "_hub_interest_message" in st.session_state:
+        kind, text = st.session_state.pop("_hub_interest_message")
+        getattr(st, kind)(text)
 elif ctx.username is None:
     st.caption("Students sign in to register interest; partners sign in to post challenges.")
 
@@ -181,49 +294,76 @@ if ctx.may("post_challenge") or ctx.may("update_challenge"):
 if ctx.may("post_challenge") and my_orgs.empty:
     st.caption("Challenges are posted in the name of an organisation you own; ask an admin to link yours to your account.")
 elif ctx.may("post_challenge"):
+    symbols = [""] + list(tables["materials"]["symbol"])
+    prefill = st.query_params.get("prefill_material", "")
+    # A link from another page may prefill the title and the material: once per link, so what is typed after stays.
+    prefill_title = st.query_params.get("prefill_title", "")[:80]
+    if (prefill_title or prefill) and st.session_state.get("_hub_prefilled") != (prefill_title, prefill):
+        st.session_state["_hub_prefilled"] = (prefill_title, prefill)
+        st.session_state["challenge_title"] = prefill_title
+        st.session_state["challenge_material"] = prefill if prefill in symbols else ""
+    for key, value in CHALLENGE_EMPTY.items():
+        st.session_state.setdefault(key, value)
     with st.form("post_challenge"):
         st.markdown("**Post a challenge**")
-        title = st.text_input("Title", value=st.query_params.get("prefill_title", ""), max_chars=80)
-        description = st.text_area("Description", max_chars=2000)
-        org_id = st.selectbox("For your organisation", list(my_orgs.index), format_func=lambda o: my_orgs[o])
-        chosen = st.multiselect("Disciplines", DISCIPLINES)
-        kind = st.selectbox("Type", KINDS)
-        symbols = [""] + list(tables["materials"]["symbol"])
-        prefill = st.query_params.get("prefill_material", "")
-        material = st.selectbox("Related material", symbols, index=symbols.index(prefill) if prefill in symbols else 0)
-        view_id = st.text_input("Linked saved view (id, optional)", max_chars=8)
-        deadline = st.date_input("Deadline", value=dt.date.today() + dt.timedelta(days=90))
-        if st.form_submit_button("Post the challenge"):
-            try:  # the store checks the role and the organisation's owner again, now
-                store.post_challenge(title, description, org_id, chosen, kind, material or None, view_id or None,
-                                     deadline, ctx.actor)
-                st.session_state["_hub_posted"] = title
-                st.rerun()  # the market above lists it at once
-            except (ValueError, PermissionError) as exc:
-                st.error(escape_markdown(str(exc), 300))
-if "_hub_posted" in st.session_state:
-    st.success(f"Posted “{escape_markdown(st.session_state.pop('_hub_posted'), 80)}”.")
+        st.text_input("Title", max_chars=80, key="challenge_title")
+        st.text_area("Description", max_chars=2000, key="challenge_description")
+        st.selectbox("For your organisation", list(my_orgs.index), format_func=lambda o: my_orgs[o], key="challenge_org")
+        st.multiselect("Disciplines", DISCIPLINES, key="challenge_disciplines")
+        st.selectbox("Type", KINDS, key="challenge_kind")
+        st.selectbox("Related material", symbols, key="challenge_material")
+        st.text_input("Linked saved view (id, optional)", max_chars=8, key="challenge_view")
+        st.date_input("Deadline", key="challenge_deadline")
+        st.form_submit_button("Post the challenge", on_click=post_challenge)
+if "_hub_challenge_message" in st.session_state:
+    kind, text = st.session_state.pop("_hub_challenge_message")
+    getattr(st, kind)(text)
 
 st.subheader("Hub events")
 events = store.events()
-st.dataframe(events, hide_index=True, width="stretch")
-ui.download_button(events, "hub_events", "dl_events")
+sessions = store.sessions()
+challenge_titles = challenges.set_index("challenge_id")["title"]
+session_titles = sessions.set_index("session_id")["title"]
+# Titles, not ids: a link to a challenge or session that is gone keeps its id.
+shown_events = events.drop(columns=["event_id"]).assign(
+    challenge_id=[challenge_titles.get(i, i) if pd.notna(i) else None for i in events["challenge_id"]],
+    session_id=[session_titles.get(i, i) if pd.notna(i) else None for i in events["session_id"]],
+).rename(columns={"challenge_id": "challenge", "session_id": "discussion session"})
+st.dataframe(shown_events, hide_index=True, width="stretch")
+ui.download_button(shown_events, "hub_events", "dl_events")
+
+EVENT_EMPTY = {"event_title": "", "event_date": dt.date.today() + dt.timedelta(days=30), "event_place": "",
+               "event_challenge": "", "event_session": ""}
+
+
+def add_event() -> None:
+    """The event form's callback: it runs before the page is drawn, so the events above list the new one in
+    this very run. An added event empties the form; a refused one keeps what was typed."""
+    state = st.session_state
+    try:  # checks the role again, now
+        store.add_event(state["event_title"], state["event_kind"], state["event_date"], state["event_place"],
+                        state["event_challenge"] or None, state["event_session"] or None, ctx.actor)
+    except (ValueError, PermissionError) as exc:
+        state["_hub_event_message"] = ("error", escape_markdown(str(exc), 300))
+        return
+    state["_hub_event_message"] = ("success", f"Added “{escape_markdown(state['event_title'], 80)}”.")
+    empty_form(state, EVENT_EMPTY)
+
 
 if ctx.may("add_event"):
+    for key, value in EVENT_EMPTY.items():
+        st.session_state.setdefault(key, value)
     with st.form("add_event"):
         st.markdown("**Add an event**")
-        title = st.text_input("Title", max_chars=80, key="event_title")
-        kind = st.selectbox("Kind", list(store.EVENT_KINDS))
-        event_date = st.date_input("Date", value=dt.date.today() + dt.timedelta(days=30))
-        place = st.text_input("Place", max_chars=80)
-        challenge = st.selectbox("Linked challenge", [""] + list(challenges["challenge_id"]),
-                                 format_func=lambda cid: challenges.set_index("challenge_id").at[cid, "title"] if cid else "(none)")
-        sessions = store.sessions()
-        session = st.selectbox("Linked discussion session", [""] + list(sessions["session_id"]),
-                               format_func=lambda sid: sessions.set_index("session_id").at[sid, "title"] if sid else "(none)")
-        if st.form_submit_button("Add the event"):
-            try:  # checks the role again, now
-                store.add_event(title, kind, event_date, place, challenge or None, session or None, ctx.actor)
-                st.rerun()
-            except (ValueError, PermissionError) as exc:
-                st.error(escape_markdown(str(exc), 300))
+        st.text_input("Title", max_chars=80, key="event_title")
+        st.selectbox("Kind", list(store.EVENT_KINDS), key="event_kind")
+        st.date_input("Date", key="event_date")
+        st.text_input("Place", max_chars=80, key="event_place")
+        st.selectbox("Linked challenge", [""] + list(challenge_titles.index), key="event_challenge",
+                     format_func=lambda cid: challenge_titles[cid] if cid else "(none)")
+        st.selectbox("Linked discussion session", [""] + list(session_titles.index), key="event_session",
+                     format_func=lambda sid: session_titles[sid] if sid else "(none)")
+        st.form_submit_button("Add the event", on_click=add_event)
+    if "_hub_event_message" in st.session_state:
+        kind, text = st.session_state.pop("_hub_event_message")
+        getattr(st, kind)(text)

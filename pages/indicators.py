@@ -15,6 +15,7 @@ from decision_tools.hotspots import districts_share_inputs, hotspot_district, re
 from decision_tools.indicators import (INDICATORS, WEIGHTINGS, circular_material_use_rate, collection_rate,
                                       eol_recycling_rate, mass_weighted_mean, pair_weights, secondary_supply_share,
                                       weighted_kg)
+from decision_tools.labels import short_indicator_label
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
@@ -28,6 +29,7 @@ materials = critical if all_crms else (sel.material,)
 weighting_label = WEIGHTINGS[weighting][0]
 scope = f"all critical raw materials, rates weighted {weighting_label}" if all_crms else f"{material_name} ({sel.material})"
 st.title(f"Circularity indicators · {escape_markdown(sel.city)} · {sel.year}")
+ui.how_to_read("indicators")
 st.caption(f"For {scope}. The big number is the central model run (the same number as on the Overview and Policy "
            f"pages); beside it, the 5-95 % range of {uncertainty.DEFAULT_SAMPLES:,} Monte Carlo draws of every input within "
            "the spread of its confidence label.")
@@ -73,26 +75,28 @@ for row_start in range(0, len(keys), 5):
         confidence = "medium" if key == "recycled_content" else sim.confidence[stage]
         sources = "EC_CRM_2023" if key == "recycled_content" else provenance.at[source_metric[stage], "source_ids"]
         with column:
+            card_label = short_indicator_label(key, indicator.label)
             if pd.isna(band["central"]):
-                st.metric(indicator.label, "n/a", help=f"{indicator.definition}. Undefined: nothing reaches this step yet.")
+                st.metric(card_label, "n/a", help=f"**{indicator.label}**: {indicator.definition}. Undefined: nothing reaches this step yet.")
                 st.caption(indicator.explanation)
                 continue
             weighed = "" if not all_crms else " · by mass (kg)" if indicator.unit == "kg_per_inhabitant" else f" · {weighting_label}"
-            st.metric(indicator.label, shown(indicator.unit, band["central"]), help=f"{indicator.definition} ({indicator.source})")
+            st.metric(card_label, shown(indicator.unit, band["central"]),
+                      help=f"**{indicator.label}**: {indicator.definition} ({indicator.source}).{ui.glossary_help(key)}")
             st.caption(f"**5-95 %: {shown(indicator.unit, band['p05'])} to {shown(indicator.unit, band['p95'])}**{weighed} · "
                        f"confidence **{confidence}**{' · downscaled' if downscaled and key != 'recycled_content' else ''}  \n"
                        f"{indicator.explanation}")
             card_sources.add(sources)
-st.caption("Sources of these indicators: " + ", ".join(sorted({s for group in card_sources for s in group.split(";")}))
+st.caption("Sources of these indicators: "
+           + ui.sources_line(";".join(sorted({s for group in card_sources for s in group.split(";")})), version).removeprefix("Sources: ")
            + (". Downscaled: some ownership figures are national or EU figures scaled to the city (the Overview says which)."
-              if downscaled else ".")
-           + " Full citations on the Methods and sources page.")
+              if downscaled else "."))
 st.caption(f"What the ranges leave out: {uncertainty.STRUCTURAL_NOTE}")
 
 st.subheader("Where the material goes")
 chain = ui.chain(version, sel.city, sel.year, list(materials))
-ui.plotly(charts.sankey_figure(chain, f"{'All critical raw materials, by mass,' if all_crms else scope} in {sel.city}, "
-                                      f"{sel.year} (kg per year)"), "sankey")
+ui.chain_view(chain, f"{'All critical raw materials, by mass,' if all_crms else scope} in {sel.city}, {sel.year} (kg per year)",
+              "sankey", f"chain_{sel.city}_{'all_crms' if all_crms else sel.material}_{sel.year}")
 
 st.subheader("Over time, with uncertainty")
 bands = uncertainty.quantity_bands(sim)
@@ -150,9 +154,8 @@ if mci_table.empty:
     st.write("No product has reached end of life yet, so the MCI is not defined.")
 else:
     ui.altair(charts.mci_chart(mci_table), "mci_chart")
-    st.dataframe(mci_table.rename(columns={"name": "product", "central": "central run", "p05": "5 %", "p95": "95 %"}),
-                 hide_index=True, width="stretch")
-    ui.download_button(mci_table, f"mci_{sel.city}_{sel.year}", "dl_mci")
+    ui.table(mci_table, "dl_mci", f"mci_{sel.city}_{sel.year}", {
+        "name": "Product", "central": ("MCI, central run", "number"), "p05": ("MCI, 5 %", "number"), "p95": ("MCI, 95 %", "number")})
     weighted_by = ("material in new products" if weights is None
                    else f"material in new products, {weighting_label} (materials within a product)")
     st.caption("Recycled feedstock = the EU end-of-life recycling input rate of each material; collection and recovery from the "
@@ -166,21 +169,25 @@ by_district = ui.metric_table(version, sel.city, list(materials), sel.year, ("di
 pivot = by_district.pivot_table(index="district", columns="metric", values="kg", dropna=False).fillna(0.0)
 if (districts["city"] == sel.city).any():
     places = districts[districts["city"] == sel.city].rename(columns={"district": "name"}).set_index("name")
-    note = "District populations and centroids are approximate (low confidence); the model splits the city by population share."
+    note = ("District populations and centroids are approximate (low confidence); the model splits the city by population share. "
+            "District boundaries are not shipped (no boundary file with a findable source could be bundled for use offline), "
+            "so districts are points.")
 else:
     places = pd.DataFrame({"lat": [city_row["lat"]], "lon": [city_row["lon"]], "population": [city_row["population"]]},
                           index=pd.Index([sel.city], name="name"))
     pivot.index = [sel.city]
     note = f"No district data for {escape_markdown(sel.city)} yet: the city is shown as one point. A researcher can upload districts."
 places = places.assign(stock_kg=pivot["in_use_stock"] + pivot["hibernating_stock"], eol_kg=pivot["end_of_life"]).reset_index()
-st.pydeck_chart(charts.district_map(places, (float(city_row["lat"]), float(city_row["lon"]))), height=430, key="district_map")
-st.caption("Circle area: urban-mine stock (in use + hibernating). Colour: end of life per inhabitant, from blue (low) to red (high); "
+st.pydeck_chart(charts.district_map(places, (float(city_row["lat"]), float(city_row["lon"])), sel.city), height=430, key="district_map")
+st.caption("Ringed dot: the city centre. Circle area: urban-mine stock (in use + hibernating). "
+           "Colour: end of life per inhabitant, from blue (low) to red (high); "
            f"one colour when the districts differ by less than {charts.DISTRICT_COLOUR_MIN_DIFFERENCE:.0%}. "
-           + note)
+           + note + " Country outlines: Natural Earth 2018 (1:110m), coarse at city scale.")
 district_table = places[["name", "population", "stock_kg", "eol_kg"]].rename(columns={
     "name": "district", "stock_kg": "urban-mine stock (kg)", "eol_kg": "end of life (kg per year)"}).round(3)
-st.dataframe(district_table, hide_index=True, width="stretch", column_config=ui.kg_columns(district_table))
-ui.download_button(district_table, f"districts_{sel.city}_{sel.year}", "dl_districts")
+ui.table(district_table, "dl_districts", f"districts_{sel.city}_{sel.year}", {
+    "district": "District", "population": ("Population", "integer"), "urban-mine stock (kg)": "Urban-mine stock ({unit})",
+    "end of life (kg per year)": "End of life ({unit} per year)"})
 # A hotspot only where a district's end of life per inhabitant stands out by more than its uncertainty.
 eol_band = bands[(bands["metric"] == "end_of_life") & (bands["year"] == sel.year)]
 hotspot = hotspot_district(
@@ -215,9 +222,9 @@ ui.altair(charts.comparison_chart(comparison.assign(highlight=comparison["city"]
                                         f"{'All critical raw materials (by mass)' if all_crms else scope}: {compare_column}"),
           "compare_chart")
 share_columns = ["collection rate", "end-of-life recycling rate", "secondary-supply share", "circular material use rate"]
-st.dataframe(comparison.round(4), hide_index=True, width="stretch", column_config={
-    **{c: st.column_config.NumberColumn(format="percent") for c in share_columns},
-    **{c: st.column_config.NumberColumn(format="localized") for c in comparison.columns if "(g per" in c}})
+ui.table(comparison, "dl_compare", f"city_comparison_{sel.year}", {
+    "city": "City", **{c: (c[:1].upper() + c[1:], "number") for c in comparison.columns if "(g per" in c},
+    **{c: (f"{c[:1].upper() + c[1:]} (%)", "share") for c in share_columns}})
 st.caption(("" if not all_crms else f"Masses per inhabitant are summed in kg (by mass); the four rates weigh the materials "
             f"{weighting_label}. ")
            + "Central model values (no uncertainty draws), so all cities are computed alike. Cities differ where their "
@@ -225,4 +232,4 @@ st.caption(("" if not all_crms else f"Masses per inhabitant are summed in kg (by
            "in each city and national survey figures on old phones. Cities of one country share its national figures, and "
            "smartphones, laptops, drives and LED lamps use EU assumptions everywhere (data/README.md says which figure "
            "each city rests on).")
-ui.download_button(comparison, f"city_comparison_{sel.year}", "dl_compare")
+

@@ -8,7 +8,7 @@ import streamlit as st
 
 import ui
 import decision_tools
-from decision_tools import storage, validation
+from decision_tools import glossary, storage, validation
 from decision_tools.provenance import CONFIDENCE_LABELS, CONFIDENCE_MEANING, factor_range_text
 
 ctx = ui.context()
@@ -17,6 +17,18 @@ st.markdown(
     "Every number in the dashboard comes from the formulas below and the sources listed at the end, each "
     f"with a confidence label. You are looking at dataset version {ctx.version_id}."
 )
+ui.how_to_read("methods")
+
+# One heading per term with its own anchor, so that /methods#hibernating-stock opens at the term; every
+# glossary link on the other pages points here.
+st.header("Glossary", anchor="glossary")
+st.markdown("Jump to: " + " · ".join(f"[{term.name}](#{term.anchor})" for term in glossary.TERMS.values()))
+for term in glossary.TERMS.values():
+    st.subheader(term.name, anchor=term.anchor)
+    st.markdown(term.definition)
+    where = [f"Methods: {term.methods}" if term.methods else "", f"Source: {term.source}" if term.source else ""]
+    if any(where):
+        st.caption(" · ".join(w for w in where if w))
 
 methods_text = (Path(decision_tools.__file__).parent / "methods.md").read_text(encoding="utf-8")
 st.markdown(methods_text, unsafe_allow_html=False)
@@ -30,7 +42,7 @@ labels = pd.DataFrame({
 st.dataframe(labels, hide_index=True, width="stretch")
 ui.download_button(labels, "confidence_labels", "dl_labels")
 
-st.subheader("Sources")
+st.subheader("Sources", anchor="sources")  # ui.METHODS_SOURCES_LINK points here
 sources = ui.sources(ctx.version_id)
 shown = sources.rename(columns={
     "source_id": "id", "confidence_labels": "confidence of citing rows", "used_in": "used in tables",

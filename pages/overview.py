@@ -1,11 +1,12 @@
-"""Overview: the city's picture for one material and year: headline numbers with their provenance,
-the chain as a Sankey, where the material is lost, and stocks and flows over time."""
+"""Overview: the city's picture for one material and year: headline numbers with their provenance, what
+to do first (the largest losses and the levers that avoid most of them per euro), the chain as a Sankey
+(a list of steps on a phone), where the material is lost, and stocks and flows over time."""
 
 import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts
+from decision_tools import charts, priorities
 from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.system import PROCESS_LABELS
 from decision_tools.provenance import weakest
@@ -18,9 +19,14 @@ city = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
 product_names = dict(ui.reference_table(version, "products")[["product", "name"]].itertuples(index=False))
 
 st.title(f"{escape_markdown(sel.city)} · {material['name']} ({sel.material}) · {sel.year}")
-st.download_button("City briefing (printable HTML)", lambda: ui.briefing(version, sel.city, sel.year, sel.material),
-                   file_name=f"briefing_{sel.city}_{sel.material}_{sel.year}_v{version}.html", mime="text/html",
-                   icon=":material/description:", on_click="ignore", key="briefing")
+ui.how_to_read("overview")
+briefing_row = st.container(horizontal=True, gap="small")  # the briefing's two formats side by side
+briefing_row.download_button("City briefing (printable HTML)", lambda: ui.briefing(version, sel.city, sel.year, sel.material),
+                             file_name=f"briefing_{sel.city}_{sel.material}_{sel.year}_v{version}.html", mime="text/html",
+                             icon=":material/description:", on_click="ignore", key="briefing")
+briefing_row.download_button("City briefing (PDF)", lambda: ui.briefing_pdf(version, sel.city, sel.year, sel.material),
+                             file_name=f"briefing_{sel.city}_{sel.material}_{sel.year}_v{version}.pdf",
+                             mime="application/pdf", icon=":material/picture_as_pdf:", on_click="ignore", key="briefing_pdf")
 flags = [label for label, on in (("critical (EU 2023)", material["critical_2023"]), ("strategic (CRMA 2024)", material["strategic_2024"])) if on]
 st.caption(
     f"{int(city['population']):,} inhabitants, {int(city['households']):,} households ({city['confidence']}: {escape_markdown(city['note'], 300)}). "
@@ -43,8 +49,10 @@ if sum(abs(f.kg) for f in figures.values()) == 0:
 def show_metric(column, key: str) -> None:
     figure = figures[key]
     per_year = "" if key.endswith("_stock") else "/yr"
+    # The Sankey's node "Hibernating at home" is this year's flow through the drawers; the card is their stock.
+    label = f"{PROCESS_LABELS['hibernation']} (stock)" if key == "hibernating_stock" else figure.label
     with column:
-        st.metric(figure.label, format_mass(figure.kg) + per_year, help=METRICS[key][1])
+        st.metric(label, format_mass(figure.kg) + per_year, help=METRICS[key][1] + ui.glossary_help(key))
         st.caption(ui.provenance_caption(figure.confidence, figure.source_ids, figure.downscaled))
 
 
@@ -81,10 +89,30 @@ if any(f.downscaled for f in figures.values()):
         st.dataframe(geographies, hide_index=True, width="stretch")
         ui.download_button(geographies, f"ownership_sources_{sel.city}", "dl_ownership_sources")
 
+st.subheader("What to do first")
+try:
+    engine = ui.scenario_engine(version, sel.city, (sel.material,))
+except ValueError:
+    engine = None
+if engine is not None:
+    lever_year = priorities.effect_year(engine.levers, sel.year)
+    ranking = ui.loss_ranking(version, sel.city, sel.material, lever_year)
+    route_rows = ui.metric_table(version, sel.city, sel.material, sel.year, ("route", "product"))
+    discarded_kg = figures["end_of_life"].kg if "end_of_life" in figures else 0.0
+    top_losses = priorities.largest_losses(route_rows[route_rows["metric"] == "lost"], discarded_kg)
+    link_params = {"city": sel.city, "material": sel.material,
+                   "version": version if version != ctx.latest_version_id else None}
+    advice = priorities.do_first(top_losses, priorities.best_levers(ranking, top_losses, engine.levers), product_names,
+                                 discarded_kg, material["name"].lower(), sel.year, lever_year, link_params)
+    st.markdown("\n".join(f"- {sentence}" for sentence in advice.sentences))
+    st.caption("Each lever alone at its maximum (the Policy page's leverage ranking), central model run; effect = kg of "
+               "losses per year avoided, per 1,000 EUR of its yearly cost at full roll-out. Costs and most lever effects are "
+               "illustrative: for comparing options, not for budgets. A link opens the Policy page with that lever set.")
+
 st.subheader("Where the material goes")
 chain = ui.chain(version, sel.city, sel.year, sel.material)
-ui.plotly(
-    charts.sankey_figure(chain, f"{material['name']} flows in {sel.city}, {sel.year} (kg per year)"), "sankey")
+ui.chain_view(chain, f"{material['name']} flows in {sel.city}, {sel.year} (kg per year)", "sankey",
+              f"chain_{sel.city}_{sel.material}_{sel.year}")
 
 losses = ui.metric_table(version, sel.city, sel.material, sel.year, ("route", "product"))
 losses = losses[(losses["metric"] == "lost") & (losses["kg"] > 0)].sort_values("kg", ascending=False)

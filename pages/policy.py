@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts
-from decision_tools.formatting import escape_markdown, format_mass, format_share
+from decision_tools import charts, labels
+from decision_tools.formatting import difference_direction, escape_markdown, format_difference, format_mass, format_share
 from decision_tools.indicators import WEIGHTINGS
 from decision_tools.scenarios import INDICATOR_LABELS, NO_EFFECT, OBJECTIVES
 
@@ -18,6 +18,7 @@ material_name = materials_table.set_index("symbol").at[sel.material, "name"]
 critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
 
 st.title(f"Policy intervention points · {escape_markdown(sel.city)} · {sel.year}")
+ui.how_to_read("policy")
 all_crms, weighting = ui.aggregate_controls("every material on that list together; rates weigh the materials as "
                                              "chosen below, masses are summed in kg.")
 materials = critical if all_crms else (sel.material,)
@@ -99,10 +100,13 @@ with left:
     unit = "share" if objective_unit == "share" else objective_unit
     ui.altair(charts.scenario_chart(series, objective_label, unit, sel.year), "scenario_chart")
 with right:
-    change = scenario_values[objective] - baseline_values[objective]
-    delta = (f"{change * 100:+.1f} points" if objective_unit == "share" else
-             f"{'+' if change >= 0 else '-'}{format_mass(abs(change))}/yr" if objective.endswith("_kg") else f"{change:+,.4g}")
-    st.metric(f"{objective_label}, {sel.year}", shown(objective, scenario_values[objective]), delta=delta,
+    # "10.8 points below the baseline", never a bare "+10.8 points"; green when the change is the better way.
+    kind = "share" if objective_unit == "share" else "mass" if objective.endswith("_kg") else "number"
+    arrow = difference_direction(scenario_values[objective], baseline_values[objective], kind)
+    st.metric(f"{objective_label}, {sel.year}", shown(objective, scenario_values[objective]),
+              delta=format_difference(scenario_values[objective], baseline_values[objective], kind, "the baseline")
+              + (" per year" if kind == "mass" and arrow != "off" else ""),
+              delta_arrow=arrow, delta_color="gray" if arrow == "off" else "green" if arrow == "up" else "red",
               help=f"Baseline: {shown(objective, baseline_values[objective])}")
     st.metric("Yearly cost at full roll-out", f"{run.cost_eur_per_year:,.0f} EUR",
               help="Sum of the levers' illustrative costs, linear in each lever's level.")
@@ -112,7 +116,7 @@ if all_crms and weighting != "mass":
     st.caption(f"The rates of this page, the lever ranking and the portfolio included, weigh the materials {weighting_label} "
                "(quantities in kg are by mass).")
 comparison = pd.DataFrame({
-    "indicator": [INDICATOR_LABELS.get(k, k.replace("_kg", "").replace("_", " ") + " (kg)") for k in scenario_values],
+    "indicator": [INDICATOR_LABELS.get(k, k.removesuffix("_kg").replace("_", " ").capitalize()) for k in scenario_values],
     "key": list(scenario_values),
     "baseline": list(baseline_values.values()),
     "scenario": list(scenario_values.values()),
@@ -150,7 +154,7 @@ if not saved.empty:
             except ValueError as exc:  # a lever renamed or narrowed since the scenario was saved
                 st.warning(f"“{escape_markdown(scenario_name, 80)}” cannot run on this dataset version: {escape_markdown(exc, 300)}")
         side = pd.DataFrame({name: {k: shown(k, v) for k, v in values.items()} for name, values in columns.items()})
-        side.index = [INDICATOR_LABELS.get(k, k.replace("_kg", "").replace("_", " ") + " (kg)") for k in side.index]
+        side.index = [INDICATOR_LABELS.get(k, k.removesuffix("_kg").replace("_", " ").capitalize()) for k in side.index]
         st.dataframe(side, width="stretch")
         ui.download_button(side.reset_index(names="indicator"), f"scenarios_{sel.city}_{sel.year}", "dl_side")
         st.caption("Saved scenarios are run for the city, year and materials picked now.")
@@ -166,8 +170,18 @@ with left:
 with right:
     ui.altair(charts.tornado_chart(ranking.dropna(subset=["effect_per_1000_eur"]), "effect_per_1000_eur",
                                          "change per 1,000 EUR of yearly cost"), "tornado_per_eur")
-st.dataframe(ranking, hide_index=True, width="stretch")
-ui.download_button(ranking, f"leverage_{objective}_{sel.city}_{sel.year}", "dl_ranking")
+# The effect in the objective's unit: shares in percentage points, masses in one unit per column.
+effect_scale = 100.0 if objective_unit == "share" else 1.0
+effect_unit = "percentage points" if objective_unit == "share" else objective_unit
+effect_kind = "mass" if objective.endswith("_kg") else "number"
+effect_header = "Change ({unit} per year)" if effect_kind == "mass" else f"Change ({effect_unit})"
+per_eur = (("Change per 1,000 EUR ({unit} per year)", "mass") if effect_kind == "mass"
+           else (f"Change per 1,000 EUR ({effect_unit})", "number"))  # the same unit as the change beside it
+ranking_columns = {"lever": "Lever", "competence": "City's competence", "effect": (effect_header, effect_kind), "verdict": "Verdict",
+                   "cost_eur_per_year": ("Cost (EUR per year)", "number"), "effect_per_1000_eur": per_eur}
+ui.table(ranking.assign(effect=ranking["effect"] * effect_scale, effect_per_1000_eur=ranking["effect_per_1000_eur"] * effect_scale),
+         "dl_ranking", f"leverage_{objective}_{sel.city}_{sel.year}", ranking_columns,
+         names={"competence": groups}, download=ranking)
 idle = ranking[ranking["verdict"] == NO_EFFECT]
 if not idle.empty:
     st.caption(f"No effect on this indicator for {scope} in {sel.year} (changes below rounding count as none): "
@@ -181,8 +195,14 @@ with st.status("Measuring every level of every lever…", expanded=False) as sta
     portfolio = engine.portfolio(objective, sel.year, float(budget), progress=bar.progress)
     status.update(label=f"Portfolio for {float(budget):,.0f} EUR per year: {len(portfolio.choices)} lever(s) chosen", state="complete")
 st.markdown(escape_markdown(portfolio.explanation(), 4000))
-st.dataframe(portfolio.choices, hide_index=True, width="stretch")
-ui.download_button(portfolio.choices, f"portfolio_{objective}_{sel.city}_{sel.year}", "dl_portfolio")
+choices = portfolio.choices
+ui.table(choices.assign(effect_alone=choices["effect_alone"] * effect_scale,
+                        effect_per_1000_eur=choices["effect_per_1000_eur"] * effect_scale),
+         "dl_portfolio", f"portfolio_{objective}_{sel.city}_{sel.year}",
+         {"lever": "Lever", "level": ("Level", "number"), "effect_alone": (effect_header.replace("Change", "Change alone"), effect_kind),
+          "cost_eur_per_year": ("Cost (EUR per year)", "number"),
+          "effect_per_1000_eur": per_eur},
+         download=choices)
 
 
 def apply_portfolio() -> None:
@@ -203,17 +223,30 @@ with left:
     ui.altair(charts.value_creation_chart(models, "value_retained_eur_per_year", "material value kept or recovered (EUR per year)"), "vc_value")
 with right:
     ui.altair(charts.value_creation_chart(models, "demand_avoided_kg", "material demand avoided against linear use (kg per year)"), "vc_demand")
-st.dataframe(models, hide_index=True, width="stretch", column_config={
-    "mci": st.column_config.NumberColumn("MCI", format="%.3f"),
-    "value_retained_eur_per_year": st.column_config.NumberColumn("value retained (EUR/yr)", format="localized"),
-})
+ui.table(models, "dl_models", f"value_creation_{product_names[product_name]}_{sel.city}_{sel.year}", {
+    "business model": "Business model", "demand_kg": "Demand ({unit} per year)", "secondary_supply_kg": "Secondary supply ({unit} per year)",
+    "demand_avoided_kg": "Demand avoided ({unit} per year)", "mci": ("MCI", "number"),
+    "value_retained_eur_per_year": ("Value retained (EUR per year)", "number"), "description": "What changes",
+    "confidence": "Confidence"})
 prices = ui.reference_table(version, "material_prices")
 st.caption(f"For {scope} in the product “{escape_markdown(product_name)}” in {escape_markdown(sel.city)}, {sel.year}; each model applies to this product alone from "
            "2026, ramping up over three years. Value = (demand avoided + secondary supply) x a 2024 price per kg "
            f"(confidence {', '.join(sorted(set(prices['confidence'])))}; sources on the Methods page). Confidence: illustrative.")
-ui.download_button(models, f"value_creation_{product_names[product_name]}_{sel.city}_{sel.year}", "dl_models")
 
 st.subheader("What each lever means and who acts")
 catalogue = ui.reference_table(version, "levers")
-st.dataframe(catalogue, hide_index=True, width="stretch")
-ui.download_button(catalogue, f"levers_v{version}", "dl_levers")
+product_labels = ui.reference_table(version, "products").set_index("product")["name"].to_dict()
+material_labels = dict(zip(materials_table["symbol"], materials_table["name"]))
+sources_table = ui.sources(version)
+readable_catalogue = catalogue.assign(
+    products=catalogue["products"].map(lambda ids: ", ".join(product_labels.get(p, p) for p in str(ids).split(";") if p)),
+    materials=catalogue["materials"].map(lambda ids: "all" if ids == "all" else ", ".join(material_labels.get(m, m) for m in str(ids).split(";") if m)),
+    sources=catalogue["source_id"].map(lambda ids: labels.short_citations(ids, sources_table)))
+ui.table(readable_catalogue, "dl_levers", f"levers_v{version}", {
+    "name": "Lever", "description": "What it does", "competence": "Who decides", "who_acts": "Who acts", "products": "Products",
+    "materials": "Materials", "unit": "Unit", "minimum": ("Minimum", "number"), "default": ("Default", "number"),
+    "maximum": ("Maximum", "number"), "start_year": ("From", "text"), "ramp_years": ("Years to full effect", "integer"),
+    "cost_eur_per_inhabitant_at_max": ("Cost at maximum (EUR per inhabitant per year)", "number"),
+    "cost_confidence": "Cost confidence", "confidence": "Confidence", "sources": "Sources"},
+    names={"competence": groups}, download=catalogue)
+st.caption(f"Full citations of the sources: [Methods and sources]({ui.METHODS_SOURCES_LINK}).")

@@ -7,17 +7,20 @@ import json
 import streamlit as st
 
 import ui
-from decision_tools import exports, storage
+from decision_tools import charts, exports, storage
 from decision_tools.formatting import escape_markdown, format_mass
+from decision_tools.views import Selection, resolve_selection
 
 ctx = ui.context()
 store = ui.store()
 st.title("Discussion sessions")
+ui.how_to_read("sessions")
 if created := st.session_state.pop("_session_created", None):
     st.success(f"Created. Share its link with the participants: {ui.app_url('sessions', session=created)}")
 
 FOLLOW_POLL_S = 2  # how often a participant following the presenter checks the presenter's step
 HEADLINE_KEYS = ("in_use_stock", "hibernating_stock", "end_of_life", "secondary_supply")
+STEP_FLOW_KEYS = ("new_products", "end_of_life", "separately_collected", "secondary_supply")  # a step's chart over time
 
 # Choices made in an earlier run land before the widgets they set are drawn (Streamlit refuses later changes).
 if "_select_session" in st.session_state:
@@ -27,19 +30,75 @@ if "_follow_to" in st.session_state:
     st.session_state["step"] = st.session_state.pop("_follow_to")
 
 
-def view_figures(state: dict, version: int) -> dict | None:
-    """A saved view's headline numbers (storage.Figure by key) on its own dataset version, or None for a view
-    without a full selection (its link opens it)."""
+def view_selection(state: dict, version: int) -> Selection | None:
+    """The city, year and material a saved view shows on its own dataset version: a setting the view leaves out
+    is the constant default, as when its link opens (views.py). None if the version cannot be read."""
     try:
-        return ui.headline(version, str(state["city"]), int(state["year"]), str(state["material"]))
-    except (KeyError, ValueError, TypeError):
+        cities = list(ui.reference_table(version, "cities")["city"])
+        symbols = list(ui.reference_table(version, "materials")["symbol"])
+        return resolve_selection(state, cities, symbols, ui.year_range(version))[0]
+    except (storage.StoreError, KeyError, ValueError, TypeError):
         return None
 
 
-def step_figures(items) -> dict[int, dict]:
-    """Every step's headline numbers, for the export."""
-    found = {int(item.position): view_figures(json.loads(item.state), int(item.dataset_version)) for item in items.itertuples()}
-    return {position: figures for position, figures in found.items() if figures}
+def material_name(version: int, symbol: str) -> str:
+    names = ui.reference_table(version, "materials").set_index("symbol")["name"]
+    return str(names.get(symbol, symbol))
+
+
+def flows_chart(selection: Selection, version: int):
+    """The view's material along the chain over the years (Altair, a rule at the view's year): the Indicators and
+    Policy pages' time series, on the view's own version. Built from the cached per-version query."""
+    series = ui.metric_table(version, selection.city, selection.material, None, ("year",))
+    return charts.timeseries_chart(series, STEP_FLOW_KEYS, f"{material_name(version, selection.material)} in "
+                                   f"{selection.city}: yearly flows (the line marks {selection.year})", selection.year,
+                                   per_year=True).configure_legend(labelLimit=0)  # whole quantity names
+
+
+def step_chart(page: str | None, selection: Selection, version: int, key: str) -> None:
+    """Draw the main chart of the view's page for the view: the Overview's chain (Plotly Sankey) for an Overview
+    view, the flows over time for the others."""
+    if (page or "overview") == "overview":
+        chain = ui.chain(version, selection.city, selection.year, selection.material)
+        ui.chain_view(chain, f"{material_name(version, selection.material)} flows in {selection.city}, "
+                             f"{selection.year} (kg per year)", key)
+    else:
+        ui.altair(flows_chart(selection, version), key)
+
+
+def step_views(items) -> dict[int, tuple[dict, object]]:
+    """Every step's headline numbers and chart (Altair, for the export), by position; steps without a view are left out."""
+    found = {}
+    for item in items.itertuples():
+        version = int(item.dataset_version)
+        selection = view_selection(json.loads(item.state), version)
+        if selection is not None:
+            found[int(item.position)] = (ui.headline(version, selection.city, selection.year, selection.material),
+                                         flows_chart(selection, version).properties(width=640))
+    return found
+
+
+def export_session(session: dict, session_id: str, items) -> bytes:
+    views = step_views(items)
+    return exports.session_html(session, store.comments(session_id, per_page=storage.MAX_LIST_ROWS), ui.app_url(),
+                                {position: figures for position, (figures, _) in views.items()},
+                                {position: chart for position, (_, chart) in views.items()})
+
+
+def keep_in_address_bar(session_id: str, step: int) -> None:
+    """Show the session and step in the address bar (also the defaults: a copied address reopens this step)."""
+    wanted = {"session": session_id, "step": str(int(step))}
+    if any(st.query_params.get(key) != value for key, value in wanted.items()):
+        st.query_params.update(wanted)
+
+
+def asked_step(count: int) -> int | None:
+    """The step the address asks for, if it is one of the session's ``count`` steps."""
+    try:
+        step = int(str(st.query_params.get("step", "")).strip())
+    except ValueError:
+        return None
+    return step if 1 <= step <= count else None
 
 
 sessions = store.sessions()
@@ -52,7 +111,13 @@ else:
     raw = st.query_params.get("session")
     if raw is not None and raw not in ids:
         st.warning(f"The link's session '{escape_markdown(raw, 20)}' does not exist; pick one below.", icon="⚠️")
-    session_id = st.selectbox("Session", ids, key="session", bind="query-params", format_func=labels.get)
+    # The address bar is kept by hand (keep_in_address_bar), not bound: a bound widget drops its default value from it.
+    if "session" not in st.session_state and raw in ids:  # opened from a link or a copied address
+        st.session_state["session"] = raw
+    if st.session_state.get("session") not in ids:
+        st.session_state.pop("session", None)
+    session_id = st.selectbox("Session", ids, key="session", format_func=labels.get,
+                              on_change=lambda: st.session_state.update(step=1))  # another session starts at its step 1
     session = store.get_session(session_id)
     items = session["items"]
     st.subheader(escape_markdown(session["title"], 80))
@@ -71,14 +136,20 @@ else:
                  and st.toggle(f"Follow the presenter ({escape_markdown(presented['presenter'], 40)})", value=True, key="follow"))
     if following and "step" not in st.session_state:  # a participant who just arrived starts on the presenter's step
         st.session_state["step"] = int(presented["position"])
-    step = st.number_input("Step", min_value=1, max_value=max(1, len(items)), value=1, step=1, key="step", bind="query-params")
+    elif "step" not in st.session_state and asked_step(len(items)):
+        st.session_state["step"] = asked_step(len(items))
+    if int(st.session_state.get("step", 1)) > len(items):
+        st.session_state["step"] = 1
+    # The step and its buttons on one row: in a room the step's chart should fit on the screen below them.
+    picker, left, right, _ = st.columns([3, 1, 1, 3], vertical_alignment="bottom")
+    step = picker.number_input(f"Step (of {len(items)})", min_value=1, max_value=max(1, len(items)), step=1, key="step")
+    keep_in_address_bar(session_id, int(step))
     if presenting and (presented is None or int(presented["position"]) != int(step)):
         store.present_step(session_id, int(step), ctx.actor)  # checks the role again, now
 
     def move(delta: int) -> None:
         st.session_state["step"] = min(max(1, int(st.session_state.get("step", 1)) + delta), len(items))
 
-    left, right, _ = st.columns([1, 1, 6])
     left.button("Previous", on_click=move, args=(-1,), disabled=step <= 1, key="previous")
     right.button("Next", on_click=move, args=(1,), disabled=step >= len(items), key="next")
 
@@ -101,12 +172,14 @@ else:
             st.text(item["note"])  # user text: shown as text, never as markup
         state = json.loads(item["state"]) if isinstance(item["state"], str) else dict(item["state"])
         version = int(item["dataset_version"])
-        figures = view_figures(state, version)
-        if figures:
-            st.caption(f"{escape_markdown(str(state['city']), 60)} · {escape_markdown(str(state['material']), 10)} · "
-                       f"{int(state['year'])}, dataset version {version} (pinned: later data do not change this step)")
+        selection = view_selection(state, version)
+        if selection is not None:
+            figures = ui.headline(version, selection.city, selection.year, selection.material)
+            st.caption(f"{escape_markdown(selection.city, 60)} · {escape_markdown(material_name(version, selection.material), 40)} · "
+                       f"{selection.year}, dataset version {version} (pinned: later data do not change this step)")
             for column, key in zip(st.columns(len(HEADLINE_KEYS)), HEADLINE_KEYS):
                 column.metric(figures[key].label, format_mass(figures[key].kg) + ("" if key.endswith("_stock") else "/yr"))
+            step_chart(item["page"], selection, version, f"session_{session_id}_step_{int(step)}")
         st.link_button("Open this view", ui.app_url("", view=item["view_id"]), icon=":material/open_in_new:")
         st.caption(f"Pinned to dataset version {version}; page {escape_markdown(item['page'] or 'overview')}.")
 
@@ -135,9 +208,8 @@ else:
                     st.error(str(exc))
     else:
         st.caption("Sign in to comment.")
-    st.download_button("Export the session (HTML)",
-                       lambda: exports.session_html(session, store.comments(session_id, per_page=storage.MAX_LIST_ROWS), ui.app_url(),
-                                                    step_figures(items)),
+    st.download_button("Export the session (HTML, with each step's numbers and chart)",
+                       lambda: export_session(session, session_id, items),
                        file_name=f"session_{session_id}.html", mime="text/html", icon=":material/description:",
                        on_click="ignore", key="export_session")
     ui.download_button(store.comments(session_id, per_page=storage.MAX_LIST_ROWS), f"session_{session_id}_comments", "dl_comments")

@@ -147,3 +147,29 @@ def test_a_checked_file_is_not_checked_again_when_another_widget_moves(app, monk
     at.session_state["upload_percent_shares"] = True
     at.run()
     assert len(calls) == 2
+
+
+def test_after_a_publish_the_header_shows_the_new_version_in_the_same_run(app, monkeypatch):
+    # The header (and the sidebar) are drawn before the publish button runs: the page runs again after a publish,
+    # so the visitor never reads "the latest is 1" right under "Published version 2".
+    at = _dry_run(app, monkeypatch)
+    assert any("the latest is 1" in c.value for c in at.caption)
+    next(t for t in at.text_input if t.label == "Name of the new version").input("Ghent phone survey")
+    next(b for b in at.button if b.label == "Publish as a new version").click().run()
+    assert not at.exception, at.exception
+    assert any("Published version 2" in s.value for s in at.success)
+    assert any("The dashboards show version 2; the latest is 2" in c.value for c in at.caption), [c.value for c in at.caption][:3]
+    versions = next(df.value for df in at.dataframe if "version_id" in df.value.columns)
+    assert 2 in versions["version_id"].tolist()
+
+
+def test_the_dry_run_tables_show_a_dash_not_none_in_empty_cells(app, monkeypatch):
+    # Reading the numbers (issue 16): the values as read and the diff showed a grey "None" in empty text cells.
+    at = _dry_run(app, monkeypatch)
+    frames = [df.value for df in at.dataframe]
+    parsed = next(f for f in frames if "file_row" in f.columns)
+    diff = next(f for f in frames if {"change", "key", "before", "after"} <= set(f.columns))
+    for frame in (parsed, diff):
+        cells = [v for c in frame.columns for v in frame[c]]
+        assert not [v for v in cells if v is None or (isinstance(v, float) and v != v) or str(v) in {"None", "nan", "<NA>"}]
+    assert "—" in set(diff["before"])  # an added row had nothing before

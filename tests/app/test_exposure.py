@@ -11,6 +11,25 @@ def open_page(app, user=None, **params):
     return open_app_page(app, "pages/exposure.py", user, **params)
 
 
+# Tables are shown as people read them (issue 16): headers with units, one mass unit per column, 3 significant
+# digits. These helpers read the numbers back in kg from the shown text.
+_UNIT_KG = {"kt": 1e6, "t": 1e3, "kg": 1.0, "g": 1e-3, "mg": 1e-6}
+
+
+def _kg(frame, prefix):
+    """The column whose header starts with ``prefix`` and names a mass unit, in kg."""
+    import re
+
+    column = next(c for c in frame.columns if c.startswith(prefix + " (") and re.search(r"\((k?t|kg|m?g)\b", c))
+    unit = re.search(r"\((k?t|kg|m?g)\b", column).group(1)
+    return frame[column].map(lambda text: float(text.replace(",", "")) * _UNIT_KG[unit])
+
+
+def _shortfall_by_product(at):
+    return next(df.value for df in at.dataframe if "Product" in df.value.columns
+                and any(c.startswith("Shortfall (") for c in df.value.columns))
+
+
 def test_renders_with_every_chart(app):
     at = open_page(app, city="Ghent", year="2030", material="Co")
     assert not at.exception
@@ -26,9 +45,9 @@ def test_renders_with_every_chart(app):
 def test_half_of_chinese_gallium_gives_a_shortfall_by_product(app, small_db):
     at = open_page(app, city="Ghent", year="2030", material="Ga", preset="Custom", cut="0.5", duration="1")
     assert not at.exception
-    shortfall = next(df.value for df in at.dataframe if "shortfall_kg" in df.value.columns and "product" in df.value.columns)
-    assert set(shortfall["product"]) == {"Smartphone", "LED lamp"}
-    assert (shortfall["shortfall_kg"] > 0).all()
+    shortfall = _shortfall_by_product(at)
+    assert set(shortfall["Product"]) == {"Smartphone", "LED lamp"}
+    assert (_kg(shortfall, "Shortfall") > 0).all()
     assert any("by-product" in w.value for w in at.warning)
 
 
@@ -43,7 +62,8 @@ def test_a_preset_from_the_export_control_timeline(app):
 
 
 def _stage_table(at):
-    return next(df.value for df in at.dataframe if "binding" in df.value.columns)
+    table = next(df.value for df in at.dataframe if "Binding stage" in df.value.columns)
+    return table.assign(stage=table["Stage"], binding=table["Binding stage"] == "yes", shortfall_kg=_kg(table, "Shortfall"))
 
 
 def test_half_of_chinese_cobalt_binds_at_refining(app):
@@ -56,8 +76,9 @@ def test_half_of_chinese_cobalt_binds_at_refining(app):
     assert refining["shortfall_kg"] > stages.loc["mining (extraction)", "shortfall_kg"]
     assert any("refining \\(processing\\) binds" in m.value for m in at.markdown)
     assert not any("supplies none" in m.value or "no listed share" in m.value for m in at.markdown)
-    shortfall = next(df.value for df in at.dataframe if "shortfall_kg" in df.value.columns and "product" in df.value.columns)
-    assert shortfall["shortfall_kg"].sum() == pytest.approx(refining["shortfall_kg"])  # the material's shortfall: its binding stage
+    shortfall = _shortfall_by_product(at)
+    # the material's shortfall: its binding stage (both shown to 3 significant digits)
+    assert _kg(shortfall, "Shortfall").sum() == pytest.approx(refining["shortfall_kg"], rel=0.01)
 
 
 def _cut_by(app, material, country):
@@ -92,5 +113,31 @@ def test_exposure_split_at_the_refining_stage(app):
     at.selectbox(key="exposure_stage").set_value("processing").run()
     assert not at.exception
     assert any("refining (processing) for Co" in c.value for c in at.caption)
-    by_country = next(df.value for df in at.dataframe if {"name", "country_iso3", "share"} <= set(df.value.columns))
-    assert "CHN" in set(by_country["country_iso3"])  # China hardly mines cobalt, but refines it
+    by_country = next(df.value for df in at.dataframe if {"Country", "Share of the demand (%)"} <= set(df.value.columns))
+    assert "China" in set(by_country["Country"])  # China hardly mines cobalt, but refines it
+
+
+# Reading the numbers (issue 16): country names, not ISO codes; no "None" cell; short citations.
+
+def test_tables_name_countries_and_show_no_empty_none(app):
+    import re
+
+    at = open_page(app, city="Ghent", year="2030", material="Co", preset="Custom", cut="0.5", duration="1")
+    assert not at.exception
+    frames = [df.value for df in at.dataframe]
+    shown = {str(v) for frame in frames for column in frame.columns for v in frame[column]}
+    assert not shown & {"None", "nan", "NaN", "<NA>"}  # the unknown published HHI of refining reads "—"
+    assert "—" in shown
+    assert not shown & {"CHN", "COD", "ROW", "ZAF", "IDN"}  # ISO codes never reach a cell
+    concentration = next(f for f in frames if "Largest supplier" in f.columns and "HHI published" in f.columns)
+    assert not any(re.fullmatch(r"[A-Z]{3}", name) for name in concentration["Largest supplier"])
+    assert set(concentration["Stage"]) == {"mining (extraction)", "refining (processing)"}
+    by_country = next(f for f in frames if "Country" in f.columns)
+    assert not any(re.fullmatch(r"[A-Z]{3}", name) for name in by_country["Country"])
+    assert "DR Congo" in set(by_country["Country"])  # cobalt is mined mostly in the DR Congo
+    assert any(c.endswith("per year)") and c.startswith("Demand (") for c in by_country.columns)
+    shares = by_country["Share of the demand (%)"].map(float)
+    assert shares.sum() == pytest.approx(100, abs=0.5)  # percent on screen, 1 decimal
+    captions = " ".join(c.value for c in at.caption)
+    assert "European Commission 2023" in captions and "EC\\_CRM\\_2023" not in captions
+    assert "[full list](methods#sources)" in captions

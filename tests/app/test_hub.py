@@ -39,7 +39,8 @@ def test_only_the_poster_moves_a_challenge_on(tmp_path, small_db):
     with storage.Store.open(db, read_only=False) as store:
         cid = store.post_challenge("A", "B", "org_uni_gnt", ["chemistry"], "thesis", None, None, None, "pat")
         store.register_interest(cid, "sam")
-        store.register_interest(cid, "sam")  # twice is once
+        with pytest.raises(storage.AlreadyRegistered, match="You have already registered interest in this challenge"):
+            store.register_interest(cid, "sam")  # twice is once, and said so
         assert store.interested(cid) == ["sam"]
         with pytest.raises(PermissionError):
             store.set_challenge_status(cid, "assigned", "", "dana")
@@ -108,3 +109,110 @@ def test_an_offer_is_refused_when_a_version_landed_after_the_form_was_shown(app,
     assert any("version 2 was published after these data were checked against version 1" in e.value for e in partner.error)
     with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
         assert store.current_version() == 2
+
+
+def _table_with(at, column):
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def test_a_published_offer_is_listed_at_once_with_its_organisations_name_and_the_form_empties(app):
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent")
+    partner.text_input(key="offer_description").input("Cobalt scrap from lab batteries")
+    partner.number_input(key="offer_kg").set_value(2500.0)
+    next(b for b in partner.button if b.label == "Publish the offer").click().run()
+    assert not partner.exception
+    assert any("Published as dataset version 2" in s.value for s in partner.success)
+    offers = _table_with(partner, "stream_code")  # drawn in the same run as the click
+    new = offers[offers["description"] == "Cobalt scrap from lab batteries"]
+    assert list(new["organisation"]) == ["Fictitious: Ghent Campus Facilities"]  # the name, not org_uni_gnt
+    assert "org_id" not in offers.columns and "org_id" not in _table_with(partner, "quality").columns
+    assert partner.text_input(key="offer_description").value == ""  # the form is empty again
+    assert partner.number_input(key="offer_kg").value == 1000.0
+
+
+def test_a_posted_challenge_is_listed_at_once_and_the_form_empties(app):
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent")
+    partner.text_input(key="challenge_title").input("Cobalt scrap from campus labs")
+    partner.text_area(key="challenge_description").input("Sort the scrap by chemistry")
+    partner.multiselect(key="challenge_disciplines").select("chemistry")
+    next(b for b in partner.button if b.label == "Post the challenge").click().run()
+    assert not partner.exception
+    assert any("Posted “Cobalt scrap from campus labs”" in s.value for s in partner.success)
+    assert "Cobalt scrap from campus labs" in set(_table_with(partner, "disciplines")["title"])
+    assert partner.text_input(key="challenge_title").value == ""
+    assert partner.text_area(key="challenge_description").value == ""
+    assert partner.multiselect(key="challenge_disciplines").value == []
+
+
+def test_a_refused_post_keeps_what_was_typed(app):
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent")
+    partner.text_input(key="challenge_title").input("Cobalt scrap from campus labs")
+    partner.text_area(key="challenge_description").input("Sort the scrap by chemistry")
+    next(b for b in partner.button if b.label == "Post the challenge").click().run()  # no discipline picked
+    assert any("Pick at least one discipline" in e.value for e in partner.error)
+    assert partner.text_input(key="challenge_title").value == "Cobalt scrap from campus labs"
+    assert partner.text_area(key="challenge_description").value == "Sort the scrap by chemistry"
+    assert "Cobalt scrap from campus labs" not in set(_table_with(partner, "disciplines")["title"])
+
+
+def test_a_refused_offer_keeps_what_was_typed(app, tmp_path):
+    from decision_tools import uploads
+
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent")  # the form is drawn on version 1
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        check = uploads.check_upload("composition", b"product,material,grams_per_unit,source_id,confidence,basis\n"
+                                     b"smartphone,Co,4,SCRREEN,medium,measured\n", "c.csv", store.input_tables(1))
+        assert store.publish(check.tables, "Measured phones", "", "rita") == 2
+    partner.text_input(key="offer_description").input("Retired lab laptops")
+    next(b for b in partner.button if b.label == "Publish the offer").click().run()
+    assert any("nothing was written" in e.value for e in partner.error)
+    assert partner.text_input(key="offer_description").value == "Retired lab laptops"
+
+
+def test_a_student_registers_once_and_the_poster_and_only_the_poster_is_told(app, tmp_path):
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        store.post_challenge("Cobalt scrap from campus labs", "Sort it", "org_uni_gnt", ["chemistry"], "thesis", "Co",
+                             None, None, "pat")
+    student = open_page(app, "pages/hub.py", "sam", city="Ghent")
+    register = next(b for b in student.button if b.label == "Register my interest")
+    register.click().run()
+    assert any("Your interest is registered in “Cobalt scrap from campus labs”" in s.value for s in student.success)
+    assert _table_with(student, "disciplines").set_index("title").at["Cobalt scrap from campus labs", "interested"] == 1
+    next(b for b in student.button if b.label == "Register my interest").click().run()
+    assert not student.exception and not student.error
+    assert any("You have already registered interest in this challenge, “Cobalt scrap from campus labs”" in i.value
+               for i in student.info)
+    assert _table_with(student, "disciplines").set_index("title").at["Cobalt scrap from campus labs", "interested"] == 1
+
+    notice = "1 new expression of interest in ‘Cobalt scrap from campus labs’"
+    other = open_page(app, "pages/hub.py", "dana", city="Ghent")  # another partner: nothing of pat's
+    assert not any(notice in m.value for m in other.markdown)
+    poster = open_page(app, "pages/hub.py", "pat", city="Ghent")
+    assert any(notice in m.value for m in poster.markdown)
+    assert any("1 new expression of interest in your challenges" in t.value for t in poster.toast)
+    who = _table_with(poster, "Who")
+    assert list(who["Who"]) == ["sam"] and who["When (UTC)"].notna().all()
+    next(b for b in poster.button if b.label == "Mark as seen").click().run()
+    assert not poster.exception
+    assert not any(notice in m.value for m in poster.markdown)
+    assert not open_page(app, "pages/hub.py", "pat", city="Ghent").toast  # seen stays seen
+
+
+def test_an_added_event_is_listed_at_once_by_title_and_the_form_empties(app, tmp_path):
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        store.post_challenge("Cobalt scrap from campus labs", "Sort it", "org_uni_gnt", ["chemistry"], "thesis", "Co",
+                             None, None, "pat")
+    partner = open_page(app, "pages/hub.py", "pat", city="Ghent")
+    partner.text_input(key="event_place").input("Ghent")
+    next(b for b in partner.button if b.label == "Add the event").click().run()  # no title: refused
+    assert any("Give the event a title" in e.value for e in partner.error)
+    assert partner.text_input(key="event_place").value == "Ghent"  # kept
+    partner.text_input(key="event_title").input("Scrap fair")
+    challenge = partner.selectbox(key="event_challenge")
+    assert challenge.options == ["(none)", "Cobalt scrap from campus labs"]  # offered by title
+    challenge.select_index(1)
+    next(b for b in partner.button if b.label == "Add the event").click().run()
+    assert not partner.exception and not partner.error, [e.value for e in partner.error]
+    events = _table_with(partner, "discussion session").set_index("title")
+    assert events.at["Scrap fair", "challenge"] == "Cobalt scrap from campus labs"  # the title, not the id
+    assert partner.text_input(key="event_title").value == "" and partner.text_input(key="event_place").value == ""

@@ -133,3 +133,25 @@ def test_weee_target_is_compared_with_the_weee_products_only_and_reasons_are_lis
     assert not [c for c in at.caption if c.value.startswith("EU targets drawn")]
     listed = next(d.value for d in at.dataframe if "why not drawn" in d.value.columns)
     assert "capacity" in dict(zip(listed["target_id"], listed["why not drawn"]))["crma_recycling_2030"]
+
+
+# Reading the numbers (issue 16): card labels that fit, the detail in the help, tables with units and no "None".
+
+def test_cards_have_short_labels_and_tables_read_as_people_read(app):
+    at = open_page(app, city="Ghent", year="2030", material="Co")
+    assert not at.exception
+    labels = {m.label: m for m in at.metric}
+    assert all(len(label) <= 26 for label in labels)  # a fifth of the page at 1440 px
+    assert "Recycled content" in labels and "Recycled content of new products" in labels["Recycled content"].help
+    assert "MCI (all products)" in labels and "Material Circularity Indicator" in labels["MCI (all products)"].help
+    frames = [d.value for d in at.dataframe]
+    cells = {str(v) for f in frames for c in f.columns for v in f[c]}
+    assert not cells & {"None", "nan", "NaN", "<NA>"}
+    compare = next(f for f in frames if "City" in f.columns)
+    assert list(compare.columns)[0] == "City" and "Collection rate (%)" in compare.columns
+    assert all(len(text.split(".")[-1]) == 1 for text in compare["Collection rate (%)"] if text != "—")  # 1 decimal
+    districts = next(f for f in frames if "District" in f.columns)
+    assert any(c.startswith("End of life (") and c.endswith(" per year)") for c in districts.columns)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Sources of these indicators:" in captions and "[full list](methods#sources)" in captions
+    assert "EC\\_CRM\\_2023" not in captions

@@ -41,3 +41,19 @@ def test_methods_page_compares_the_model_with_published_figures(app, small_db):
     assert share["published value"] == pytest.approx(40.1) and share["unit"] == "%"  # percent on screen
     labels = [b.label for b in at.get("download_button")]
     assert labels.count("CSV") >= 3
+
+
+def test_methods_page_has_a_glossary_with_one_anchor_per_term(app):
+    from decision_tools import glossary
+
+    at = app(city="Ghent").run()
+    at.switch_page("pages/methods.py").run()
+    assert not at.exception
+    headings = {h.anchor: h.value for h in at.subheader if h.anchor}
+    assert set(glossary.TERMS) <= set(headings)
+    assert headings["hibernating-stock"] == "Hibernating stock"
+    assert headings["eol-rir"].startswith("EOL-RIR") and headings["hhi"].startswith("HHI")
+    assert [h.anchor for h in at.header if h.anchor == "glossary"] == ["glossary"]
+    text = " ".join(m.value for m in at.markdown)
+    assert glossary.TERMS["hibernating-stock"].definition in text
+    assert "[Hibernating stock](#hibernating-stock)" in text  # the index at the top of the glossary

@@ -146,3 +146,42 @@ def test_measured_flows_are_shown_beside_the_model_where_they_exist(app, tmp_pat
     delft = app(city="Delft", year="2030", material="Co").run()  # no measured flows: no section
     assert not delft.exception
     assert "Measured flows beside the model" not in [s.value for s in delft.subheader]
+
+
+def test_what_to_do_first_names_the_largest_loss_and_levers_in_words(app, small_db):
+    import re
+
+    from decision_tools import priorities
+
+    at = app(city="Ghent", year="2030", material="Co").run()
+    assert not at.exception
+    assert any(h.value == "What to do first" for h in at.subheader)
+    advice = next(m.value for m in at.markdown if "**Largest losses**" in m.value)
+    with storage.Store.open(small_db) as store:
+        rows = store.metric_table(1, "Ghent", "Co", 2030, ("route", "product"))
+        levers = store.table("levers", 1)
+        names = dict(store.table("products", 1)[["product", "name"]].itertuples(index=False))
+    lost = rows[(rows["metric"] == "lost") & (rows["kg"] > 0)].groupby(["route", "product"])["kg"].sum()
+    route, product = lost.idxmax()
+    first_line = advice.splitlines()[0]
+    assert priorities.flow_words(route, names[product]) in first_line
+    assert "discarded" in first_line
+    # A lever by its name, linked to the Policy page with that lever set; no id in the visible text.
+    links = re.findall(r"\[([^\]]+)\]\(\./policy\?([^)]*)\)", advice)
+    assert links
+    shown_name, query = links[0]
+    lever = levers[levers["name"] == shown_name.replace("\\", "")]
+    assert len(lever) == 1 and f"{lever['lever_id'].iloc[0]}=" in query and "city=Ghent" in query
+    visible = re.sub(r"\]\([^)]*\)", "]", advice)
+    assert not any(re.search(rf"\b{lever_id}\b", visible) for lever_id in levers["lever_id"])
+    assert not any(re.search(rf"\b{p}\b", visible) for p in names if "_" in p)
+
+
+def test_the_hibernating_card_uses_the_sankeys_name_and_its_help_names_the_glossary(app):
+    from decision_tools.system import PROCESS_LABELS
+
+    at = app(city="Ghent", year="2030", material="Co").run()
+    assert not at.exception
+    card = next(m for m in at.metric if m.label.startswith(PROCESS_LABELS["hibernation"]))
+    assert card.label == f"{PROCESS_LABELS['hibernation']} (stock)"
+    assert "(./methods#hibernating-stock)" in card.help

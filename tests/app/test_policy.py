@@ -73,14 +73,17 @@ def test_viewers_and_visitors_cannot_save_scenarios(app):
 def test_levers_without_effect_are_marked_and_never_bought(app):
     at = open_page(app, city="Ghent", year="2035", material="Co", objective="Secondary supply", budget="100000000")
     assert not at.exception
-    ranking = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
-    idle = set(ranking.loc[ranking["verdict"] == scenarios.NO_EFFECT, "lever_id"])
+    # Tables show lever names, human headers and rounded numbers (issue 16): read them back from the text.
+    ranking = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
+    idle = set(ranking.loc[ranking["Verdict"] == scenarios.NO_EFFECT, "Lever"])
     assert idle  # levers for products without cobalt exist, or this test proves nothing
-    assert (ranking.loc[ranking["verdict"] == scenarios.NO_EFFECT, "effect"] == 0).all()
+    change = next(c for c in ranking.columns if c.startswith("Change ("))
+    assert (ranking.loc[ranking["Verdict"] == scenarios.NO_EFFECT, change] == "0").all()
     assert any(c.value.startswith("No effect on this indicator for") for c in at.caption)
-    choices = next(d.value for d in at.dataframe if "effect_alone" in d.value.columns)
-    assert not set(choices["lever_id"]) & idle
-    assert (choices["effect_alone"] > 0).all()
+    choices = next(d.value for d in at.dataframe if any(c.startswith("Change alone") for c in d.value.columns))
+    assert not set(choices["Lever"]) & idle
+    alone = next(c for c in choices.columns if c.startswith("Change alone"))
+    assert (choices[alone].map(lambda text: float(text.replace(",", ""))) > 0).all()
     assert any("Never bought" in m.value for m in at.markdown)
 
 
@@ -117,3 +120,35 @@ def test_aggregate_rates_follow_the_chosen_weighting_and_say_so(app, small_db):
     weighted_engine = scenarios.ScenarioEngine(tables, "Ghent", critical, "value")  # what the ranking now ranks on
     assert weighted_engine.indicators(weighted_engine.baseline, 2035)["secondary_supply_share"] == pytest.approx(by_value)
     assert "including copper" in at.toggle(key="all_crms").help
+
+
+# Reading the numbers (issue 16): lever and product names, not ids; a change reads "above"/"below" the baseline.
+
+def test_the_ranking_and_catalogue_name_levers_and_products_not_ids(app, small_db):
+    at = open_page(app, city="Ghent", year="2035", material="Co")
+    assert not at.exception
+    with storage.Store.open(small_db) as store:
+        levers = store.table("levers", 1)
+        products = store.table("products", 1)
+    ids = set(levers["lever_id"]) | set(products["product"])
+    frames = [d.value for d in at.dataframe]
+    cells = {str(v) for f in frames for c in f.columns for v in f[c]}
+    assert not cells & ids  # no lever or product id in any cell
+    assert not cells & {"None", "nan", "NaN", "<NA>"}
+    ranking = next(f for f in frames if "Verdict" in f.columns)
+    assert list(ranking.columns)[0] == "Lever" and set(ranking["Lever"]) <= set(levers["name"])
+    assert set(ranking["City's competence"]) <= {"The city acts directly", "Through partners", "Advocacy only"}
+    catalogue = next(f for f in frames if "What it does" in f.columns)
+    weee = catalogue.set_index("Lever").loc["More WEEE collection points and campaigns"]
+    assert "Smartphone" in weee["Products"] and "smartphone" not in weee["Products"].split(", ")
+    assert "PROJECT_ASSUMPTION" not in " ".join(catalogue["Sources"]) and "UrbanSymbiosis project 2026" in " ".join(catalogue["Sources"])
+
+
+def test_the_change_against_the_baseline_reads_above_or_below(app):
+    at = open_page(app, city="Ghent", year="2035", material="Co", objective="Secondary-supply share")
+    card = next(m for m in at.metric if m.label == "Secondary-supply share, 2035")
+    assert card.proto.delta == "equal to the baseline"  # nothing moved
+    at = open_page(app, city="Ghent", year="2035", material="Co", objective="Secondary-supply share", weee_collection="0.3")
+    assert not at.exception
+    card = next(m for m in at.metric if m.label == "Secondary-supply share, 2035")
+    assert card.proto.delta.endswith("points above the baseline") and not card.proto.delta.startswith("+")

@@ -107,3 +107,48 @@ def test_participants_who_follow_move_to_the_presenters_step(app, tmp_path):
         from decision_tools.accounts import PermissionDenied
         with pytest.raises(PermissionDenied):
             store.present_step(session_id, 1, "vic")  # refused on the server too
+
+
+def test_the_address_bar_keeps_the_session_and_the_step(app, tmp_path):
+    app()
+    first = make_session(tmp_path)
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        view = store.saved_views()["view_id"].iloc[0]
+        second = store.create_session("Second seminar", [(view, "one"), (view, "two"), (view, "three")], "pat")
+    at = open_page(app, "pages/sessions.py")
+    assert not at.exception
+    shown = at.selectbox(key="session").value
+    assert at.query_params.get("session") == shown and at.query_params.get("step") == "1"  # the defaults too
+    other = first if shown == second else second
+    at.selectbox(key="session").set_value(other).run()
+    at.number_input(key="step").set_value(2).run()
+    assert not at.exception
+    assert at.query_params.get("session") == other and at.query_params.get("step") == "2"
+    # the copied address reopens the same session at the same step
+    again = open_page(app, "pages/sessions.py", None, session=at.query_params["session"], step=at.query_params["step"])
+    assert again.selectbox(key="session").value == other and again.number_input(key="step").value == 2
+    # picking another session starts it at its first step
+    again.selectbox(key="session").set_value(shown).run()
+    assert again.number_input(key="step").value == 1 and again.query_params.get("step") == "1"
+
+
+def test_a_participant_following_the_presenter_has_the_presenters_step_in_the_address(app, tmp_path):
+    app()
+    session_id = make_session(tmp_path)
+    with storage.Store.open(tmp_path / "app.duckdb", read_only=False) as store:
+        store.present_step(session_id, 2, "pat")
+    participant = open_page(app, "pages/sessions.py", None, session=session_id)
+    assert participant.query_params.get("session") == session_id and participant.query_params.get("step") == "2"
+
+
+def test_each_step_shows_its_views_chart_inline(app, tmp_path):
+    app()
+    session_id = make_session(tmp_path)
+    overview_step = open_page(app, "pages/sessions.py", None, session=session_id, step="1")
+    assert not overview_step.exception
+    assert [c for c in overview_step.get("plotly_chart")]  # an Overview view: its chain (Sankey)
+    policy_step = open_page(app, "pages/sessions.py", None, session=session_id, step="2")
+    charts = policy_step.get("vega_lite_chart")
+    assert charts  # another page's view: its flows over time
+    spec = charts[0].proto.spec
+    assert "2035" in spec  # the view's year (left out of the view: the default material), marked on the chart

@@ -95,6 +95,15 @@ def rendered_texts(at) -> list[tuple[str, str, str]]:
     return found
 
 
+LINK_DESTINATION = re.compile(r"(?<!\\)\]\(([^)\s]*)\)")  # an unescaped "](address)"
+
+
+def unsafe_url(url: str) -> bool:
+    """An address that runs code or loads from the hostile host."""
+    parsed = urlparse(url)
+    return parsed.scheme.lower() in ("javascript", "data") or HOST in parsed.netloc.lower()
+
+
 def problems(texts: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     """The texts that would load, link or format something: hostile text not escaped, a link to the host
     or to javascript:, an HTML tooltip."""
@@ -102,13 +111,17 @@ def problems(texts: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     bad = []
     for kind, field, text in texts:
         if field.endswith("url"):
-            parsed = urlparse(text)
-            wrong = parsed.scheme.lower() in ("javascript", "data") or HOST in parsed.netloc
+            wrong = unsafe_url(text)
         elif field.endswith("tooltip"):
             wrong = '"html"' in text  # deck.gl renders an html tooltip as HTML; a text tooltip is plain
-        else:  # Markdown: escapes resolved, a bare address still becomes a link unless it is broken up
-            wrong = MARKER in text and (any(re.search(pattern, text, re.IGNORECASE) for pattern in MARKUP)
-                                        or "javascript:" in text or bare.search(text.replace("\\", "")) is not None)
+        else:  # Markdown: escapes resolved, a bare address still becomes a link unless it is broken up.
+            # A link's destination ("](...)") is an address, checked as one (an app link may carry the hostile
+            # city in its query, where it is never rendered); the rest is what a reader sees.
+            destinations = LINK_DESTINATION.findall(text)
+            visible = LINK_DESTINATION.sub("]", text)
+            wrong = any(unsafe_url(url) for url in destinations) or (
+                MARKER in visible and (any(re.search(pattern, visible, re.IGNORECASE) for pattern in MARKUP)
+                                       or "javascript:" in visible or bare.search(visible.replace("\\", "")) is not None))
         if wrong:
             bad.append((kind, field, text))
     return bad

@@ -17,7 +17,7 @@ def test_sankey_shows_losses_and_the_stock_change(store):
     figure = charts.sankey_figure(chain, "title")
     labels = list(figure.data[0].node.label)
     for expected in ("In use", "End of life", "Residual waste", "Export / reuse abroad", "Secondary supply",
-                     "Added to the stock in use"):
+                     "Added to stock"):
         assert any(label.startswith(expected) for label in labels), expected
     # Every link value is positive, and the stock-change link closes the 'In use' node.
     link = figure.data[0].link
@@ -67,7 +67,8 @@ def _district_colours(eol_kg):
     frame = pd.DataFrame({"name": ["A", "B", "C"], "lat": [51.0, 51.1, 51.2], "lon": [3.7, 3.8, 3.9],
                           "population": [1000, 2000, 3000], "stock_kg": [1.0, 2.0, 3.0], "eol_kg": eol_kg})
     deck = charts.district_map(frame, (51.0, 3.7))
-    return [tuple(row["colour"]) for row in deck.layers[0].data]
+    districts = next(layer for layer in deck.layers if layer.id == "districts")  # drawn over the country outlines
+    return [tuple(row["colour"]) for row in districts.data]
 
 
 def test_district_colours_do_not_stretch_rounding_into_hotspots():

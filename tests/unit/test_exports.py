@@ -64,3 +64,66 @@ def test_the_session_export_has_every_steps_numbers_and_keeps_line_breaks():
     assert "In-use stock" in doc and "33.0 t" in doc and "1.20 t/yr" in doc and "UNITAR_GEM_2024" in doc
     assert doc.count("In-use stock") == 1  # the second step has no full selection, so no numbers
     assert "white-space:pre-wrap" in doc and "First line\nsecond line" in doc and "Ask the hub." in doc
+
+
+def test_csv_has_a_byte_order_mark_and_keeps_letters():
+    frame = pd.DataFrame({"city": ["Kraków", "Łódź"], "kg": [1.5, 2.0]})
+    data = exports.table_csv(frame)
+    assert data.startswith(b"\xef\xbb\xbf")  # Excel on Windows reads UTF-8 only with the mark
+    path = io.StringIO(data.decode("utf-8-sig"))
+    assert pd.read_csv(path)["city"].tolist() == ["Kraków", "Łódź"]
+
+
+def test_the_bom_csv_round_trips_through_a_file(tmp_path):
+    target = tmp_path / "t.csv"
+    target.write_bytes(exports.table_csv(pd.DataFrame({"city": ["Kraków"]})))
+    with open(target, encoding="utf-8-sig") as handle:
+        assert handle.read().splitlines() == ["city", "Kraków"]
+
+
+def test_no_float_noise_and_years_stay_whole_numbers():
+    frame = pd.DataFrame({"kg": [33024.057000000004, 0.1 + 0.2], "year": [2030.0, float("nan")], "count": [3, 4],
+                          "org_id": ["007", "x"]})
+    lines = exports.table_csv(frame).decode("utf-8-sig").splitlines()
+    assert lines == ["kg,year,count,org_id", "33024.1,2030,3,007", "0.3,,4,x"]
+    back = pd.read_excel(io.BytesIO(exports.table_xlsx(frame)), dtype={"org_id": str})
+    assert back["kg"].tolist() == [33024.1, 0.3] and back["year"].iloc[0] == 2030 and back["org_id"].iloc[0] == "007"
+    assert exports.round_significant(1234567.891) == 1234570.0 and exports.round_significant(0.000123456789) == 0.000123457
+
+
+def test_units_are_read_from_column_names():
+    unit = exports.column_unit
+    assert unit("recovered_kg") == "kg" and unit("kg") == "kg" and unit("Mass (kg)") == "kg"
+    assert unit("secondary_supply_kg_per_year") == "kg per year" and unit("cost_eur_per_year") == "EUR per year"
+    assert unit("largest_share").startswith("share 0..1") and unit("year") == "calendar year"
+    assert unit("start_year") == "calendar year" and unit("lever") == "" and unit("city") == ""
+
+
+def test_xlsx_has_an_about_sheet_with_units_sources_version_and_link():
+    from openpyxl import load_workbook
+
+    frame = pd.DataFrame({"city": ["Kraków"], "eol_kg": [12.5], "collection_share": [0.4], "source_id": ["EC_CRM_2023;WMD_2024"]})
+    about = exports.about_table(frame, "losses Kraków Co 2030", 4, "http://host/indicators?city=Krak%C3%B3w&year=2030",
+                                sources=["PAGE_SOURCE"], citations={"WMD_2024": "BMF (2024): World Mining Data 2024"})
+    book = load_workbook(io.BytesIO(exports.table_xlsx(frame, about=about)))
+    assert book.sheetnames == ["data", "about"]
+    rows = {row[0]: row[1] for row in book["about"].iter_rows(values_only=True) if row[0]}
+    assert rows["table"] == "losses Kraków Co 2030" and rows["dataset version"] == "4"
+    assert rows["link to the view"] == "http://host/indicators?city=Krak%C3%B3w&year=2030"
+    assert rows["eol_kg"] == "kg" and rows["collection_share"].startswith("share 0..1") and rows["city"].startswith("no unit")
+    sources = [row[1] for row in book["about"].iter_rows(values_only=True) if row[0] == "source"]
+    assert sources == ["EC_CRM_2023", "WMD_2024: BMF (2024): World Mining Data 2024", "PAGE_SOURCE"]
+    assert rows["exported"].endswith("UTC")
+    assert book["data"]["A2"].value == "Kraków"
+
+
+def test_xlsx_without_about_is_one_sheet_as_before():
+    from openpyxl import load_workbook
+
+    assert load_workbook(io.BytesIO(exports.table_xlsx(pd.DataFrame({"a": [1]})))).sheetnames == ["data"]
+
+
+def test_short_citations():
+    assert exports.reference_entry("Eurostat", 2024, "Population on 1 January") == "Eurostat (2024): Population on 1 January"
+    assert exports.reference_entry("Eurostat", float("nan"), "") == "Eurostat"
+    assert len(exports.reference_entry("P", 2020, "x" * 300)) == 110

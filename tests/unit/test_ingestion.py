@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from decision_tools import geography
 from decision_tools.ingestion import DataValidationError, read_project_tables
 from tests.conftest import PROJECT_DIR, write_small_data
 
@@ -22,6 +23,7 @@ def test_project_data_is_valid_and_complete():
             assert frame["source_id"].notna().all(), name
     cited = {source for name, frame in tables.items() if "confidence" in frame.columns
              for value in frame["source_id"] for source in value.split(";")}
+    cited |= set(geography.world_outlines()["source_id"].split(";"))  # the maps' country outlines (data/geo)
     assert set(tables["sources"]["source_id"]) - cited == set(), "every listed source is cited by some row"
 
 

@@ -69,6 +69,7 @@ def _writes(store):
         "post_challenge": lambda who: store.post_challenge("t", "d", "org_uni_gnt", ["chemistry"], "thesis", None, None, None, who),
         "update_challenge": lambda who: store.set_challenge_status(challenge, "assigned", "", who),
         "register_interest": lambda who: store.register_interest(challenge, who),
+        "read_notices": lambda who: store.mark_notices_seen(who),
         "update_match": lambda who: store.set_match_status("off_uni_laptops", "need_magnet_nd", "proposed", 1.0, who),
         "add_event": lambda who: store.add_event("t", "seminar", dt.date(2027, 1, 1), "Ghent", None, None, who),
         "save_scenario": lambda who: store.save_scenario("t", "Ghent", {}, 1, who),

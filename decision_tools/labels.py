@@ -1,0 +1,90 @@
+"""Names for people instead of codes: materials with their name and group, countries, products,
+organisations and levers, and sources as short citations. Data text stays plain here; callers escape it
+(formatting.escape_markdown) before it reaches Markdown."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+REST_OF_WORLD_NAME = "rest of world (unspecified)"
+
+# Fallback when a materials table has no material_group column (older versions, uploads): a label, not
+# a figure. Groups as in the EU CRM study's material families.
+MATERIAL_GROUPS: dict[str, str] = {
+    "Co": "battery metals", "Li": "battery metals", "C": "battery metals", "Ni": "battery metals", "Mn": "battery metals",
+    "Nd": "light rare earths", "Pr": "light rare earths", "Dy": "heavy rare earths", "Tb": "heavy rare earths",
+    "Y": "heavy rare earths", "Ga": "electronics metals", "Ge": "electronics metals", "In": "electronics metals",
+    "Ta": "electronics metals", "W": "electronics metals", "Si": "electronics metals", "Pd": "platinum group metals",
+    "Pt": "platinum group metals", "Rh": "platinum group metals", "Ag": "precious metals", "Au": "precious metals",
+    "Cu": "benchmark metals",
+}
+
+
+def material_label(symbol: str, name: str | None, group: str | None = None) -> str:
+    """'Cobalt (Co) — battery metals'; the symbol alone when there is no name."""
+    text = f"{name} ({symbol})" if isinstance(name, str) and name.strip() and name != symbol else str(symbol)
+    return f"{text} — {group}" if isinstance(group, str) and group.strip() else text
+
+
+def material_labels(materials: pd.DataFrame) -> dict[str, str]:
+    """symbol -> material_label for every row of a materials table (symbol, name, material_group)."""
+    groups = (materials["material_group"] if "material_group" in materials.columns
+              else materials["symbol"].map(MATERIAL_GROUPS))
+    return {s: material_label(s, n, g) for s, n, g in zip(materials["symbol"], materials["name"], groups)}
+
+
+def country_names(countries: pd.DataFrame) -> dict[str, str]:
+    """ISO3 code -> country name (countries table indexed by code, or with a country_iso3 column), with the
+    unspecified rest of the world named too."""
+    table = countries.set_index("country_iso3") if "country_iso3" in countries.columns else countries
+    return {**table["name"].to_dict(), "ROW": REST_OF_WORLD_NAME}
+
+
+def id_names(table: pd.DataFrame, id_column: str, name_column: str = "name") -> dict[str, str]:
+    """id -> name from any reference table (products, organisations, levers)."""
+    return dict(zip(table[id_column], table[name_column]))
+
+
+def short_citation(publisher: object, year: object) -> str:
+    """'European Commission (DG GROW)', 2023 -> 'European Commission 2023': the publisher without its
+    bracketed detail, and the year."""
+    who = re.sub(r"\s*\([^)]*\)", "", publisher).strip() if isinstance(publisher, str) else ""
+    try:
+        when = str(int(float(year)))  # 2023, 2023.0 or "2023"
+    except (TypeError, ValueError):
+        when = "" if year is None or pd.isna(year) else str(year).strip()
+    return " ".join(part for part in (who, when) if part)
+
+
+def short_citations(source_ids: str | None, sources: pd.DataFrame) -> str:
+    """Semicolon-separated source ids -> 'JRC 2020; Eurostat 2023' (each citation once, in order of the
+    ids; an id missing from ``sources`` is kept as it is)."""
+    from decision_tools.provenance import split_sources
+
+    table = sources.set_index("source_id") if "source_id" in sources.columns else sources
+    shown: list[str] = []
+    for source_id in split_sources(source_ids or ""):
+        if source_id in table.index:
+            row = table.loc[source_id]
+            text = short_citation(row.get("publisher"), row.get("year")) or source_id
+        else:
+            text = source_id
+        if text not in shown:
+            shown.append(text)
+    return "; ".join(shown)
+
+
+# Card labels that fit a fifth of the page (st.metric cuts longer ones); the full name goes into the help.
+SHORT_INDICATOR_LABELS: dict[str, str] = {
+    "recycled_content": "Recycled content",
+    "portfolio_mci": "MCI (all products)",
+    "circular_material_use_rate": "Circular use rate",
+    "urban_mine_per_inhabitant": "Urban mine per person",
+}
+
+
+def short_indicator_label(key: str, label: str, limit: int = 26) -> str:
+    """The card label of an indicator: its own label when short enough, else the short form."""
+    return label if len(label) <= limit and key not in SHORT_INDICATOR_LABELS else SHORT_INDICATOR_LABELS.get(key, label)
