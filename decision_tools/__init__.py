@@ -15,7 +15,11 @@ Modules, one concept each:
     views        the shareable view state and saved-view ids
     charts       chart builders (Plotly, Altair, pydeck)
     exports      CSV/XLSX, PNG/SVG/HTML, the briefing and session documents
-    briefing     the city briefing's content
-    formatting   numbers and masses for people
+    briefing     the city briefing's content (HTML); pdf_briefing the same as a PDF
+    priorities   what to do first: the largest losses and the levers that avoid them per euro
+    glossary     the terms the pages use, their definitions and each page's "how to read"
+    labels       names for people: materials with groups, countries, ids, short citations
+    geography    the country outlines shipped in data/geo
+    formatting   numbers, masses, differences and display tables for people
     cli          ``python -m decision_tools``
 """
