@@ -48,8 +48,10 @@ with st.sidebar:
                 st.text_input("Password", key="_sign_in_password", type="password", max_chars=200,
                               autocomplete="current-password")
                 st.form_submit_button("Sign in", on_click=ui.try_sign_in)
+            # Kept until the next attempt (not popped when shown): a run that shows it and is then cut short by
+            # another rerun would otherwise lose it, and the expander stays open while it is there.
             if "_sign_in_message" in st.session_state:
-                st.error(st.session_state.pop("_sign_in_message"))
+                st.error(st.session_state["_sign_in_message"])
     ui.write_cookie(st.empty())  # a slot drawn on every run, so the sidebar's later widgets keep their place
 if accounts.sign_in_required() and not signed_in:
     navigation.run()

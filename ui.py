@@ -219,6 +219,7 @@ def try_sign_in() -> None:
     result = signin.attempt(store(), state.get("_sign_in_username", ""), state.get("_sign_in_password", ""), client_address())
     state["_sign_in_password"] = ""
     if result.ok:
+        state.pop("_sign_in_message", None)
         state["_sign_in_token"] = result.token
         state["_signed_out"] = False
         state["_cookie_change"] = (result.token, result.max_age_seconds)
@@ -404,6 +405,7 @@ _guard_cache_clearing()
 
 # --- Reading the numbers (issue 16): names, short citations and readable tables ---------------------------
 
+SOURCES_SHOWN = 3  # citations named under a number; the rest are counted and listed on the Methods page
 METHODS_SOURCES_LINK = "methods#sources"  # the Methods page's "Sources" header (relative: works behind a proxy)
 
 
@@ -413,7 +415,7 @@ def sources_line(source_ids: str, version_id: int | None = None) -> str:
     from decision_tools.labels import short_citations
 
     table = sources(context().version_id if version_id is None else version_id)
-    cited = short_citations(source_ids, table)
+    cited = short_citations(source_ids, table, limit=SOURCES_SHOWN)
     return f"Sources: {escape_markdown(cited, 300)} ([full list]({METHODS_SOURCES_LINK}))"
 
 

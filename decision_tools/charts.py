@@ -536,6 +536,10 @@ def _city_label_box(city: str | None, position: tuple[float, float] | None, zoom
     return [(x - half_width, y - 14 - 1.2 * 14 - 4, x + half_width, y + 2)]  # the ring's lower edge may be labelled over
 
 
+# deck.gl's default label font is monospace; the page's own sans-serif reads better (a local font: no request).
+_MAP_FONT = "'Source Sans, Source Sans Pro, Helvetica, Arial, sans-serif'"
+
+
 def _text_layer(data: pd.DataFrame, layer_id: str, text_column: str, size: int, offset: int, zoom: float,
                 taken: list[tuple[float, float, float, float]] | None = None) -> pdk.Layer:
     """Labels under points, only those that do not overlap at the first zoom (_label_boxes_free),
@@ -544,7 +548,8 @@ def _text_layer(data: pd.DataFrame, layer_id: str, text_column: str, size: int, 
     return pdk.Layer("TextLayer", shown, id=layer_id, get_position=["lon", "lat"], get_text=text_column, get_size=size,
                      get_color=[20, 20, 20, 255], get_alignment_baseline="'top'", get_pixel_offset=[0, offset],
                      character_set="'auto'",  # names carry letters beyond ASCII (ä, Ö); quoted: pydeck evaluates strings
-                     outline_width=2, outline_color=[255, 255, 255, 230], font_settings={"sdf": True})
+                     outline_width=2, outline_color=[255, 255, 255, 230], font_settings={"sdf": True},
+                     font_family=_MAP_FONT)
 
 
 def _city_parts(city: tuple[str, float, float] | None) -> tuple[str | None, tuple[float, float] | None]:
@@ -567,7 +572,7 @@ def _city_layers(city: str | None, position: tuple[float, float] | None) -> list
         pdk.Layer("TextLayer", marker, id="city_label", get_position=["lon", "lat"], get_text="name", get_size=14,
                   get_color=_CITY_RGBA, font_weight="'bold'", get_alignment_baseline="'bottom'", get_pixel_offset=[0, -14],
                   background=True, get_background_color=[255, 255, 255, 220], background_padding=[4, 2],
-                  character_set="'auto'"),
+                  character_set="'auto'", font_family=_MAP_FONT),
     ]
 
 

@@ -58,9 +58,10 @@ def short_citation(publisher: object, year: object) -> str:
     return " ".join(part for part in (who, when) if part)
 
 
-def short_citations(source_ids: str | None, sources: pd.DataFrame) -> str:
+def short_citations(source_ids: str | None, sources: pd.DataFrame, limit: int | None = None) -> str:
     """Semicolon-separated source ids -> 'JRC 2020; Eurostat 2023' (each citation once, in order of the
-    ids; an id missing from ``sources`` is kept as it is)."""
+    ids; an id missing from ``sources`` is kept as it is). With ``limit``, the first ``limit`` citations
+    and how many more: 'JRC 2020; Eurostat 2023 and 5 more' (a card's caption stays a line or two)."""
     from decision_tools.provenance import split_sources
 
     table = sources.set_index("source_id") if "source_id" in sources.columns else sources
@@ -73,6 +74,8 @@ def short_citations(source_ids: str | None, sources: pd.DataFrame) -> str:
             text = source_id
         if text not in shown:
             shown.append(text)
+    if limit is not None and len(shown) > limit:
+        return "; ".join(shown[:limit]) + f" and {len(shown) - limit} more"
     return "; ".join(shown)
 
 

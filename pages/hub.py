@@ -75,9 +75,12 @@ if candidates.empty:
 else:
     table = candidates[["material", "from_org", "to_org", "stream", "exchanged_kg", "distance_km", "transport_eur_per_year",
                         "value_eur_per_year", "quantity_fit", "distance", "value", "score"]].round(4)
-    st.dataframe(table, hide_index=True, width="stretch", column_config={"score": st.column_config.ProgressColumn(
-        "score", min_value=0, max_value=1, format="%.3f")})
-    ui.download_button(table, f"matches_{sel.city}", "dl_matches")
+    ui.table(table, "dl_matches", f"matches_{sel.city}", {
+        "from_org": "From", "to_org": "To", "material": "Material", "stream": "Stream",
+        "exchanged_kg": ("Exchanged ({unit} per year)", "mass"), "distance_km": ("Distance (km)", "number"),
+        "transport_eur_per_year": ("Transport (EUR per year)", "number"), "value_eur_per_year": ("Value (EUR per year)", "number"),
+        "score": ("Score (0-1)", "number"), "quantity_fit": ("Quantity fit (0-1)", "number"),
+        "distance": ("Nearness (0-1)", "number"), "value": ("Value x supply risk (0-1)", "number")})
     with st.expander("Why does the best match rank first?"):
         best = candidates.iloc[0]
         parts = symbiosis.breakdown(best)

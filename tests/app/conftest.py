@@ -23,6 +23,19 @@ def app_on_copy(db_path, monkeypatch, tmp_path, timeout: int = 60):
     return make
 
 
+@pytest.fixture(autouse=True, scope="session")
+def components_scanned_once():
+    """Every AppTest scans all installed packages for Streamlit components (about 0.3 s each, hundreds of
+    tests); the installed packages do not change during a test run, so the scan is done once per process."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found = scan()
+    manifest_scanner.scan_component_manifests = lambda *args, **kwargs: list(found)
+    yield
+    manifest_scanner.scan_component_manifests = scan
+
+
 @pytest.fixture(autouse=True)
 def fresh_streamlit_caches():
     """Each test starts with empty Streamlit caches: they are per process and keyed on the dataset version, not

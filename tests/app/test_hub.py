@@ -14,8 +14,10 @@ def test_renders_map_and_ranked_matches(app):
     assert not at.exception
     assert at.title[0].value == "Symbiosis and hub"
     assert len(at.get("deck_gl_json_chart")) == 1
-    matches = next(df.value for df in at.dataframe if "score" in df.value.columns)
-    assert list(matches["score"]) == sorted(matches["score"], reverse=True)
+    matches = next(df.value for df in at.dataframe if "Score (0-1)" in df.value.columns)  # shown as text, 3 figures
+    scores = [float(score) for score in matches["Score (0-1)"]]
+    assert scores == sorted(scores, reverse=True) and len(scores) > 1
+    assert not matches["From"].str.contains("org_").any()  # organisations by name
     assert "Post the challenge" not in buttons(at) and "Register my interest" not in buttons(at)
 
 

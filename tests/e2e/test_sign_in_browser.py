@@ -57,7 +57,7 @@ def test_removing_the_account_signs_its_open_sessions_out(page, own_server):
     page.goto(f"{url}/data")
     wait_ready(page)
     sign_in(page, "rita")
-    assert page.get_by_text("Upload better data").is_visible()
+    assert page.get_by_role("heading", name="Upload better data").is_visible()
     accounts.remove_user("rita", own_credentials)  # an admin on the server: `users remove rita`
     page.reload()
     wait_ready(page)

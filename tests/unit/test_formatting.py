@@ -119,6 +119,9 @@ def test_short_citations():
     assert labels.short_citations("JRC_X; EUROSTAT_A;EUROSTAT_B", sources) == "European Commission JRC 2020; Eurostat 2023"
     assert labels.short_citations("NOYEAR;UNKNOWN_ID", sources) == "press coverage; UNKNOWN_ID"
     assert labels.short_citations("", sources) == ""
+    # a card names a few and counts the rest; an exact fit is not cut
+    assert labels.short_citations("JRC_X;NOYEAR;UNKNOWN_ID", sources, limit=1) == "European Commission JRC 2020 and 2 more"
+    assert labels.short_citations("JRC_X;NOYEAR", sources, limit=2) == "European Commission JRC 2020; press coverage"
 
 
 def test_fill_empty_keeps_values_as_read_and_marks_empty_cells():
