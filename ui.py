@@ -472,11 +472,12 @@ def glossary_help(word: str) -> str:
 
 
 @st.cache_data(show_spinner="Weighing each lever against the losses …", max_entries=64)
-def loss_ranking(version_id: int, city: str, material: str, year: int) -> pd.DataFrame:
-    """Each lever alone at its maximum: the kg of losses per year it avoids in ``year`` (priorities.loss_ranking)."""
+def loss_ranking(version_id: int, city: str, material: str, year: int, lever_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Each lever of ``lever_ids`` alone at its maximum: the kg of losses per year it avoids in ``year``
+    (priorities.loss_ranking)."""
     from decision_tools import priorities
 
-    return priorities.loss_ranking(scenario_engine(version_id, city, (material,)), year)
+    return priorities.loss_ranking(scenario_engine(version_id, city, (material,)), year, lever_ids)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

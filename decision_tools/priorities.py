@@ -67,13 +67,23 @@ def effect_year(levers, year: int) -> int:
     return max(year, full)
 
 
-def loss_ranking(engine, year: int) -> pd.DataFrame:
-    """Each lever of a scenarios.ScenarioEngine alone at its maximum: the losses it avoids in ``year`` (kg per
-    year, baseline minus lever), its yearly cost at full roll-out and the kg avoided per 1,000 EUR (NaN without
-    a cost). The runs are the engine's remembered ones, the same as the Policy page's leverage ranking."""
+def levers_addressing(levers, top_losses: pd.DataFrame) -> tuple[str, ...]:
+    """The ids of the levers that act on at least one of ``top_losses`` (route, product): the only ones
+    best_levers can pick, so the only ones worth a model run."""
+    return tuple(lever_id for lever_id, lever in levers.items()
+                 if any(addresses(lever, r, p) for r, p in zip(top_losses["route"], top_losses["product"])))
+
+
+def loss_ranking(engine, year: int, lever_ids: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Each lever of a scenarios.ScenarioEngine (or those of ``lever_ids``) alone at its maximum: the losses it
+    avoids in ``year`` (kg per year, baseline minus lever), its yearly cost at full roll-out and the kg avoided
+    per 1,000 EUR (NaN without a cost). The runs are the engine's remembered ones, the same as the Policy
+    page's leverage ranking."""
     base_kg = engine.indicators(engine.baseline, year)["lost_kg"]
     rows = []
     for lever in engine.levers.values():
+        if lever_ids is not None and lever.lever_id not in lever_ids:
+            continue  # a model run each: only the levers that could be picked
         run = engine.run({lever.lever_id: lever.maximum})
         avoided = base_kg - engine.indicators(run, year)["lost_kg"]
         if abs(avoided) <= 1e-9 * max(abs(base_kg), 1e-12):

@@ -96,10 +96,11 @@ except ValueError:
     engine = None
 if engine is not None:
     lever_year = priorities.effect_year(engine.levers, sel.year)
-    ranking = ui.loss_ranking(version, sel.city, sel.material, lever_year)
     route_rows = ui.metric_table(version, sel.city, sel.material, sel.year, ("route", "product"))
     discarded_kg = figures["end_of_life"].kg if "end_of_life" in figures else 0.0
     top_losses = priorities.largest_losses(route_rows[route_rows["metric"] == "lost"], discarded_kg)
+    ranking = ui.loss_ranking(version, sel.city, sel.material, lever_year,
+                              priorities.levers_addressing(engine.levers, top_losses))
     link_params = {"city": sel.city, "material": sel.material,
                    "version": version if version != ctx.latest_version_id else None}
     advice = priorities.do_first(top_losses, priorities.best_levers(ranking, top_losses, engine.levers), product_names,
@@ -129,11 +130,9 @@ with left:
             "share of losses": (losses["kg"] / losses["kg"].sum()).round(3),
             "confidence": losses["confidence"],
         })
-        st.dataframe(loss_table, hide_index=True, width="stretch", column_config={
-            "kg per year": ui.KG_COLUMN,
-            "share of losses": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-        })
-        ui.download_button(loss_table, f"losses_{sel.city}_{sel.material}_{sel.year}", "dl_losses")
+        ui.table(loss_table, "dl_losses", f"losses_{sel.city}_{sel.material}_{sel.year}", {
+            "route": "Route", "product": "Product", "kg per year": ("Lost ({unit} per year)", "mass"),
+            "share of losses": ("Share of losses (%)", "share"), "confidence": "Confidence"})
 with right:
     st.markdown("**Loss routes**")
     st.markdown(

@@ -113,6 +113,17 @@ def test_loss_ranking_runs_each_lever_alone_at_its_maximum_on_the_engine():
     assert list(ranking["avoided_kg_per_1000_eur"])[:4] == pytest.approx([0.12, 0.2, 1.0, 0.0])
     assert math.isnan(ranking["avoided_kg_per_1000_eur"].iloc[4])  # no cost figure: no effect per euro
 
+    # Only the levers that act on the largest losses are run (a model run each), and they rank the same.
+    top = priorities.largest_losses(LOSSES, 100.0, top=3)
+    wanted = priorities.levers_addressing(LEVERS, top)
+    assert set(wanted) == {lever_id for lever_id, lever in LEVERS.items()
+                           if any(priorities.addresses(lever, r, p) for r, p in zip(top["route"], top["product"]))}
+    assert 0 < len(wanted) < len(LEVERS)
+    asked.clear()
+    some = priorities.loss_ranking(engine, 2030, wanted)
+    assert [next(iter(settings)) for settings in asked] == [i for i in LEVERS if i in wanted]
+    pd.testing.assert_frame_equal(priorities.best_levers(some, top, LEVERS), priorities.best_levers(ranking, top, LEVERS))
+
 
 def test_do_first_names_flows_and_levers_in_words_with_links_to_the_policy_page():
     top = priorities.largest_losses(LOSSES, 100.0, top=3)
