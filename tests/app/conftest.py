@@ -55,12 +55,13 @@ def app(small_db, monkeypatch, tmp_path):
 
 
 def open_page(app, page: str, user: str | None = None, **query_params):
-    """Run the app once with the URL parameters (the shared widgets read them), sign in as ``user``
-    if given, then switch to ``page`` (a path such as "pages/policy.py"), as a link to that page does."""
+    """Open ``page`` (a path such as "pages/policy.py") with the URL parameters (the shared widgets read
+    them), signed in as ``user`` if given, as a link to that page does."""
     at = app(**query_params)
     if user:
         sign_in(at, user)
-    at.run()
+    # One run of app.py and the page (it used to run the Overview first, then switch: seconds per test). The
+    # pages keep the url_path of their file name, which is how AppTest finds a page before the first run.
     at.switch_page(page).run()
     return at
 
