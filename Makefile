@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-requirements
 DB := data/urban_symbiosis.duckdb
 PORT ?= 8501
 
-.PHONY: run test db check bench clean
+.PHONY: run test test-fast db check bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: $(STAMP)
 	$(BIN)/python -m compileall -q app.py ui.py pages decision_tools tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit tests/app
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/e2e
+
+# Only the unit tests (marker `unit`, set by folder in tests/conftest.py), on two workers: the quick check while working.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m unit tests/unit
 
 # The database is kept: it holds uploaded versions, saved views, sessions and the audit log.
 clean:

@@ -57,6 +57,28 @@ def write_renamed_data(target: Path, city: str, district: str, organisation: str
     return target
 
 
+TESTS_DIR = Path(__file__).resolve().parent
+FOLDER_MARKERS = ("unit", "app", "e2e")
+
+
+def folder_marker(path) -> str | None:
+    """The marker a test file gets from its folder under tests/ (unit, app or e2e), else None."""
+    try:
+        folder = Path(path).resolve().relative_to(TESTS_DIR).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return folder if folder in FOLDER_MARKERS else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by its folder, so `pytest -m unit` (or "unit or app") picks those tests."""
+    for item in items:
+        marker = folder_marker(item.path)
+        if marker is not None:
+            item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def small_data_dir(tmp_path_factory) -> Path:
     return write_small_data(tmp_path_factory.mktemp("data"))
