@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .provenance import join_sources, weakest
 
 
 def _ratio(numerator, denominator):
@@ -249,3 +250,42 @@ INDICATORS: dict[str, Indicator] = {i.key: i for i in (
               "From 0.1 (take, make, dispose) to 1 (fully restorative), mass-weighted over the city's products.",
               "EMF MCI per product and material, weighted by material in new products", "Ellen MacArthur Foundation 2019"),
 )}
+
+
+# The city model's stage each indicator's numbers come from (uncertainty.Simulation.confidence holds the
+# weakest input label per stage), and the stored metric whose sources stand for that stage.
+INDICATOR_STAGE: dict[str, str] = {"collection_rate": "routing", "hibernation_share": "routing",
+                                   "urban_mine_per_inhabitant": "stock", "recycled_content": "stock"}  # others: recovery
+STAGE_METRIC: dict[str, str] = {"stock": "in_use_stock", "routing": "separately_collected", "recovery": "secondary_supply"}
+
+
+@dataclass(frozen=True)
+class CardProvenance:
+    """What an indicator card says about where its number comes from."""
+
+    confidence: str  # the weakest label of the inputs the number is computed from
+    source_ids: str  # ';'-separated, the union of those inputs' sources
+    downscaled: bool  # it rests on the city's ownership figures, some scaled from national or EU ones
+
+
+def card_provenance(key: str, stage_confidence: Mapping[str, str], metric_sources: Mapping[str, str],
+                    materials: pd.DataFrame, several_materials: bool, downscaled: bool) -> CardProvenance:
+    """The confidence and sources an indicator card shows: the weakest label and the union of the sources of
+    the inputs its number is actually computed from (provenance.weakest, as every computed figure).
+
+    - The city rates and masses: the model stage they come from (``INDICATOR_STAGE``; ``stage_confidence``
+      per stage, ``metric_sources`` per stored metric, ``STAGE_METRIC``); ``downscaled`` as given.
+    - Recycled content: the EU end-of-life recycling input rate of each material in ``materials`` (rows with
+      confidence, source_id). Averaged over ``several_materials`` it is weighted by the material in new
+      products, so the stock stage counts too; for one material it is that rate alone, with no city input.
+    - The portfolio MCI: the recovery stage and, as its recycled feedstock, the same rates."""
+    rates = (list(materials["confidence"]), [s for s in materials["source_id"] if isinstance(s, str)])
+    stage = INDICATOR_STAGE.get(key, "recovery")
+    stage_sources = metric_sources.get(STAGE_METRIC[stage])
+    city = ([stage_confidence[stage]], [stage_sources] if isinstance(stage_sources, str) else [])
+    if key == "recycled_content":
+        labels, sources = (rates[0] + city[0], rates[1] + city[1]) if several_materials else rates
+        return CardProvenance(weakest(labels), join_sources(sources), downscaled and several_materials)
+    if key == "portfolio_mci":
+        return CardProvenance(weakest(city[0] + rates[0]), join_sources(city[1] + rates[1]), downscaled)
+    return CardProvenance(city[0][0], join_sources(city[1]), downscaled)

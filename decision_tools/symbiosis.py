@@ -11,14 +11,21 @@ that material. The score (0..1) is a weighted sum of explainable components:
   log10(1 + EUR per year x SR) / 6, at most 1.
 
 Transport cost is shown beside (illustrative 0.10 EUR per tonne-km of stream).
+
+Location privacy (``organisations_as_seen``): an organisation with an offer that asks to hide its
+location is placed at its city's centre for everyone who does not act for it, before anything is
+computed or drawn, so its marker, its arcs, its distances and the scores built on them all say the same.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
+from .formatting import format_mass
 
 WEIGHTS = {"quantity_fit": 0.35, "distance": 0.25, "value": 0.40}
 TRANSPORT_EUR_PER_TONNE_KM = 0.10
@@ -131,3 +138,69 @@ def named_matches(recorded: pd.DataFrame, offers: pd.DataFrame, needs: pd.DataFr
     out.insert(2, "stream", out["offer_id"].map(offer["description"]).fillna(""))
     out.insert(3, "material", out["need_id"].map(need["material"]).fillna(""))
     return out.drop(columns=["offer_id", "need_id"])
+
+
+PRIVATE_LOCATION_NOTE = "location private: shown at the city centre"
+
+
+def private_organisations(offers: pd.DataFrame) -> set[str]:
+    """Organisations whose exact location is private: those with at least one offer that asks to hide it.
+    The location belongs to the organisation, not to one offer: an offer of the same organisation drawn at
+    the address, or its need's arc, would give the hidden one away."""
+    return set(offers.loc[offers["hide_location"].astype(bool), "org_id"])
+
+
+def organisations_as_seen(organisations: pd.DataFrame, offers: pd.DataFrame, cities: pd.DataFrame,
+                          may_see_exact: Iterable[str] = ()) -> pd.DataFrame:
+    """The location privacy rule, once: ``organisations`` with lat and lon as this viewer may see them. A
+    private organisation (``private_organisations``) is moved to its city's centre (the cities table's lat,
+    lon) unless its id is in ``may_see_exact`` (the organisations the viewer acts for). Adds
+    ``exact_location`` (bool): False where the position shown is the city centre."""
+    hidden = private_organisations(offers) - {str(o) for o in may_see_exact}
+    centres = cities.set_index("city")
+    out = organisations.copy()
+    moved = out["org_id"].isin(hidden)
+    for axis in ("lat", "lon"):
+        out[axis] = out[axis].astype(float)
+        out.loc[moved, axis] = out.loc[moved, "city"].map(centres[axis]).astype(float)
+    out["exact_location"] = ~moved
+    return out
+
+
+def tables_as_seen(tables: dict[str, pd.DataFrame], may_see_exact: Iterable[str] = ()) -> dict[str, pd.DataFrame]:
+    """The input tables with the organisations placed by ``organisations_as_seen``: match candidates (their
+    distances, nearness, transport cost and score) computed from these reveal no private location."""
+    return {**tables, "organisations": organisations_as_seen(tables["organisations"], tables["offers"], tables["cities"],
+                                                             may_see_exact)}
+
+
+def map_layers(seen: dict[str, pd.DataFrame], candidates: pd.DataFrame, limit: int = 25) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the hub map draws, and nothing more (the map's data reaches the browser whole): markers (name,
+    short, org_type, lat, lon, label) and the best ``limit`` candidates as arcs (from_org, to_org, name,
+    label, score, from_lat, from_lon, to_lat, to_lon). Positions come from ``seen`` (``tables_as_seen``),
+    whatever tables the candidates were computed from; tooltips say where a position is the city centre."""
+    orgs = seen["organisations"]
+    exact = orgs["exact_location"] if "exact_location" in orgs.columns else pd.Series(True, index=orgs.index)
+    markers = pd.DataFrame({
+        "name": orgs["name"], "short": orgs["name"].str.replace("Fictitious: ", "", regex=False),
+        "org_type": orgs["org_type"], "lat": orgs["lat"].astype(float), "lon": orgs["lon"].astype(float),
+        "label": np.where(exact.astype(bool), "", f" ({PRIVATE_LOCATION_NOTE})"),
+    }).reset_index(drop=True)
+    columns = ["from_org", "to_org", "name", "label", "score", "from_lat", "from_lon", "to_lat", "to_lon"]
+    best = candidates.head(limit)
+    if best.empty:
+        return markers, pd.DataFrame(columns=columns)
+    place = orgs.set_index("org_id")
+    giver = best["offer_id"].map(seen["offers"].set_index("offer_id")["org_id"])
+    taker = best["need_id"].map(seen["needs"].set_index("need_id")["org_id"])
+    moved = ~(giver.map(place["exact_location"]).astype(bool) & taker.map(place["exact_location"]).astype(bool)) \
+        if "exact_location" in place.columns else pd.Series(False, index=best.index)
+    arcs = pd.DataFrame({
+        "from_org": best["from_org"], "to_org": best["to_org"], "name": best["from_org"] + " → " + best["to_org"],
+        "label": (": " + best["material"] + " " + best["exchanged_kg"].map(format_mass) + " per year"
+                  + np.where(moved, f" ({PRIVATE_LOCATION_NOTE})", "")),
+        "score": best["score"].astype(float),
+        "from_lat": giver.map(place["lat"]).astype(float), "from_lon": giver.map(place["lon"]).astype(float),
+        "to_lat": taker.map(place["lat"]).astype(float), "to_lon": taker.map(place["lon"]).astype(float),
+    })
+    return markers, arcs.reset_index(drop=True)

@@ -54,20 +54,17 @@ if not notices.empty:
                 ui.download_button(who, f"interest_{challenge_id}", f"dl_interest_{challenge_id}")
 
 all_materials = st.toggle("All materials", value=True, key="hub_all", bind="query-params")
-candidates = symbiosis.match_candidates(tables, sel.city, None if all_materials else sel.material)
+# The location privacy rule, applied once before anything is computed: an organisation that hides its location
+# is at its city centre for whoever does not act for it, on the map, in distances and in scores alike.
+seen_tables = symbiosis.tables_as_seen(tables, my_orgs.index)
+candidates = symbiosis.match_candidates(seen_tables, sel.city, None if all_materials else sel.material)
 public_offers = symbiosis.public_view(tables["offers"])
-hidden_location = set(tables["offers"].loc[tables["offers"]["hide_location"].astype(bool), "offer_id"])
-arcs = candidates.head(25).copy()
-if len(arcs):  # an offer that hides its location is drawn from its city centre
-    centres = tables["cities"].set_index("city")
-    for idx, row in arcs.iterrows():
-        if row["offer_id"] in hidden_location:
-            arcs.at[idx, "from_lat"], arcs.at[idx, "from_lon"] = centres.at[row["from_city"], "lat"], centres.at[row["from_city"], "lon"]
-    arcs["label"] = ": " + arcs["material"] + " " + arcs["exchanged_kg"].map(format_mass) + " per year"
-    arcs["name"] = arcs["from_org"] + " → " + arcs["to_org"]
-shown_orgs = orgs.assign(short=orgs["name"].str.replace("Fictitious: ", "", regex=False), label="")
+markers, arcs = symbiosis.map_layers(seen_tables, candidates)
 hub_city = tables["cities"].set_index("city").loc[sel.city]
-ui.pydeck(charts.symbiosis_map(shown_orgs, arcs, (sel.city, float(hub_city["lat"]), float(hub_city["lon"]))), "hub_map")
+ui.pydeck(charts.symbiosis_map(markers, arcs, (sel.city, float(hub_city["lat"]), float(hub_city["lon"]))), "hub_map")
+if not seen_tables["organisations"]["exact_location"].all():
+    st.caption("An organisation that keeps its location private is drawn at its city centre, and its distances are "
+               "measured from there.")
 
 st.subheader(f"Ranked matches involving {escape_markdown(sel.city)}")
 if candidates.empty:

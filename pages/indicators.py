@@ -12,9 +12,9 @@ from decision_tools import charts, uncertainty
 from decision_tools import targets as target_rules
 from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.hotspots import districts_share_inputs, hotspot_district, relative_half_width
-from decision_tools.indicators import (INDICATORS, WEIGHTINGS, circular_material_use_rate, collection_rate,
-                                      eol_recycling_rate, mass_weighted_mean, pair_weights, secondary_supply_share,
-                                      weighted_kg)
+from decision_tools.indicators import (INDICATORS, WEIGHTINGS, card_provenance, circular_material_use_rate,
+                                      collection_rate, eol_recycling_rate, mass_weighted_mean, pair_weights,
+                                      secondary_supply_share, weighted_kg)
 from decision_tools.labels import short_indicator_label
 
 ctx = ui.context()
@@ -50,9 +50,8 @@ weights = pair_weights(sim.pairs, ui.material_weights(version, weighting)) if al
 samples = uncertainty.indicator_samples(sim, sel.year, weights)
 central = uncertainty.central_indicators(sim, sel.year, weights)
 provenance = ui.metric_table(version, sel.city, list(materials), sel.year, ()).set_index("metric")
-stage_of = {"collection_rate": "routing", "hibernation_share": "routing", "urban_mine_per_inhabitant": "stock",
-            "recycled_content": "stock"}
-source_metric = {"routing": "separately_collected", "stock": "in_use_stock", "recovery": "secondary_supply"}
+# The materials the model found in the city's products: their EU recycling input rates make the recycled content.
+scope_materials = materials_table[materials_table["symbol"].isin(sim.materials)]
 
 
 def shown(unit: str, value: float) -> str:
@@ -71,9 +70,8 @@ for row_start in range(0, len(keys), 5):
     for column, key in zip(st.columns(5), keys[row_start:row_start + 5]):
         indicator = INDICATORS[key]
         band = uncertainty.band(central[key], samples[key])
-        stage = stage_of.get(key, "recovery")
-        confidence = "medium" if key == "recycled_content" else sim.confidence[stage]
-        sources = "EC_CRM_2023" if key == "recycled_content" else provenance.at[source_metric[stage], "source_ids"]
+        card = card_provenance(key, sim.confidence, provenance["source_ids"], scope_materials, len(sim.materials) > 1,
+                               downscaled)
         with column:
             card_label = short_indicator_label(key, indicator.label)
             if pd.isna(band["central"]):
@@ -84,9 +82,10 @@ for row_start in range(0, len(keys), 5):
             st.metric(card_label, shown(indicator.unit, band["central"]),
                       help=f"**{indicator.label}**: {indicator.definition} ({indicator.source}).{ui.glossary_help(key)}")
             st.caption(f"**5-95 %: {shown(indicator.unit, band['p05'])} to {shown(indicator.unit, band['p95'])}**{weighed} · "
-                       f"confidence **{confidence}**{' · downscaled' if downscaled and key != 'recycled_content' else ''}  \n"
+                       f"confidence **{card.confidence}**{' · downscaled' if card.downscaled else ''}  \n"
                        f"{indicator.explanation}")
-            card_sources.add(sources)
+            if card.source_ids:
+                card_sources.add(card.source_ids)
 st.caption("Sources of these indicators: "
            + ui.sources_line(";".join(sorted({s for group in card_sources for s in group.split(";")})), version).removeprefix("Sources: ")
            + (". Downscaled: some ownership figures are national or EU figures scaled to the city (the Overview says which)."
