@@ -79,8 +79,9 @@ if raw_view is not None and st.session_state.get("_applied_view") != raw_view:
             st.switch_page(target)
 
 try:
-    latest_version = ui.store().current_version()
     versions = ui.store().versions()
+    latest_version = storage.latest_published(versions)
+    ui.remember_versions(versions)  # the checksums the cached results are keyed on (ui.dataset_key)
 except storage.StoreError as exc:
     # The reason names server paths: it goes to the server's log, not to visitors.
     print(f"UrbanSymbiosis: the database cannot be opened: {exc}", flush=True)

@@ -3,6 +3,7 @@ and small renderers for provenance. The logic lives in decision_tools; this file
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +44,54 @@ def store() -> storage.Store:
     return get_store(str(storage.default_db_path()))
 
 
-@st.cache_data(show_spinner=False)
+def remember_versions(versions: pd.DataFrame) -> dict[int, str]:
+    """Note each version's checksum for this browser session (app.py, on every run, from the versions it reads)."""
+    keys = {int(v): str(c) for v, c in zip(versions["version_id"], versions["checksum"])}
+    st.session_state["_dataset_keys"] = keys
+    return keys
+
+
+def dataset_key(version_id: int) -> str:
+    """What a version's cached results are keyed on besides its number: the checksum of its input tables
+    (dataset_versions.checksum). Version 1 of one database file is not version 1 of another (a rebuilt demo
+    database, each test's own copy), so a cache keyed on the number alone could serve one file's results for
+    the other; equal checksums mean equal inputs, hence equal results, and such copies share the cache."""
+    try:
+        known = st.session_state.get("_dataset_keys", {})
+    except Exception:  # no browser session (a thread of the server's own): read the versions
+        known = {}
+    if version_id not in known:
+        versions = store().versions()
+        known = {int(v): str(c) for v, c in zip(versions["version_id"], versions["checksum"])}
+    return known.get(int(version_id), "unknown")
+
+
+def per_dataset(cache, **options):
+    """``cache`` (st.cache_data or st.cache_resource) for a function of (version_id, ...), keyed on the
+    version's dataset_key as well. Every entry count is bounded (``max_entries``)."""
+    def decorate(func):
+        @functools.wraps(func)
+        def keyed(dataset: str, *args, **kwargs):  # Streamlit hashes every argument: the checksum joins the key
+            return func(*args, **kwargs)
+
+        cached = cache(**{"show_spinner": False, **options})(keyed)
+
+        @functools.wraps(func)
+        def call(version_id: int, *args, **kwargs):
+            return cached(dataset_key(version_id), version_id, *args, **kwargs)
+
+        call.clear = cached.clear
+        return call
+    return decorate
+
+
+
+@per_dataset(st.cache_data, max_entries=128)
 def reference_table(version_id: int, name: str) -> pd.DataFrame:
     return store().table(name, version_id)
 
 
-@st.cache_data(show_spinner=False)
+@per_dataset(st.cache_data, max_entries=64)
 def ownership_geographies(version_id: int, city: str) -> pd.DataFrame:
     """Per product, whether the city's ownership figures are its own, national or the EU average."""
     from decision_tools.model import ownership_geographies as which
@@ -58,34 +101,34 @@ def ownership_geographies(version_id: int, city: str) -> pd.DataFrame:
                  cities.at[city, "country_iso3"])
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@per_dataset(st.cache_resource, max_entries=8)
 def input_tables(version_id: int) -> dict[str, pd.DataFrame]:
     """Every input table of a version, read once per process (versions never change). Shared by all
     sessions: callers must not modify the frames (decision_tools copies before it changes anything)."""
     return store().input_tables(version_id)
 
 
-@st.cache_data(show_spinner=False)
+@per_dataset(st.cache_data, max_entries=16)
 def year_range(version_id: int) -> tuple[int, int]:
     return store().year_range(version_id)
 
 
-@st.cache_data(show_spinner=False)
+@per_dataset(st.cache_data, max_entries=256)
 def chain(version_id: int, city: str, year: int, material: str | None) -> pd.DataFrame:
     return store().chain(version_id, city, year, material)
 
 
-@st.cache_data(show_spinner=False)
+@per_dataset(st.cache_data, max_entries=256)
 def metric_table(version_id: int, city: str, material: str, year: int | None, by: tuple[str, ...]) -> pd.DataFrame:
     return store().metric_table(version_id, city, material, year, by)
 
 
-@st.cache_data(show_spinner=False)
+@per_dataset(st.cache_data, max_entries=256)
 def headline(version_id: int, city: str, year: int, material: str) -> dict[str, storage.Figure]:
     return store().headline(version_id, city, year, material)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@per_dataset(st.cache_data, max_entries=32)
 def simulation(version_id: int, city: str, materials: tuple[str, ...]):
     """Monte Carlo of one city (default samples and seed: the same link shows the same ranges)."""
     from decision_tools import uncertainty  # the model's libraries load only for pages that need them
@@ -93,7 +136,7 @@ def simulation(version_id: int, city: str, materials: tuple[str, ...]):
     return uncertainty.simulate(input_tables(version_id), city, list(materials))
 
 
-@st.cache_data(show_spinner=False)
+@per_dataset(st.cache_data, max_entries=32)
 def material_weights(version_id: int, weighting: str) -> dict[str, float]:
     """Weight per material for an aggregate of several materials (indicators.WEIGHTINGS)."""
     from decision_tools.indicators import material_weights as weights
@@ -120,7 +163,7 @@ def aggregate_controls(help_scope: str) -> tuple[bool, str]:
     return True, keys[label]
 
 
-@st.cache_data(show_spinner=False)
+@per_dataset(st.cache_data, max_entries=64)
 def metric_table_by_material(version_id: int, city: str | None, materials: tuple[str, ...], year: int | None,
                              by: tuple[str, ...]) -> pd.DataFrame:
     """metric_table per material, with a ``material`` column (for weighted aggregates)."""
@@ -128,7 +171,7 @@ def metric_table_by_material(version_id: int, city: str | None, materials: tuple
     return pd.concat(frames, ignore_index=True)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@per_dataset(st.cache_resource, max_entries=16)
 def scenario_engine(version_id: int, city: str, materials: tuple[str, ...], weighting: str = "mass"):
     """One engine per city, material set and weighting; its runs do not change it, so sessions can share it."""
     from decision_tools import scenarios
@@ -136,16 +179,24 @@ def scenario_engine(version_id: int, city: str, materials: tuple[str, ...], weig
     return scenarios.ScenarioEngine(input_tables(version_id), city, list(materials), weighting)
 
 
-@st.cache_resource(show_spinner=False)
+@per_dataset(st.cache_resource, max_entries=8)
 def exposure_data(version_id: int):
     from decision_tools import exposure
 
     return exposure.ExposureData.from_tables(input_tables(version_id))
 
 
-@st.cache_data(show_spinner=False)
+@per_dataset(st.cache_data, max_entries=16)
 def sources(version_id: int) -> pd.DataFrame:
     return store().sources(version_id)
+
+
+@per_dataset(st.cache_resource, max_entries=16)
+def citation_index(version_id: int) -> dict[str, str]:
+    """source id -> short citation for a version (versions never change; read-only, shared by sessions)."""
+    from decision_tools.labels import citation_index as build
+
+    return build(sources(version_id))
 
 
 @dataclass(frozen=True)
@@ -367,7 +418,7 @@ def clear_caches(actor: accounts.Actor | None) -> None:
     connection stays open."""
     accounts.authorize(actor, "clear_caches")
     st.cache_data.clear()
-    for cached in (get_replica_store, input_tables, scenario_engine, exposure_data):
+    for cached in (get_replica_store, input_tables, scenario_engine, exposure_data, citation_index):
         cached.clear()
     store().audit(actor.username, "clear_caches", {})
 
@@ -414,8 +465,8 @@ def sources_line(source_ids: str, version_id: int | None = None) -> str:
     escaped, with a link to the Methods page's sources section."""
     from decision_tools.labels import short_citations
 
-    table = sources(context().version_id if version_id is None else version_id)
-    cited = short_citations(source_ids, table, limit=SOURCES_SHOWN)
+    cited = short_citations(source_ids, citation_index(context().version_id if version_id is None else version_id),
+                            limit=SOURCES_SHOWN)
     return f"Sources: {escape_markdown(cited, 300)} ([full list]({METHODS_SOURCES_LINK}))"
 
 
@@ -471,7 +522,7 @@ def glossary_help(word: str) -> str:
     return f" Glossary: [{term.name}]({glossary.methods_link(term.anchor)})." if term else ""
 
 
-@st.cache_data(show_spinner="Weighing each lever against the losses …", max_entries=64)
+@per_dataset(st.cache_data, show_spinner="Weighing each lever against the losses …", max_entries=64)
 def loss_ranking(version_id: int, city: str, material: str, year: int, lever_ids: tuple[str, ...]) -> pd.DataFrame:
     """Each lever of ``lever_ids`` alone at its maximum: the kg of losses per year it avoids in ``year``
     (priorities.loss_ranking)."""
@@ -480,7 +531,7 @@ def loss_ranking(version_id: int, city: str, material: str, year: int, lever_ids
     return priorities.loss_ranking(scenario_engine(version_id, city, (material,)), year, lever_ids)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@per_dataset(st.cache_data, max_entries=16)
 def reference_entries(version_id: int) -> dict[str, str]:
     """source id -> 'Publisher (year): title' for every source of a dataset version (exports.reference_entry)."""
     from decision_tools.exports import reference_entry

@@ -58,20 +58,24 @@ def short_citation(publisher: object, year: object) -> str:
     return " ".join(part for part in (who, when) if part)
 
 
-def short_citations(source_ids: str | None, sources: pd.DataFrame, limit: int | None = None) -> str:
+def citation_index(sources: pd.DataFrame) -> dict[str, str]:
+    """source id -> its short citation ('Eurostat 2023'; the id itself when publisher and year are empty):
+    built once per dataset version, so a page's many captions are dictionary lookups."""
+    return {row.source_id: short_citation(row.publisher, row.year) or row.source_id
+            for row in sources[["source_id", "publisher", "year"]].itertuples(index=False)}
+
+
+def short_citations(source_ids: str | None, sources: pd.DataFrame | dict[str, str], limit: int | None = None) -> str:
     """Semicolon-separated source ids -> 'JRC 2020; Eurostat 2023' (each citation once, in order of the
-    ids; an id missing from ``sources`` is kept as it is). With ``limit``, the first ``limit`` citations
-    and how many more: 'JRC 2020; Eurostat 2023 and 5 more' (a card's caption stays a line or two)."""
+    ids; an id missing from ``sources``, a sources table or its ``citation_index``, is kept as it is). With
+    ``limit``, the first ``limit`` citations and how many more: 'JRC 2020; Eurostat 2023 and 5 more' (a
+    card's caption stays a line or two)."""
     from decision_tools.provenance import split_sources
 
-    table = sources.set_index("source_id") if "source_id" in sources.columns else sources
+    index = sources if isinstance(sources, dict) else citation_index(sources)
     shown: list[str] = []
     for source_id in split_sources(source_ids or ""):
-        if source_id in table.index:
-            row = table.loc[source_id]
-            text = short_citation(row.get("publisher"), row.get("year")) or source_id
-        else:
-            text = source_id
+        text = index.get(source_id, source_id)
         if text not in shown:
             shown.append(text)
     if limit is not None and len(shown) > limit:

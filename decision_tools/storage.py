@@ -580,6 +580,15 @@ class Figure:
     downscaled: bool
 
 
+def latest_published(versions: pd.DataFrame) -> int:
+    """The version the dashboards show: the newest published one of ``Store.versions()`` (a page reads both
+    with one query)."""
+    published = versions.loc[versions["status"] == "published", "version_id"]
+    if published.empty:
+        raise DatabaseCorruptError("The database has no published dataset version.")
+    return int(published.max())
+
+
 class Store:
     """Read queries over one database connection; a fresh cursor per query (thread-safe use).
 
@@ -697,10 +706,7 @@ class Store:
         return self._frame("SELECT * FROM dataset_versions ORDER BY version_id")
 
     def current_version(self) -> int:
-        frame = self._frame("SELECT max(version_id) AS v FROM dataset_versions WHERE status = 'published'")
-        if frame.empty or pd.isna(frame.at[0, "v"]):
-            raise DatabaseCorruptError("The database has no published dataset version.")
-        return int(frame.at[0, "v"])
+        return latest_published(self.versions())
 
     def table(self, name: str, version_id: int) -> pd.DataFrame:
         """One input table of a version (name from the fixed list of input tables)."""

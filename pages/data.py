@@ -21,7 +21,7 @@ st.subheader("Dataset versions")
 versions = store.versions()
 st.dataframe(versions, hide_index=True, width="stretch")
 # Read now, not from the context drawn at the start of the run: a publish may have landed since (this visitor's).
-latest_now = store.current_version()
+latest_now = storage.latest_published(versions)
 shown_now = latest_now if st.session_state.get("version", "latest") == "latest" else ctx.version_id
 st.caption(f"The dashboards show version {shown_now}; the latest is {latest_now}. Every version is kept and can be "
            "opened read-only with the “Dataset version” picker in the sidebar (links carry it as ?version=N). Withdrawn versions "

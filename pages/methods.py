@@ -54,7 +54,7 @@ ui.download_button(shown, f"sources_v{ctx.version_id}", "dl_sources")
 st.subheader("How these numbers compare")
 
 
-@st.cache_data(show_spinner="Comparing the model with published figures ...")
+@ui.per_dataset(st.cache_data, show_spinner="Comparing the model with published figures ...", max_entries=8)
 def external_comparison(version_id: int) -> pd.DataFrame:
     return validation.validation_table(ui.store(), version_id)
 

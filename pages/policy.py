@@ -237,11 +237,11 @@ st.subheader("What each lever means and who acts")
 catalogue = ui.reference_table(version, "levers")
 product_labels = ui.reference_table(version, "products").set_index("product")["name"].to_dict()
 material_labels = dict(zip(materials_table["symbol"], materials_table["name"]))
-sources_table = ui.sources(version)
+citations = ui.citation_index(version)
 readable_catalogue = catalogue.assign(
     products=catalogue["products"].map(lambda ids: ", ".join(product_labels.get(p, p) for p in str(ids).split(";") if p)),
     materials=catalogue["materials"].map(lambda ids: "all" if ids == "all" else ", ".join(material_labels.get(m, m) for m in str(ids).split(";") if m)),
-    sources=catalogue["source_id"].map(lambda ids: labels.short_citations(ids, sources_table)))
+    sources=catalogue["source_id"].map(lambda ids: labels.short_citations(ids, citations)))
 ui.table(readable_catalogue, "dl_levers", f"levers_v{version}", {
     "name": "Lever", "description": "What it does", "competence": "Who decides", "who_acts": "Who acts", "products": "Products",
     "materials": "Materials", "unit": "Unit", "minimum": ("Minimum", "number"), "default": ("Default", "number"),

@@ -36,18 +36,6 @@ def components_scanned_once():
     manifest_scanner.scan_component_manifests = scan
 
 
-@pytest.fixture(autouse=True)
-def fresh_streamlit_caches():
-    """Each test starts with empty Streamlit caches: they are per process and keyed on the dataset version, not
-    on the database file, so a test would otherwise see another test's database (worker order differs under
-    pytest-xdist)."""
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-
-
 @pytest.fixture()
 def app(small_db, monkeypatch, tmp_path):
     """An AppTest maker on a copy of the small test database."""

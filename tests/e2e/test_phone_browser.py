@@ -2,6 +2,8 @@
 steps that fits the screen, hides the Sankey, collapses the sidebar and does not scroll sideways; at
 1440x900 the Sankey shows and the list does not."""
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, wait_ready
 
 WIDE = '[class*="st-key-chain_wide_"]'
@@ -23,10 +25,11 @@ def test_a_phone_sees_the_chain_as_steps_that_fit_the_screen(browser, server_url
         narrow = page.locator(NARROW).first
         narrow.wait_for(state="visible", timeout=SERVER_WAIT_MS)
         assert not page.locator(WIDE).first.is_visible()
+        # Auto-waiting: the list is drawn step by step, and a run may still be adding its last rows.
+        for expected in ("New products", "End of life", "Separately collected", "secondary supply", "Lost in total"):
+            expect(narrow).to_contain_text(expected, timeout=SERVER_WAIT_MS)
         steps = narrow.locator('[data-testid="stProgress"], [data-testid="stMarkdownContainer"] p')
         texts = steps.all_inner_texts()
-        for expected in ("New products", "End of life", "Separately collected", "secondary supply", "Lost in total"):
-            assert any(expected in text for text in texts), expected
         for index in range(steps.count()):
             box = steps.nth(index).bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, texts[index]

@@ -122,6 +122,11 @@ def test_short_citations():
     # a card names a few and counts the rest; an exact fit is not cut
     assert labels.short_citations("JRC_X;NOYEAR;UNKNOWN_ID", sources, limit=1) == "European Commission JRC 2020 and 2 more"
     assert labels.short_citations("JRC_X;NOYEAR", sources, limit=2) == "European Commission JRC 2020; press coverage"
+    # the pages look citations up in an index built once per version: the same text
+    index = labels.citation_index(sources)
+    assert index["EC_CRM_2023"] == "European Commission 2023" and index["NOYEAR"] == "press coverage"
+    for ids in ("JRC_X; EUROSTAT_A;EUROSTAT_B", "NOYEAR;UNKNOWN_ID", "", "JRC_X;NOYEAR;UNKNOWN_ID"):
+        assert labels.short_citations(ids, index, limit=1) == labels.short_citations(ids, sources, limit=1)
 
 
 def test_fill_empty_keeps_values_as_read_and_marks_empty_cells():
