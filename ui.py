@@ -179,6 +179,14 @@ def scenario_engine(version_id: int, city: str, materials: tuple[str, ...], weig
     return scenarios.ScenarioEngine(input_tables(version_id), city, list(materials), weighting)
 
 
+@per_dataset(st.cache_data, max_entries=64)
+def value_creation(version_id: int, city: str, materials: tuple[str, ...], weighting: str, product: str,
+                   year: int) -> pd.DataFrame:
+    """The business models applied to one product (ScenarioEngine.value_creation: seven model runs, about
+    2 s), once per dataset, city, materials, product and year."""
+    return scenario_engine(version_id, city, materials, weighting).value_creation(product, year)
+
+
 @per_dataset(st.cache_resource, max_entries=8)
 def exposure_data(version_id: int):
     from decision_tools import exposure

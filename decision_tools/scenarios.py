@@ -8,6 +8,7 @@ reruns the city's model (central values) for the chosen materials and gives ever
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -202,6 +203,7 @@ class ScenarioEngine:
         supply_risk = tables["materials"].set_index("symbol")["supply_risk"]
         self.pair_supply_risk = np.array([float(supply_risk[m]) for _, m in self.inputs.chain.pairs])
         self._runs: dict[tuple, Run] = {}
+        self._runs_lock = threading.Lock()  # one engine serves every browser session of the city (ui.scenario_engine)
         self.baseline = self.run({})
 
     def cost(self, settings: Mapping[str, float]) -> float:
@@ -212,11 +214,15 @@ class ScenarioEngine:
         the ranking and the portfolio cost their runs only once per engine."""
         settings = check_settings(self.levers, settings)
         key = tuple(sorted((k, v) for k, v in settings.items() if v != self.levers[k].default))
-        if key not in self._runs:
-            if len(self._runs) >= self.MAX_REMEMBERED_RUNS:
-                self._runs.pop(next(iter(self._runs)))  # forget the oldest
-            self._runs[key] = self._compute(settings)
-        return self._runs[key]
+        with self._runs_lock:
+            remembered = self._runs.get(key)
+        if remembered is not None:
+            return remembered
+        computed = self._compute(settings)  # outside the lock: other sessions' runs go on meanwhile
+        with self._runs_lock:
+            if key not in self._runs and len(self._runs) >= self.MAX_REMEMBERED_RUNS:
+                del self._runs[next(iter(self._runs))]  # forget the oldest
+            return self._runs.setdefault(key, computed)
 
     def _compute(self, settings: dict[str, float]) -> Run:
         inputs = apply_levers(self.inputs, self.levers, settings)

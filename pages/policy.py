@@ -216,7 +216,7 @@ st.subheader("Value-creation models for companies")
 products = ui.reference_table(version, "products").set_index("product")["name"]
 product_names = {products[p]: p for p in engine.inputs.chain.products}
 product_name = st.selectbox("Product", list(product_names), key="product", bind="query-params")
-models = engine.value_creation(product_names[product_name], sel.year)
+models = ui.value_creation(version, sel.city, materials, weighting, product_names[product_name], sel.year)
 models = models.sort_values("model_id", key=lambda ids: ids.map({"linear": 0, "today": 1}).fillna(2), kind="stable")
 left, right = st.columns(2)
 with left:

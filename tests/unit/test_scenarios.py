@@ -224,3 +224,39 @@ def test_the_portfolio_explains_the_difference_the_right_way_round(combined, why
     choices = pd.DataFrame({"lever": ["Collection", "Repair"], "level": [0.1, 0.2]})
     portfolio = scenarios.Portfolio("secondary_supply_kg", 2035, 1000.0, {}, choices, 100.0, combined, 20.0, 900.0)
     assert why in portfolio.explanation()
+
+
+def test_one_engine_serves_concurrent_sessions(tables, critical, monkeypatch):
+    """ui.scenario_engine shares one engine between every browser session of a city: runs asked for by many
+    threads at once, with a small memory, all come back right and the memory stays bounded."""
+    import sys
+    import threading
+
+    engine = scenarios.ScenarioEngine(tables, "Ghent", critical)
+    engine.MAX_REMEMBERED_RUNS = 3
+    monkeypatch.setattr(engine, "_compute", lambda settings: scenarios.Run(settings=settings, simulation=None,
+                                                                           cost_eur_per_year=float(len(settings))))
+    lever = next(iter(engine.levers.values()))
+    levels = [lever.default + (lever.maximum - lever.default) * i / 50 for i in range(1, 51)]
+    errors: list[BaseException] = []
+
+    def session(offset: int) -> None:
+        try:
+            for i in range(400):
+                level = levels[(i + offset) % len(levels)]
+                assert engine.run({lever.lever_id: level}).settings[lever.lever_id] == level
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=session, args=(offset,)) for offset in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the races show within a few hundred runs
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(engine._runs) <= engine.MAX_REMEMBERED_RUNS
