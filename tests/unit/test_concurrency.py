@@ -22,15 +22,20 @@ def test_readers_see_the_old_or_the_new_version_whole_during_a_publish(small_db,
             except Exception as exc:  # noqa: BLE001 - any error fails the test below
                 errors.append(repr(exc))
 
+    def wait_for_a_read_of(version):  # instead of a fixed sleep: as soon as a reader has seen it (or failed)
+        deadline = time.monotonic() + 120
+        while not errors and not any(seen_version == version for seen_version, _, _ in seen) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     threads = [threading.Thread(target=reader) for _ in range(4)]
     for thread in threads:
         thread.start()
     try:
-        time.sleep(0.3)
+        wait_for_a_read_of(1)
         check = uploads.check_upload("composition", b"product,material,grams_per_unit,source_id,confidence,basis\n"
                                      b"smartphone,Co,4,SCRREEN,medium,measured\n", "c.csv", store.input_tables(1))
         store.publish(check.tables, "During reads", "", "rita")
-        time.sleep(0.5)
+        wait_for_a_read_of(2)
     finally:
         stop.set()
         for thread in threads:

@@ -93,15 +93,19 @@ def test_the_workspace_waits_for_another_process_then_says_it_is_busy(layout):
         import duckdb, sys, time
         con = duckdb.connect({str(workspace)!r})
         print("holding", flush=True)
+        sys.stdin.readline()  # holds until the test says "let go" (instead of a fixed sleep)
         time.sleep(float(sys.argv[1]))
         con.close()
-    """), "1.0"], stdout=subprocess.PIPE, text=True)
+    """), "0.3"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "holding"
         with pytest.raises(TimeoutError, match="stayed busy"):
             snapshots.open_workspace(workspace, wait_s=0.2)
+        holder.stdin.write("let go\n")
+        holder.stdin.close()
         snapshots.open_workspace(workspace, wait_s=10).close()  # gets it once the other process lets go
     finally:
+        holder.stdin.close()
         holder.wait(timeout=10)
 
 

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import pandas as pd
 import pytest
@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from decision_tools import storage, upload_files, uploads
+from decision_tools.cli import main
 from tests.conftest import PROJECT_DIR
 
 COMPOSITION = "product,material,grams_per_unit,source_id,confidence,basis\n"
@@ -129,15 +130,15 @@ def test_good_upload_publishes_a_version_that_changes_the_numbers_then_rollback(
         assert list(store.audit_log("admin")["action"]) == ["rollback", "publish"]
 
 
-def test_rejected_upload_leaves_the_database_unchanged(writable):
-    result = subprocess.run([sys.executable, "-m", "decision_tools", "ingest", "-", "--kind", "composition", "--db", str(writable)],
-                            cwd=PROJECT_DIR, capture_output=True, text=True)
-    assert result.returncode == 2 and "there is no file" in result.stderr
+def test_rejected_upload_leaves_the_database_unchanged(writable, capsys, monkeypatch):
+    # in this process through cli.main (a new interpreter costs seconds of imports); `-` is a path, not stdin
+    monkeypatch.chdir(PROJECT_DIR)
+    assert main(["ingest", "-", "--kind", "composition", "--db", str(writable)]) == 2
+    assert "there is no file" in capsys.readouterr().err
     bad = writable.parent / "bad.csv"
     bad.write_text(COMPOSITION + "phone,Co,-1,SCRREEN,medium,x\n")
-    result = subprocess.run([sys.executable, "-m", "decision_tools", "ingest", str(bad), "--kind", "composition", "--db",
-                             str(writable)], cwd=PROJECT_DIR, capture_output=True, text=True)
-    assert result.returncode == 1 and "bad.csv, row 2, column 'grams_per_unit'" in result.stderr
+    assert main(["ingest", str(bad), "--kind", "composition", "--db", str(writable)]) == 1
+    assert "bad.csv, row 2, column 'grams_per_unit'" in capsys.readouterr().err
     with storage.Store.open(writable) as store:
         assert store.versions()["version_id"].tolist() == [1]
 
@@ -148,14 +149,17 @@ def test_a_publish_killed_halfway_leaves_the_previous_version(writable):
     env = dict(os.environ, **{storage.PUBLISH_PAUSE_ENV_VAR: "30"})
     process = subprocess.Popen([sys.executable, "-m", "decision_tools", "ingest", str(good), "--kind", "composition",
                                 "--db", str(writable)], cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, process.kill)  # a child that never gets there ends, and the loop below with it
+    watchdog.start()
     try:
-        for line in process.stdout:  # the changes are printed before the publish transaction starts
-            if line.startswith("product_content"):
-                break
-        time.sleep(8)  # inside the transaction: the model has run, rows are being written, then the pause
+        # storage.publish prints this marker inside the transaction (the model has run, the rows are written),
+        # right before the pause: kill it there
+        paused = any(line.startswith("publish: inside the transaction of version 2") for line in process.stdout)
     finally:
+        watchdog.cancel()
         process.send_signal(signal.SIGKILL)
         process.wait()
+    assert paused, "the publish never reached its pause inside the transaction"
     with storage.Store.open(writable) as store:
         assert store.versions()["version_id"].tolist() == [1]
         assert store.current_version() == 1
