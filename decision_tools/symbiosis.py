@@ -15,6 +15,11 @@ Transport cost is shown beside (illustrative 0.10 EUR per tonne-km of stream).
 Location privacy (``organisations_as_seen``): an organisation with an offer that asks to hide its
 location is placed at its city's centre for everyone who does not act for it, before anything is
 computed or drawn, so its marker, its arcs, its distances and the scores built on them all say the same.
+
+Quantity privacy (``offers_as_seen``): an offer that asks to hide its quantity shows only its band (under 1 t,
+1-10 t, over 10 t of stream per year) to everyone who does not act for its organisation. Its exact quantity is
+replaced before anything is computed, so no match figure (exchanged kg, transport cost, value, quantity fit,
+score, the map's arcs) can give it back; see ``BAND_STAND_IN_KG``.
 """
 
 from __future__ import annotations
@@ -84,19 +89,24 @@ def match_candidates(tables: dict[str, pd.DataFrame], city: str | None = None, m
             offer_kg = float(offer.kg_per_year) * float(carried.at[need.material, "kg_per_kg"])
             km = haversine_km(giver["lat"], giver["lon"], taker["lat"], taker["lon"])
             parts = score_components(offer_kg, float(need.kg_per_year), km, float(prices[need.material]), float(risk[need.material]))
+            exact = bool(getattr(offer, "exact_quantity", True))
+            # A hidden quantity (offers_as_seen) is a stand-in: the scores may use it (they reveal only the band),
+            # kg and EUR figures would read as exact, so they stay empty.
+            known = 1.0 if exact else math.nan
             rows.append({
                 "offer_id": offer.offer_id, "need_id": need.need_id, "material": need.material,
                 "from_org": giver["name"], "from_city": giver["city"], "to_org": taker["name"], "to_city": taker["city"],
-                "stream": offer.description, "offer_material_kg": offer_kg, "need_kg": float(need.kg_per_year),
-                "exchanged_kg": min(offer_kg, float(need.kg_per_year)), "distance_km": km,
-                "transport_eur_per_year": float(offer.kg_per_year) / 1000.0 * km * TRANSPORT_EUR_PER_TONNE_KM,
-                "value_eur_per_year": min(offer_kg, float(need.kg_per_year)) * float(prices[need.material]),
+                "stream": offer.description, "offer_material_kg": offer_kg * known, "need_kg": float(need.kg_per_year),
+                "exchanged_kg": min(offer_kg, float(need.kg_per_year)) * known, "distance_km": km,
+                "transport_eur_per_year": float(offer.kg_per_year) / 1000.0 * km * TRANSPORT_EUR_PER_TONNE_KM * known,
+                "value_eur_per_year": min(offer_kg, float(need.kg_per_year)) * float(prices[need.material]) * known,
+                "quantity": "exact" if exact else f"{PRIVATE_QUANTITY_NOTE}: stream {offer.quantity_band} per year",
                 **parts,
                 "from_lat": giver["lat"], "from_lon": giver["lon"], "to_lat": taker["lat"], "to_lon": taker["lon"],
             })
     columns = ["offer_id", "need_id", "material", "from_org", "from_city", "to_org", "to_city", "stream", "offer_material_kg",
-               "need_kg", "exchanged_kg", "distance_km", "transport_eur_per_year", "value_eur_per_year", "quantity_fit",
-               "distance", "value", "score", "from_lat", "from_lon", "to_lat", "to_lon"]
+               "need_kg", "exchanged_kg", "distance_km", "transport_eur_per_year", "value_eur_per_year", "quantity",
+               "quantity_fit", "distance", "value", "score", "from_lat", "from_lon", "to_lat", "to_lon"]
     return pd.DataFrame(rows, columns=columns).sort_values("score", ascending=False).reset_index(drop=True)
 
 
@@ -106,12 +116,74 @@ def breakdown(row: pd.Series) -> dict[str, dict[str, float]]:
             for k, w in WEIGHTS.items()}
 
 
-def public_view(offers: pd.DataFrame) -> pd.DataFrame:
-    """Offers as the public sees them: quantities binned and locations hidden where the owner asked."""
+def quantity_band(kg_per_year: pd.Series) -> pd.Series:
+    """The public band of offered stream quantities (kg per year): "under 1 t", "1-10 t" or "over 10 t"."""
+    kg = kg_per_year.astype(float)
+    return pd.Series(np.select([kg < 1000, kg < 10000], ["under 1 t", "1-10 t"], "over 10 t"), index=kg_per_year.index)
+
+
+# What a hidden-quantity offer is computed with for whoever may not see its quantity: the middle of its band
+# on a log scale (the bands are decades: 10^2.5, 10^3.5 and, half a decade past the last edge, 10^4.5 kg).
+# Why not the exact quantity with only the kg columns blanked: the score gives it back. With the nearness shown
+# (and computable from the map), 0.35 x quantity fit + 0.40 x value rises strictly with the exchanged kg, the
+# need's kg and the material's price are public, so one score yields the exact exchanged kg, and the stream's
+# kg from the public content per kg; the transport cost (stream t x km x 0.10 EUR) gives the stream's kg at
+# once. Computed from a stand-in that depends only on the public band, every figure reveals at most the band
+# the offers table already shows, and a visitor can still rank the matches (by the score, estimated for these).
+BAND_STAND_IN_KG = {"under 1 t": 10 ** 2.5, "1-10 t": 10 ** 3.5, "over 10 t": 10 ** 4.5}
+PRIVATE_QUANTITY_NOTE = "quantity private"
+
+
+def quantity_hidden(offers: pd.DataFrame, may_see_exact: Iterable[str] = ()) -> pd.Series:
+    """The quantity privacy rule, once: per offer, True where this viewer may not see its exact quantity (the
+    offer asks to hide it and its organisation is not among ``may_see_exact``, the organisations the viewer
+    acts for). The quantity belongs to the offer: another offer of the same organisation does not reveal it."""
+    if "hide_quantity" not in offers.columns:
+        return pd.Series(False, index=offers.index)
+    hidden = offers["hide_quantity"].astype(bool)
+    allowed = {str(o) for o in may_see_exact}
+    if allowed:
+        hidden &= ~offers["org_id"].astype(str).isin(allowed)
+    return hidden
+
+
+def offers_as_seen(offers: pd.DataFrame, may_see_exact: Iterable[str] = ()) -> pd.DataFrame:
+    """``offers`` as this viewer may compute with them: a hidden quantity (``quantity_hidden``) replaced by its
+    band's stand-in (``BAND_STAND_IN_KG``). Adds ``exact_quantity`` (bool) and ``quantity_band``."""
     out = offers.copy()
-    hidden = out["hide_quantity"].astype(bool)
-    bins = np.select([out["kg_per_year"] < 1000, out["kg_per_year"] < 10000], ["under 1 t", "1-10 t"], "over 10 t")
-    out["kg_per_year"] = np.where(hidden, bins, out["kg_per_year"].map(lambda v: f"{v:,.0f}"))
+    hidden = quantity_hidden(offers, may_see_exact)
+    out["exact_quantity"] = ~hidden
+    if "kg_per_year" in out.columns:
+        out["quantity_band"] = quantity_band(out["kg_per_year"])
+        stand_in = out["quantity_band"].map(BAND_STAND_IN_KG).astype(float)
+        out["kg_per_year"] = np.where(hidden, stand_in, out["kg_per_year"].astype(float))
+    return out
+
+
+def public_view(offers: pd.DataFrame, may_see_exact: Iterable[str] = ()) -> pd.DataFrame:
+    """Offers as this viewer sees them: the quantity as text, only its band where ``quantity_hidden``."""
+    out = offers.copy()
+    hidden = quantity_hidden(offers, may_see_exact)
+    out["kg_per_year"] = np.where(hidden, quantity_band(out["kg_per_year"]), out["kg_per_year"].map(lambda v: f"{v:,.0f}"))
+    return out
+
+
+def exchanged_kg(tables: dict[str, pd.DataFrame], offer_id: str, need_id: str) -> float:
+    """The exact kg per year of material an offer could give a need (what a recorded match stores), from the
+    tables as they are: for the server, never to be shown to someone who may not see the offer's quantity."""
+    offer = tables["offers"].set_index("offer_id").loc[offer_id]
+    need = tables["needs"].set_index("need_id").loc[need_id]
+    content = stream_content(tables)
+    per_kg = content[(content["stream_code"] == offer["stream_code"]) & (content["material"] == need["material"])]
+    return min(float(offer["kg_per_year"]) * float(per_kg["kg_per_kg"].iloc[0]), float(need["kg_per_year"]))
+
+
+def recorded_as_seen(recorded: pd.DataFrame, offers: pd.DataFrame, may_see_exact: Iterable[str] = ()) -> pd.DataFrame:
+    """Recorded matches as this viewer may see them: kg_per_year emptied where the offer's quantity is hidden
+    (``quantity_hidden``); a recorded kg is the exchanged kg, which gives the quantity back."""
+    hidden_offers = set(offers.loc[quantity_hidden(offers, may_see_exact), "offer_id"])
+    out = recorded.copy()
+    out["kg_per_year"] = out["kg_per_year"].astype(float).mask(out["offer_id"].isin(hidden_offers))
     return out
 
 
@@ -168,10 +240,12 @@ def organisations_as_seen(organisations: pd.DataFrame, offers: pd.DataFrame, cit
 
 
 def tables_as_seen(tables: dict[str, pd.DataFrame], may_see_exact: Iterable[str] = ()) -> dict[str, pd.DataFrame]:
-    """The input tables with the organisations placed by ``organisations_as_seen``: match candidates (their
-    distances, nearness, transport cost and score) computed from these reveal no private location."""
+    """The input tables with both privacy rules applied: the organisations placed by ``organisations_as_seen``
+    and the offers' quantities by ``offers_as_seen``. Match candidates (distances, nearness, kg, transport
+    cost, value and score) computed from these reveal no private location and no hidden quantity."""
     return {**tables, "organisations": organisations_as_seen(tables["organisations"], tables["offers"], tables["cities"],
-                                                             may_see_exact)}
+                                                             may_see_exact),
+            "offers": offers_as_seen(tables["offers"], may_see_exact)}
 
 
 def map_layers(seen: dict[str, pd.DataFrame], candidates: pd.DataFrame, limit: int = 25) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -197,10 +271,23 @@ def map_layers(seen: dict[str, pd.DataFrame], candidates: pd.DataFrame, limit: i
         if "exact_location" in place.columns else pd.Series(False, index=best.index)
     arcs = pd.DataFrame({
         "from_org": best["from_org"], "to_org": best["to_org"], "name": best["from_org"] + " → " + best["to_org"],
-        "label": (": " + best["material"] + " " + best["exchanged_kg"].map(format_mass) + " per year"
+        "label": (": " + best["material"] + np.where(best["exchanged_kg"].isna(), f", {PRIVATE_QUANTITY_NOTE}",
+                                                      " " + best["exchanged_kg"].map(format_mass) + " per year")
                   + np.where(moved, f" ({PRIVATE_LOCATION_NOTE})", "")),
         "score": best["score"].astype(float),
         "from_lat": giver.map(place["lat"]).astype(float), "from_lon": giver.map(place["lon"]).astype(float),
         "to_lat": taker.map(place["lat"]).astype(float), "to_lon": taker.map(place["lon"]).astype(float),
     })
     return markers, arcs.reset_index(drop=True)
+
+
+def input_table_as_seen(name: str, tables: dict[str, pd.DataFrame], may_see_exact: Iterable[str] = ()) -> pd.DataFrame:
+    """An input table as this viewer may read it in full (the Methods page's "data behind the model"): the
+    organisations placed by the location rule and without their owner account, the offers with hidden
+    quantities as bands (``public_view``); every other table as stored."""
+    if name == "organisations":
+        seen = organisations_as_seen(tables["organisations"], tables["offers"], tables["cities"], may_see_exact)
+        return seen.drop(columns=["owner"], errors="ignore")
+    if name == "offers":
+        return public_view(tables["offers"], may_see_exact)
+    return tables[name]

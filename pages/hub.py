@@ -54,11 +54,12 @@ if not notices.empty:
                 ui.download_button(who, f"interest_{challenge_id}", f"dl_interest_{challenge_id}")
 
 all_materials = st.toggle("All materials", value=True, key="hub_all", bind="query-params")
-# The location privacy rule, applied once before anything is computed: an organisation that hides its location
-# is at its city centre for whoever does not act for it, on the map, in distances and in scores alike.
+# The privacy rules, applied once before anything is computed: for whoever does not act for it, an organisation
+# that hides its location is at its city centre, and an offer that hides its quantity is only its band, on the
+# map, in the ranked matches (kg, EUR, scores) and in their downloads alike.
 seen_tables = symbiosis.tables_as_seen(tables, my_orgs.index)
 candidates = symbiosis.match_candidates(seen_tables, sel.city, None if all_materials else sel.material)
-public_offers = symbiosis.public_view(tables["offers"])
+public_offers = symbiosis.public_view(tables["offers"], my_orgs.index)
 markers, arcs = symbiosis.map_layers(seen_tables, candidates)
 hub_city = tables["cities"].set_index("city").loc[sel.city]
 ui.pydeck(charts.symbiosis_map(markers, arcs, (sel.city, float(hub_city["lat"]), float(hub_city["lon"]))), "hub_map")
@@ -71,13 +72,17 @@ if candidates.empty:
     st.info(f"No compatible offer and need involve {escape_markdown(sel.city)}{'' if all_materials else ' for ' + sel.material}.")
 else:
     table = candidates[["material", "from_org", "to_org", "stream", "exchanged_kg", "distance_km", "transport_eur_per_year",
-                        "value_eur_per_year", "quantity_fit", "distance", "value", "score"]].round(4)
+                        "value_eur_per_year", "quantity", "quantity_fit", "distance", "value", "score"]].round(4)
     ui.table(table, "dl_matches", f"matches_{sel.city}", {
         "from_org": "From", "to_org": "To", "material": "Material", "stream": "Stream",
         "exchanged_kg": ("Exchanged ({unit} per year)", "mass"), "distance_km": ("Distance (km)", "number"),
         "transport_eur_per_year": ("Transport (EUR per year)", "number"), "value_eur_per_year": ("Value (EUR per year)", "number"),
-        "score": ("Score (0-1)", "number"), "quantity_fit": ("Quantity fit (0-1)", "number"),
+        "quantity": ("Quantity", "text"), "score": ("Score (0-1)", "number"), "quantity_fit": ("Quantity fit (0-1)", "number"),
         "distance": ("Nearness (0-1)", "number"), "value": ("Value x supply risk (0-1)", "number")})
+    if not candidates["exchanged_kg"].notna().all():
+        st.caption("Where an offer keeps its quantity private, its kg and EUR figures are not shown, and its quantity fit, "
+                   "value and score are estimated from the middle of its public range (about 0.3, 3 or 30 t of stream "
+                   "per year), so they rank the match without giving the quantity away.")
     with st.expander("Why does the best match rank first?"):
         best = candidates.iloc[0]
         parts = symbiosis.breakdown(best)
@@ -91,20 +96,24 @@ else:
     if ctx.may("update_match") and not mine.empty:
         with st.form("match_status"):
             st.markdown("**Record a match for your organisation**")
-            labels = {f"{r.material}: {r.from_org} → {r.to_org}": (r.offer_id, r.need_id, r.exchanged_kg) for r in mine.itertuples()}
+            labels = {f"{r.material}: {r.from_org} → {r.to_org}": (r.offer_id, r.need_id) for r in mine.itertuples()}
             choice = st.selectbox("Match", list(labels))
             status = st.selectbox("Status", list(store.MATCH_STATUSES))
             if st.form_submit_button("Save status"):
-                offer_id, need_id, kg = labels[choice]
+                offer_id, need_id = labels[choice]
+                # The exact kg is recorded (from the tables, not as seen: a hidden quantity's figures are stand-ins),
+                # and shown only to whoever may see the offer's quantity (recorded_as_seen).
+                kg = symbiosis.exchanged_kg(tables, offer_id, need_id)
                 try:  # the store checks the role and that one side is the account's own organisation, now
-                    store.set_match_status(offer_id, need_id, status, float(kg), ctx.actor)
+                    store.set_match_status(offer_id, need_id, status, kg, ctx.actor)
                     st.success(f"Recorded as {status}.")
                 except (ValueError, PermissionError) as exc:
                     st.error(str(exc))
     elif ctx.username:
         st.caption("Partners record matches that involve their own organisation.")
 
-recorded = store.matches()
+# A recorded match's kg is its exchanged kg: emptied where the viewer may not see the offer's quantity.
+recorded = symbiosis.recorded_as_seen(store.matches(), tables["offers"], my_orgs.index)
 if not recorded.empty:
     st.markdown("**Recorded matches**")
     named = symbiosis.named_matches(recorded, tables["offers"], tables["needs"], orgs)
@@ -115,13 +124,15 @@ if not recorded.empty:
     active = active[(active["material"] == sel.material) & (active["from_city"] == sel.city)]
     base = store.headline(version, sel.city, sel.year, sel.material).get("secondary_supply")
     if base is not None:
-        extra = float(active["kg_per_year"].sum())
+        extra = float(active["kg_per_year"].sum())  # a private quantity is not added: the sum would give it back
+        private = int(active["kg_per_year"].isna().sum())
         st.metric(f"{sel.material} secondary supply of {escape_markdown(sel.city)}, {sel.year}, with symbiosis", format_mass(base.kg + extra) + "/yr",
-                  delta=f"+{format_mass(extra)}/yr from active matches")
+                  delta=f"+{format_mass(extra)}/yr from active matches"
+                        + (f" ({private} with a private quantity not counted)" if private else ""))
 
 left, right = st.columns(2)
 with left:
-    st.markdown("**Offers** (quantities binned where the owner asked)")
+    st.markdown("**Offers** (quantities binned where the owner asked, except for whoever acts for the organisation)")
     shown_offers = symbiosis.with_organisation_names(public_offers.drop(columns=["offer_id", "hide_quantity", "hide_location"]), orgs)
     st.dataframe(shown_offers, hide_index=True, width="stretch")
     ui.download_button(shown_offers, "offers", "dl_offers")

@@ -8,7 +8,7 @@ import streamlit as st
 
 import ui
 import decision_tools
-from decision_tools import glossary, storage, validation
+from decision_tools import glossary, storage, symbiosis, validation
 from decision_tools.provenance import CONFIDENCE_LABELS, CONFIDENCE_MEANING, factor_range_text
 
 ctx = ui.context()
@@ -80,8 +80,10 @@ else:
 
 st.subheader("The data behind the model")
 st.caption("Each table as stored in this dataset version, with the source and confidence of every row.")
+# The hub's privacy rules hold here too: hidden locations and quantities stay hidden (symbiosis.input_table_as_seen).
+my_organisations = ui.store().owned_organisations(ctx.actor)["org_id"]
 for name in (n for n in storage.INPUT_TABLES if n != "sources"):
     with st.expander(name.replace("_", " ").capitalize()):
-        table = ui.reference_table(ctx.version_id, name)
+        table = symbiosis.input_table_as_seen(name, ui.input_tables(ctx.version_id), my_organisations)
         st.dataframe(table, hide_index=True, width="stretch")
         ui.download_button(table, f"{name}_v{ctx.version_id}", f"dl_{name}")

@@ -1,5 +1,8 @@
 """Location privacy of the hub (issue 18): one rule places an organisation that hides its location at its
-city centre, and the markers, the arcs, the distances and the scores all follow it."""
+city centre, and the markers, the arcs, the distances and the scores all follow it. Quantity privacy likewise:
+one rule replaces a hidden quantity by its band's stand-in, and no figure of its matches gives it back."""
+
+import math
 
 import pandas as pd
 import pytest
@@ -78,3 +81,100 @@ def test_distances_and_scores_are_computed_from_the_city_centre_for_the_public(s
         magnet = orgs.loc["org_magnet_dlf"]
         assert row["distance_km"] == pytest.approx(symbiosis.haversine_km(lat, lon, magnet["lat"], magnet["lon"]))
     assert not public["distance_km"].equals(owner["distance_km"])
+
+
+# Quantity privacy (the hub reviewer's defect): a hidden-quantity offer's matches show the public band only.
+# Hand-worked: stream S is laptops of 2 kg carrying 0.2 g Pd each, so 0.0001 kg Pd per kg of stream. org_h
+# (at 50N 4E) offers 2,500 kg of S a year and hides the quantity (band "1-10 t"); org_b (at 51N 4E, 1 degree
+# north: 6371 x pi / 180 = 111.19 km) needs 1 kg Pd a year; Pd costs 40 EUR/kg, supply risk 1.
+# Exact: 0.25 kg Pd exchanged, transport 2.5 t x 111.19 km x 0.10 = 27.80 EUR, value 10 EUR, fit 0.25.
+# As seen by anyone else: the band's stand-in 10^3.5 = 3,162.3 kg of stream, i.e. 0.31623 kg Pd: fit 0.31623.
+def quantity_tables(offer_kg: float = 2500.0) -> dict[str, pd.DataFrame]:
+    return {
+        "cities": pd.DataFrame({"city": ["A"], "lat": [50.0], "lon": [4.0]}),
+        "organisations": pd.DataFrame({"org_id": ["org_h", "org_b"], "name": ["Hider", "Buyer"], "org_type": ["hospital", "recycler"],
+                                       "city": ["A", "A"], "lat": [50.0, 51.0], "lon": [4.0, 4.0], "owner": ["h", "b"]}),
+        "offers": pd.DataFrame({"offer_id": ["off_h"], "org_id": ["org_h"], "description": ["old laptops"], "stream_code": ["S"],
+                                "kg_per_year": [offer_kg], "availability": ["yearly"], "hide_quantity": [True],
+                                "hide_location": [False]}),
+        "needs": pd.DataFrame({"need_id": ["need_b"], "org_id": ["org_b"], "material": ["Pd"], "kg_per_year": [1.0]}),
+        "ewc_crosswalk": pd.DataFrame({"stream_code": ["S"], "product": ["laptop"], "unit_mass_kg": [2.0], "confidence": ["low"]}),
+        "product_content": pd.DataFrame({"product": ["laptop"], "material": ["Pd"], "grams_per_unit": [0.2], "from_year": [2000],
+                                         "confidence": ["low"]}),
+        "material_prices": pd.DataFrame({"material": ["Pd"], "price_eur_per_kg": [40.0]}),
+        "materials": pd.DataFrame({"symbol": ["Pd"], "supply_risk": [1.0]}),
+    }
+
+
+def test_the_owner_sees_the_exact_quantity_and_everything_derived_from_it():
+    tables = quantity_tables()
+    row = symbiosis.match_candidates(symbiosis.tables_as_seen(tables, ["org_h"])).iloc[0]
+    assert row["exchanged_kg"] == pytest.approx(0.25)
+    assert row["distance_km"] == pytest.approx(111.19, abs=0.01)
+    assert row["transport_eur_per_year"] == pytest.approx(27.80, abs=0.01)
+    assert row["value_eur_per_year"] == pytest.approx(10.0)
+    assert row["quantity_fit"] == pytest.approx(0.25) and row["quantity"] == "exact"
+    assert symbiosis.public_view(tables["offers"], ["org_h"])["kg_per_year"].tolist() == ["2,500"]
+    assert symbiosis.exchanged_kg(tables, "off_h", "need_b") == pytest.approx(0.25)
+
+
+def test_others_see_only_the_band_and_scores_from_its_stand_in():
+    seen = symbiosis.tables_as_seen(quantity_tables(), ["org_b"])  # the needing side does not act for the offer
+    row = symbiosis.match_candidates(seen).iloc[0]
+    for column in ("exchanged_kg", "offer_material_kg", "transport_eur_per_year", "value_eur_per_year"):
+        assert pd.isna(row[column]), column
+    assert row["quantity"] == "quantity private: stream 1-10 t per year"
+    assert row["quantity_fit"] == pytest.approx(0.316228, abs=1e-6)
+    nearness = 1 / (1 + 111.1949 / 100)
+    value = math.log10(1 + 0.316228 * 40) / 6
+    assert row["score"] == pytest.approx(0.35 * 0.316228 + 0.25 * nearness + 0.40 * value, abs=1e-5)
+    assert symbiosis.public_view(quantity_tables()["offers"], ["org_b"])["kg_per_year"].tolist() == ["1-10 t"]
+
+
+def test_nothing_a_viewer_gets_changes_with_the_hidden_quantity_inside_its_band():
+    # 2,500 and 9,000 kg are both "1-10 t": if any shown figure (table, download, map) differed, it would carry
+    # the quantity. The owner's figures do differ.
+    def shown(offer_kg, acts_for=()):
+        seen = symbiosis.tables_as_seen(quantity_tables(offer_kg), acts_for)
+        candidates = symbiosis.match_candidates(seen)
+        return candidates.drop(columns=["offer_material_kg"]), symbiosis.map_layers(seen, candidates)[1]
+
+    (table_a, arcs_a), (table_b, arcs_b) = shown(2500.0), shown(9000.0)
+    pd.testing.assert_frame_equal(table_a, table_b)
+    pd.testing.assert_frame_equal(arcs_a, arcs_b)
+    assert arcs_a.at[0, "label"] == f": Pd, {symbiosis.PRIVATE_QUANTITY_NOTE}"
+    assert not shown(2500.0, ["org_h"])[0]["score"].equals(shown(9000.0, ["org_h"])[0]["score"])
+    assert shown(2500.0, ["org_h"])[1].at[0, "label"] == ": Pd 250 g per year"
+
+
+def test_a_recorded_match_keeps_its_kg_only_for_who_may_see_the_quantity():
+    offers = quantity_tables()["offers"]
+    recorded = pd.DataFrame({"offer_id": ["off_h", "off_x"], "need_id": ["need_b", "need_b"], "status": ["active", "active"],
+                             "kg_per_year": [0.25, 3.0]})
+    assert symbiosis.recorded_as_seen(recorded, offers)["kg_per_year"].isna().tolist() == [True, False]
+    assert symbiosis.recorded_as_seen(recorded, offers, ["org_h"])["kg_per_year"].tolist() == [0.25, 3.0]
+    assert symbiosis.quantity_hidden(offers.assign(hide_quantity=False)).tolist() == [False]
+
+
+def test_the_full_tables_follow_both_rules():
+    """The Methods page shows every input table in full: there too a private organisation sits at its city
+    centre (no owner account), a hidden quantity is only its band, and its own partner sees the exact figures."""
+    tables = {
+        "cities": pd.DataFrame({"city": ["Gent"], "lat": [50.0], "lon": [4.0]}),
+        "organisations": pd.DataFrame({"org_id": ["a", "b"], "name": ["A", "B"], "city": ["Gent", "Gent"],
+                                       "lat": [50.5, 50.2], "lon": [4.5, 4.2], "owner": ["pat", "dana"]}),
+        "offers": pd.DataFrame({"offer_id": ["o1", "o2"], "org_id": ["a", "b"], "kg_per_year": [2500.0, 700.0],
+                                "hide_quantity": [True, False], "hide_location": [True, False]}),
+        "levers": pd.DataFrame({"lever_id": ["x"]}),
+    }
+    orgs = symbiosis.input_table_as_seen("organisations", tables).set_index("org_id")
+    assert (orgs.at["a", "lat"], orgs.at["a", "lon"]) == (50.0, 4.0)
+    assert (orgs.at["b", "lat"], orgs.at["b", "lon"]) == (50.2, 4.2)
+    assert "owner" not in orgs.columns
+    offers = symbiosis.input_table_as_seen("offers", tables).set_index("offer_id")
+    assert "2,500" not in offers.to_csv() and "2500" not in offers.to_csv()
+    assert offers.at["o2", "kg_per_year"] == "700"
+    own = symbiosis.input_table_as_seen("offers", tables, ["a"]).set_index("offer_id")
+    assert own.at["o1", "kg_per_year"] == "2,500"
+    assert (symbiosis.input_table_as_seen("organisations", tables, ["a"]).set_index("org_id").at["a", "lat"]) == 50.5
+    assert symbiosis.input_table_as_seen("levers", tables) is tables["levers"]
