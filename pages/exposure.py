@@ -234,7 +234,7 @@ if chosen:
                       chosen[0], "Turn this disruption into a challenge")
 
 st.subheader("Critical Raw Materials Act: no more than 65 % from one country")
-checks = exposure.single_country_checks(data)
+checks = ui.single_country_checks(version)
 ui.table(checks, "dl_checks", f"crma_checks_v{version}", {
     "material": "Material", "stage": "Stage", "largest_supplier": "Largest supplier",
     "largest_share": "Largest single-country share (%)", "above_65_percent": "Above 65 %"},
