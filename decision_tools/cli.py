@@ -228,7 +228,9 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 
 def _critical(tables) -> list[str]:
-    return list(tables["materials"].loc[tables["materials"]["critical_2023"].astype(bool), "symbol"])
+    from .indicators import critical_materials
+
+    return list(critical_materials(tables["materials"]))
 
 
 def cmd_levers(args: argparse.Namespace) -> int:

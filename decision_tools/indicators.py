@@ -197,10 +197,16 @@ def weighted_kg(frame: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:
     return frame["kg"].astype(float) * frame["material"].map(weights).astype(float)
 
 
+def critical_materials(materials: pd.DataFrame) -> tuple[str, ...]:
+    """The symbols of "all critical raw materials": those flagged ``critical_2023`` in the materials table (the EU
+    list as the Critical Raw Materials Act adopted it), in the table's order. Every page and the CLI use this."""
+    return tuple(materials.loc[materials["critical_2023"].astype(bool), "symbol"])
+
+
 def aggregate_scope_note(materials: pd.DataFrame) -> str:
     """One sentence on what "all critical raw materials" holds (the materials flagged critical_2023),
     naming those whose ``role`` is not plainly critical, such as copper, so every page says the same."""
-    flagged = materials[materials["critical_2023"].astype(bool)]
+    flagged = materials[materials["symbol"].isin(critical_materials(materials))]
     special = flagged[flagged["role"].astype(str) != "critical"]
     text = (f"All critical raw materials: the {len(flagged)} materials on the EU critical list as the Critical Raw "
             "Materials Act adopted it (Regulation (EU) 2024/1252, Annex II)")

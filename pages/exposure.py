@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from decision_tools import charts, exposure, labels
-from decision_tools.indicators import aggregate_scope_note
+from decision_tools.indicators import aggregate_scope_note, critical_materials
 from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.uncertainty import quantity_frame
 
@@ -15,7 +15,7 @@ ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
 materials_table = ui.reference_table(version, "materials")
 material_name = materials_table.set_index("symbol").at[sel.material, "name"]
-critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
+critical = critical_materials(materials_table)
 data = ui.exposure_data(version)
 products = ui.reference_table(version, "products").set_index("product")
 sectors = products["sector"].to_dict()

@@ -13,15 +13,15 @@ from decision_tools import targets as target_rules
 from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.hotspots import districts_share_inputs, hotspot_district, relative_half_width
 from decision_tools.indicators import (INDICATORS, WEIGHTINGS, card_provenance, circular_material_use_rate,
-                                      collection_rate, eol_recycling_rate, mass_weighted_mean, pair_weights,
-                                      secondary_supply_share, weighted_kg)
+                                      collection_rate, critical_materials, eol_recycling_rate, mass_weighted_mean,
+                                      pair_weights, secondary_supply_share, weighted_kg)
 from decision_tools.labels import short_indicator_label
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
 materials_table = ui.reference_table(version, "materials")
 material_name = materials_table.set_index("symbol").at[sel.material, "name"]
-critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
+critical = critical_materials(materials_table)
 
 all_crms, weighting = ui.aggregate_controls("every material on that list together; rates weigh the materials as "
                                              "chosen below, masses are summed in kg.")

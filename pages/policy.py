@@ -8,14 +8,14 @@ import streamlit as st
 import ui
 from decision_tools import charts, labels
 from decision_tools.formatting import difference_direction, escape_markdown, format_difference, format_mass, format_share
-from decision_tools.indicators import WEIGHTINGS
+from decision_tools.indicators import WEIGHTINGS, critical_materials
 from decision_tools.scenarios import INDICATOR_LABELS, NO_EFFECT, OBJECTIVES
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
 materials_table = ui.reference_table(version, "materials")
 material_name = materials_table.set_index("symbol").at[sel.material, "name"]
-critical = tuple(materials_table.loc[materials_table["critical_2023"].astype(bool), "symbol"])
+critical = critical_materials(materials_table)
 
 st.title(f"Policy intervention points · {escape_markdown(sel.city)} · {sel.year}")
 ui.how_to_read("policy")

@@ -127,3 +127,11 @@ def test_the_aggregate_says_that_copper_is_in_it():
     note = ind.aggregate_scope_note(materials)
     assert "2 materials" in note and "including copper (EU supply risk 0.1): non-critical benchmark" in note
     assert "counted in the aggregate" in note
+
+
+def test_critical_materials_are_those_on_the_eu_list_in_table_order():
+    import pandas as pd
+
+    materials = pd.DataFrame({"symbol": ["Nd", "Fe", "Co", "Cu"], "critical_2023": [True, False, True, True]})
+    assert ind.critical_materials(materials) == ("Nd", "Co", "Cu")
+    assert ind.critical_materials(materials.iloc[1:2]) == ()
