@@ -44,11 +44,13 @@ def store() -> storage.Store:
     return get_store(str(storage.default_db_path()))
 
 
-def remember_versions(versions: pd.DataFrame) -> dict[int, str]:
+def _checksums(versions: pd.DataFrame) -> dict[int, str]:
+    return {int(v): str(c) for v, c in zip(versions["version_id"], versions["checksum"])}
+
+
+def remember_versions(versions: pd.DataFrame) -> None:
     """Note each version's checksum for this browser session (app.py, on every run, from the versions it reads)."""
-    keys = {int(v): str(c) for v, c in zip(versions["version_id"], versions["checksum"])}
-    st.session_state["_dataset_keys"] = keys
-    return keys
+    st.session_state["_dataset_keys"] = _checksums(versions)
 
 
 def dataset_key(version_id: int) -> str:
@@ -61,8 +63,7 @@ def dataset_key(version_id: int) -> str:
     except Exception:  # no browser session (a thread of the server's own): read the versions
         known = {}
     if version_id not in known:
-        versions = store().versions()
-        known = {int(v): str(c) for v, c in zip(versions["version_id"], versions["checksum"])}
+        known = _checksums(store().versions())
     return known.get(int(version_id), "unknown")
 
 
@@ -83,7 +84,6 @@ def per_dataset(cache, **options):
         call.clear = cached.clear
         return call
     return decorate
-
 
 
 @per_dataset(st.cache_data, max_entries=128)
