@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -80,8 +81,28 @@ def server_url(server_db):
     stop_server(process)
 
 
+CHROMIUM_INSTALL_ENV_VAR = "URBAN_SYMBIOSIS_CHROMIUM_INSTALL_RC"  # set by .ci/run while it installs chromium
+
+
+def wait_for_chromium_install(timeout_s: float = 900) -> None:
+    """CI installs Debian's chromium while the unit tests run (.ci/run): wait for the file the install writes its
+    exit code to, and fail with its code if it failed."""
+    rc_file = os.environ.get(CHROMIUM_INSTALL_ENV_VAR)
+    if not rc_file:
+        return
+    deadline = time.monotonic() + timeout_s
+    while not (Path(rc_file).exists() and Path(rc_file).read_text().strip()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"chromium's installation did not finish within {timeout_s:.0f} s")
+        time.sleep(1)
+    code = Path(rc_file).read_text().strip()
+    if code != "0":
+        pytest.fail(f"installing chromium failed (apt-get exit code {code}); its output is in the CI log")
+
+
 @pytest.fixture(scope="session")
 def browser():
+    wait_for_chromium_install()
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("chromium is not installed; install Debian's package: apt-get install -y chromium")
