@@ -337,11 +337,13 @@ challenge_titles = challenges.set_index("challenge_id")["title"]
 session_titles = sessions.set_index("session_id")["title"]
 # Titles, not ids: a link to a challenge or session that is gone keeps its id.
 shown_events = events.drop(columns=["event_id"]).assign(
+    event_date=pd.to_datetime(events["event_date"]).dt.strftime("%Y-%m-%d"),  # a day, not midnight
     challenge_id=[challenge_titles.get(i, i) if pd.notna(i) else None for i in events["challenge_id"]],
     session_id=[session_titles.get(i, i) if pd.notna(i) else None for i in events["session_id"]],
-).rename(columns={"challenge_id": "challenge", "session_id": "discussion session"})
-st.dataframe(shown_events, hide_index=True, width="stretch")
-ui.download_button(shown_events, "hub_events", "dl_events")
+)
+ui.table(shown_events, "dl_events", "hub_events", {
+    "title": "Event", "kind": "Kind", "event_date": ("Date", "text"), "place": "Place", "challenge_id": "Challenge",
+    "session_id": "Discussion session"})
 
 EVENT_EMPTY = {"event_title": "", "event_date": dt.date.today() + dt.timedelta(days=30), "event_place": "",
                "event_challenge": "", "event_session": ""}

@@ -215,6 +215,7 @@ def test_an_added_event_is_listed_at_once_by_title_and_the_form_empties(app, tmp
     challenge.select_index(1)
     next(b for b in partner.button if b.label == "Add the event").click().run()
     assert not partner.exception and not partner.error, [e.value for e in partner.error]
-    events = _table_with(partner, "discussion session").set_index("title")
-    assert events.at["Scrap fair", "challenge"] == "Cobalt scrap from campus labs"  # the title, not the id
+    events = _table_with(partner, "Discussion session").set_index("Event")
+    assert events.at["Scrap fair", "Challenge"] == "Cobalt scrap from campus labs"  # the title, not the id
+    assert "00:00" not in events.at["Scrap fair", "Date"] and "None" not in events.to_csv()  # a day; empty cells as "—"
     assert partner.text_input(key="event_title").value == "" and partner.text_input(key="event_place").value == ""
