@@ -9,6 +9,7 @@ import streamlit as st
 import ui
 import decision_tools
 from decision_tools import glossary, storage, symbiosis, validation
+from decision_tools.formatting import escape_markdown
 from decision_tools.provenance import CONFIDENCE_LABELS, CONFIDENCE_MEANING, factor_range_text
 
 ctx = ui.context()
@@ -80,10 +81,21 @@ else:
 
 st.subheader("The data behind the model")
 st.caption("Each table as stored in this dataset version, with the source and confidence of every row.")
+# One table at a time, picked by name: drawing all 24 (in collapsed expanders) made this page about a third slower.
+# A bound selectbox puts the text it shows into the link, so the options are the names as read (?methods_table=Offers).
+table_names = {n.replace("_", " ").capitalize(): n for n in storage.INPUT_TABLES if n != "sources"}
+# The bound widget drops an unknown value from the link and reruns at once: the notice is kept until a table is picked.
+asked = st.query_params.get("methods_table")
+if asked is not None and asked not in table_names:
+    st.session_state["_methods_table_notice"] = (f"The link asked for a table '{escape_markdown(asked, 40)}' that this "
+                                                 "dataset version does not have; showing the first.")
+if notice := st.session_state.get("_methods_table_notice"):
+    st.warning(notice, icon="⚠️")
+name = table_names[st.selectbox("Table", list(table_names), key="methods_table", bind="query-params",
+                                on_change=lambda: st.session_state.pop("_methods_table_notice", None),
+                                help=f"{len(table_names)} input tables; each download holds the whole table.")]
 # The hub's privacy rules hold here too: hidden locations and quantities stay hidden (symbiosis.input_table_as_seen).
 my_organisations = ui.store().owned_organisations(ctx.actor)["org_id"]
-for name in (n for n in storage.INPUT_TABLES if n != "sources"):
-    with st.expander(name.replace("_", " ").capitalize()):
-        table = symbiosis.input_table_as_seen(name, ui.input_tables(ctx.version_id), my_organisations)
-        st.dataframe(table, hide_index=True, width="stretch")
-        ui.download_button(table, f"{name}_v{ctx.version_id}", f"dl_{name}")
+table = symbiosis.input_table_as_seen(name, ui.input_tables(ctx.version_id), my_organisations)
+st.dataframe(table, hide_index=True, width="stretch")
+ui.download_button(table, f"{name}_v{ctx.version_id}", f"dl_{name}")

@@ -151,7 +151,7 @@ def test_the_methods_page_keeps_a_private_location_private(app, tmp_path):
     are not in them for a viewer, and its own partner still reads the address."""
     lat, lon, centre_lat, centre_lon = hide_campus_location(tmp_path / "app.duckdb")
     for user, exact in (("vic", False), ("pat", True)):
-        at = open_page(app, "pages/methods.py", user)
+        at = open_page(app, "pages/methods.py", user, methods_table="Organisations")
         assert not at.exception
         organisations = next(df.value for df in at.dataframe if "org_id" in df.value.columns and "lat" in df.value.columns)
         campus = organisations[organisations["name"] == CAMPUS].iloc[0]

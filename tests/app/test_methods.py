@@ -3,6 +3,7 @@
 import pytest
 
 from decision_tools import storage
+from tests.app.conftest import open_page
 
 
 # Keeping the selection across a page switch is checked in the browser (tests/e2e): AppTest drops
@@ -57,3 +58,15 @@ def test_methods_page_has_a_glossary_with_one_anchor_per_term(app):
     text = " ".join(m.value for m in at.markdown)
     assert glossary.TERMS["hibernating-stock"].definition in text
     assert "[Hibernating stock](#hibernating-stock)" in text  # the index at the top of the glossary
+
+
+def test_the_data_tables_are_picked_one_at_a_time_and_a_bad_link_says_so(app):
+    at = open_page(app, "pages/methods.py", methods_table="Offers")
+    assert not at.exception
+    assert at.selectbox(key="methods_table").value == "Offers"
+    assert any("offer_id" in df.value.columns for df in at.dataframe)
+    at = open_page(app, "pages/methods.py", methods_table="No such table")
+    assert not at.exception
+    assert any("No such table" in w.value and "showing the first" in w.value for w in at.warning)
+    at.selectbox(key="methods_table").select("Levers").run()  # a table picked: the notice has done its work
+    assert not any("No such table" in w.value for w in at.warning)
