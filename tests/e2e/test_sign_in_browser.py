@@ -5,10 +5,11 @@ credentials file (the test removes an account)."""
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from decision_tools import accounts, signin
 from tests.conftest import TEST_USERS
-from tests.e2e.conftest import frontend_errors, sign_in, start_server, stop_server, wait_ready
+from tests.e2e.conftest import SERVER_WAIT_MS, frontend_errors, sign_in, start_server, stop_server, wait_ready
 
 
 @pytest.fixture()
@@ -65,6 +66,23 @@ def test_removing_the_account_signs_its_open_sessions_out(page, own_server):
     assert page.get_by_text("You are not signed in").is_visible()
 
 
+def submit_attempt(page, sidebar) -> None:
+    """Click "Sign in" and wait until the server has handled the attempt: its callback empties the password box.
+    Under load a click can reach the browser while a run is being replaced and never reach the server (the failure
+    seen once in a full run: no message after 120 s); such a click was not counted, so it is made again, once."""
+    password = sidebar.get_by_role("textbox", name="Password")
+    for _ in range(2):
+        sidebar.get_by_role("button", name="Sign in").click()
+        try:
+            expect(password).to_have_value("", timeout=SERVER_WAIT_MS // 2)
+            break
+        except AssertionError:
+            continue
+    else:
+        pytest.fail("the sign-in form never answered; the sidebar shows: " + sidebar.inner_text()[:500])
+    wait_ready(page)
+
+
 def test_wrong_passwords_make_the_form_wait(page, own_server):
     url, _ = own_server
     page.goto(url)
@@ -77,8 +95,7 @@ def test_wrong_passwords_make_the_form_wait(page, own_server):
         password = "wrong-password" if attempt < signin.BACKOFF_AFTER else TEST_USERS["sam"][1]
         sidebar.get_by_role("textbox", name="Username").fill("sam")
         sidebar.get_by_role("textbox", name="Password").fill(password)
-        sidebar.get_by_role("button", name="Sign in").click()
-        wait_ready(page)
+        submit_attempt(page, sidebar)
         messages.append(sidebar.locator('[data-testid="stAlertContentError"]').inner_text())
     assert messages[:signin.BACKOFF_AFTER] == ["Username or password is wrong."] * signin.BACKOFF_AFTER
     assert messages[-1].startswith("Too many wrong passwords in a row")  # even the right password waits
