@@ -281,6 +281,9 @@ def map_layers(seen: dict[str, pd.DataFrame], candidates: pd.DataFrame, limit: i
     return markers, arcs.reset_index(drop=True)
 
 
+PRIVATE_TABLES = ("organisations", "offers")  # the input tables the privacy rules change
+
+
 def input_table_as_seen(name: str, tables: dict[str, pd.DataFrame], may_see_exact: Iterable[str] = ()) -> pd.DataFrame:
     """An input table as this viewer may read it in full (the Methods page's "data behind the model"): the
     organisations placed by the location rule and without their owner account, the offers with hidden

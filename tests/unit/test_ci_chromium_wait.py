@@ -22,17 +22,13 @@ def test_waits_until_the_installation_has_written_its_code(monkeypatch, tmp_path
     assert rc_file.read_text() == "0\n"
 
 
-def test_a_failed_installation_fails_the_browser_tests_with_its_code(monkeypatch, tmp_path):
+@pytest.mark.parametrize("written, timeout_s, says", [
+    ("100\n", 5, "exit code 100"),  # a failed installation fails the browser tests with its code
+    ("", 1, "did not finish"),  # an installation that never ends fails them after the timeout
+])
+def test_an_installation_that_did_not_succeed_fails_the_browser_tests(monkeypatch, tmp_path, written, timeout_s, says):
     rc_file = tmp_path / "rc"
-    rc_file.write_text("100\n")
+    rc_file.write_text(written)
     monkeypatch.setenv(CHROMIUM_INSTALL_ENV_VAR, str(rc_file))
-    with pytest.raises(pytest.fail.Exception, match="exit code 100"):
-        wait_for_chromium_install(timeout_s=5)
-
-
-def test_an_installation_that_never_ends_fails_after_the_timeout(monkeypatch, tmp_path):
-    rc_file = tmp_path / "rc"
-    rc_file.write_text("")
-    monkeypatch.setenv(CHROMIUM_INSTALL_ENV_VAR, str(rc_file))
-    with pytest.raises(pytest.fail.Exception, match="did not finish"):
-        wait_for_chromium_install(timeout_s=1)
+    with pytest.raises(pytest.fail.Exception, match=says):
+        wait_for_chromium_install(timeout_s=timeout_s)
