@@ -31,11 +31,12 @@ check: $(STAMP) $(DB)
 # A missing database is built from the CSVs. A damaged one (status exit 3) is never deleted: it may hold
 # uploaded versions, saved views, sessions, comments and the audit log, so build --move-aside-damaged
 # renames it (and its .wal) to $(DB).damaged-<UTC time>, says so, and builds a fresh demo database
-# (README: "Recovering a damaged database"). One built by an older version or held by another process
-# stops with a sentence instead of being replaced.
+# (README: "Recovering a damaged database"). One built by an older version (status exit 4) is upgraded in
+# place (`upgrade`: numbered migrations, nothing lost); one held by another process stops with a sentence.
 run: $(STAMP)
 	@$(BIN)/python -m decision_tools status --db $(DB); code=$$?; \
 	if [ $$code -eq 1 ] || [ $$code -eq 3 ]; then $(BIN)/python -m decision_tools build --move-aside-damaged --db $(DB) || exit 1; \
+	elif [ $$code -eq 4 ]; then $(BIN)/python -m decision_tools upgrade --db $(DB) || exit $$?; \
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 

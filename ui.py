@@ -4,6 +4,7 @@ and small renderers for provenance. The logic lives in decision_tools; this file
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,35 @@ def simulation(version_id: int, city: str, materials: tuple[str, ...]):
 
 
 @per_dataset(st.cache_data, max_entries=32)
+def indicator_ranges(version_id: int, city: str, materials: tuple[str, ...], year: int, weighting: str):
+    """The Monte Carlo's indicator cards, quantity bands and MCI by product for one year
+    (indicator_ranges.YearRanges), with the materials weighted as chosen."""
+    from decision_tools.indicator_ranges import year_ranges
+
+    sim = simulation(version_id, city, materials)
+    return year_ranges(sim, year, pair_weights_for(version_id, sim, weighting))
+
+
+@per_dataset(st.cache_data, max_entries=64)
+def rate_bands(version_id: int, city: str, materials: tuple[str, ...], weighting: str, rate_key: str) -> pd.DataFrame:
+    """One rate's central run and 5-95 % range, every year (uncertainty.indicator_bands)."""
+    from decision_tools import uncertainty
+
+    sim = simulation(version_id, city, materials)
+    return uncertainty.indicator_bands(sim, (rate_key,), pair_weights_for(version_id, sim, weighting))
+
+
+def pair_weights_for(version_id: int, sim, weighting: str):
+    """The weight of each of the simulation's (product, material) pairs; None when the materials are
+    summed by mass (the page passes "mass" for one material)."""
+    from decision_tools.indicators import pair_weights
+
+    if weighting == "mass":
+        return None
+    return pair_weights(sim.pairs, material_weights(version_id, weighting))
+
+
+@per_dataset(st.cache_data, max_entries=32)
 def material_weights(version_id: int, weighting: str) -> dict[str, float]:
     """Weight per material for an aggregate of several materials (indicators.WEIGHTINGS)."""
     from decision_tools.indicators import material_weights as weights
@@ -185,6 +215,20 @@ def value_creation(version_id: int, city: str, materials: tuple[str, ...], weigh
     """The business models applied to one product (ScenarioEngine.value_creation: seven model runs, about
     2 s), once per dataset, city, materials, product and year."""
     return scenario_engine(version_id, city, materials, weighting).value_creation(product, year)
+
+
+@per_dataset(st.cache_data, max_entries=64)
+def hub_matches(version_id: int, acting_for: tuple[str, ...], city: str, material: str | None):
+    """The hub's ranked matches and map layers as a viewer acting for the organisations ``acting_for`` may
+    see them (symbiosis.tables_as_seen: the privacy rules are applied before anything is computed), and
+    whether every organisation's exact location is shown. Keyed on ``acting_for``, so viewers never share
+    a result computed with more than they may see."""
+    from decision_tools import symbiosis
+
+    seen = symbiosis.tables_as_seen(input_tables(version_id), acting_for)
+    candidates = symbiosis.match_candidates(seen, city, material)
+    markers, arcs = symbiosis.map_layers(seen, candidates)
+    return candidates, markers, arcs, bool(seen["organisations"]["exact_location"].all())
 
 
 @per_dataset(st.cache_resource, max_entries=8)
@@ -393,18 +437,32 @@ def download_button(frame: pd.DataFrame, file_stem: str, key: str, *, title: str
                         icon=":material/download:", on_click="ignore")
 
 
-def altair(chart, key: str, file_stem: str | None = None) -> None:
-    """An Altair chart with PNG, SVG and HTML exports (rendered offline, only when asked for)."""
+# Charts are checked against the Vega-Lite schema in the tests (tests/conftest.py sets this variable, so every
+# AppTest checks every chart it draws); on a page view the check costs as much as building the chart.
+VALIDATE_CHARTS = os.environ.get("URBAN_SYMBIOSIS_VALIDATE_CHARTS") == "1"
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _vega_lite_spec(builder_name: str, _builder, args: tuple, kwargs: dict) -> dict:
+    """The Vega-Lite spec of ``_builder(*args, **kwargs)``: built once for the same inputs (the builder's
+    name and its arguments are the key), then served from the cache."""
+    return _builder(*args, **kwargs).to_dict(validate=VALIDATE_CHARTS)
+
+
+def altair(key: str, builder, *args, file_stem: str | None = None, **kwargs) -> None:
+    """The Altair chart ``builder(*args, **kwargs)`` (a function of its arguments only), with PNG, SVG and HTML
+    exports (rendered offline, only when asked for)."""
     from decision_tools import exports
 
-    st.altair_chart(chart, width="stretch", key=key)
+    spec = _vega_lite_spec(f"{builder.__module__}.{builder.__qualname__}", builder, args, kwargs)
+    st.vega_lite_chart(spec=spec, width="stretch", key=key)
     stem = file_stem or key
     with st.popover("Export chart", icon=":material/image:"):
-        st.download_button("PNG", lambda: exports.chart_png(chart), file_name=f"{stem}.png", mime="image/png",
+        st.download_button("PNG", lambda: exports.chart_png(spec), file_name=f"{stem}.png", mime="image/png",
                            key=f"{key}_png", on_click="ignore")
-        st.download_button("SVG", lambda: exports.chart_svg(chart), file_name=f"{stem}.svg", mime="image/svg+xml",
+        st.download_button("SVG", lambda: exports.chart_svg(spec), file_name=f"{stem}.svg", mime="image/svg+xml",
                            key=f"{key}_svg", on_click="ignore")
-        st.download_button("HTML", lambda: exports.chart_html(chart), file_name=f"{stem}.html", mime="text/html",
+        st.download_button("HTML", lambda: exports.chart_html(spec), file_name=f"{stem}.html", mime="text/html",
                            key=f"{key}_html", on_click="ignore")
 
 
@@ -420,8 +478,16 @@ def pydeck(deck, key: str, height: int = 430) -> None:
     st.pydeck_chart(deck, height=height, key=key)
 
 
-def plotly(figure, key: str, file_stem: str | None = None) -> None:
-    """A Plotly chart with a standalone HTML export (works offline)."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def _sankey_spec(chain: pd.DataFrame, title: str) -> dict:
+    """The Plotly Sankey of a chain as a plain figure dict, built once for the same chain and title."""
+    from decision_tools import chain_charts
+
+    return chain_charts.sankey_figure(chain, title).to_dict()
+
+
+def plotly(figure: dict, key: str, file_stem: str | None = None) -> None:
+    """A Plotly chart (a figure dict) with a standalone HTML export (works offline)."""
     from decision_tools import exports
 
     st.plotly_chart(figure, width="stretch", key=key)
@@ -594,15 +660,20 @@ def responsive_css() -> None:
     st.html(_RESPONSIVE_CSS)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _chain_steps(chain: pd.DataFrame) -> pd.DataFrame:
+    from decision_tools import chain_charts
+
+    return chain_charts.chain_steps(chain)
+
+
 def chain_view(chain: pd.DataFrame, title: str, key: str = "sankey", file_stem: str = "chain") -> None:
     """The chain of one year: the Sankey on wide screens, the same flows as a list of steps with bars on
     narrow ones (a phone); ``responsive_css`` shows one of the two."""
-    from decision_tools import charts
-
     with st.container(key=f"chain_wide_{key}"):
-        plotly(charts.sankey_figure(chain, title), key, file_stem)
+        plotly(_sankey_spec(chain, title), key, file_stem)
     with st.container(key=f"chain_narrow_{key}"):
-        steps = charts.chain_steps(chain)
+        steps = _chain_steps(chain)
         st.markdown(f"**{escape_markdown(title, 200)}**")
         if steps.empty:
             st.write("Nothing flows through the chain in this year.")

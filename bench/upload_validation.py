@@ -39,8 +39,8 @@ sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
 from common import machine, peak_memory_mb, project_tables, write_results  # noqa: E402
-from decision_tools import upload_files, uploads  # noqa: E402
-from decision_tools.ingestion import TABLES  # noqa: E402
+from decision_tools import upload_limits, uploads  # noqa: E402
+from decision_tools.table_specs import TABLES  # noqa: E402
 from decision_tools.provenance import split_sources  # noqa: E402
 
 TARGET_S = 10.0
@@ -144,7 +144,7 @@ def baseline(content: bytes, current: dict) -> int:
 def worker(side: str, upload: Path, current_path: Path, runs: int) -> None:
     """One side, in its own process: median seconds, bad rows found and this process's peak memory, as JSON."""
     content, current = upload.read_bytes(), pickle.loads(current_path.read_bytes())
-    os.environ[upload_files.MAX_UPLOAD_MB_ENV_VAR] = str(len(content) / 2**20 + 1)  # 1 M rows are more than the 20 MB default
+    os.environ[upload_limits.MAX_UPLOAD_MB_ENV_VAR] = str(len(content) / 2**20 + 1)  # 1 M rows are more than the 20 MB default
     function = ours if side == "ours" else baseline
     times, found = [], None
     for _ in range(runs):

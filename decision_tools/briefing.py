@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import charts, exports
+from . import exports, time_charts
 from .exports import reference_entry
 from .formatting import format_mass, format_share
 from .provenance import split_sources
-from .storage import METRICS, Figure, Store
+from .storage import Figure, Store
+from .system import METRICS
 from .system import LOSS_PROCESSES, PROCESS_LABELS
 
 LEVER_OBJECTIVE = "secondary_supply_kg"
@@ -204,7 +205,7 @@ def gather(store: Store, version_id: int, city: str, year: int, material: str) -
 def headline_table(figures: dict[str, Figure]) -> pd.DataFrame:
     """Headline numbers for reading; their sources are listed once, as short citations, at the end."""
     return pd.DataFrame([{
-        "quantity": METRICS[key][0], "value": format_mass(f.kg) + ("" if key.endswith("_stock") else " per year"),
+        "quantity": METRICS[key].label, "value": format_mass(f.kg) + ("" if key.endswith("_stock") else " per year"),
         "confidence": f.confidence + (" (downscaled from national or EU figures)" if f.downscaled else ""),
     } for key, f in figures.items()], columns=["quantity", "value", "confidence"])
 
@@ -223,8 +224,8 @@ def build_briefing(store: Store, version_id: int, city: str, year: int, material
     name = data.material_name
     sections = [("Summary", exports.text_html(data.narrative)), ("Headline numbers", exports.table_html(headline_table(data.figures)))]
 
-    chart = charts.timeseries_chart(data.series, ("in_use_stock", "hibernating_stock"), f"{name} in {city}: stocks", year, per_year=False)
-    flows_chart = charts.timeseries_chart(data.series, ("new_products", "end_of_life", "secondary_supply"), "Yearly flows", year, per_year=True)
+    chart = time_charts.timeseries_chart(data.series, ("in_use_stock", "hibernating_stock"), f"{name} in {city}: stocks", year, per_year=False)
+    flows_chart = time_charts.timeseries_chart(data.series, ("new_products", "end_of_life", "secondary_supply"), "Yearly flows", year, per_year=True)
     sections.append(("Over time", exports.chart_svg(chart).decode("utf-8") + exports.chart_svg(flows_chart).decode("utf-8")))
 
     if data.levers.empty:

@@ -158,27 +158,34 @@ def table_xlsx(frame: pd.DataFrame, sheet: str = "data", about: pd.DataFrame | N
     return buffer.getvalue()
 
 
+def _vega_lite(chart) -> dict:
+    """A chart as its Vega-Lite spec: an Altair chart, or a spec already made (the pages cache theirs)."""
+    return chart if isinstance(chart, dict) else chart.to_dict()
+
+
 def chart_png(chart) -> bytes:
     import vl_convert as vlc  # loads a JavaScript engine: only when someone exports
 
-    return vlc.vegalite_to_png(chart.to_dict(), scale=2)
+    return vlc.vegalite_to_png(_vega_lite(chart), scale=2)
 
 
 def chart_svg(chart) -> bytes:
     import vl_convert as vlc
 
-    return vlc.vegalite_to_svg(chart.to_dict()).encode("utf-8")
+    return vlc.vegalite_to_svg(_vega_lite(chart)).encode("utf-8")
 
 
 def chart_html(chart) -> bytes:
     import vl_convert as vlc
 
-    return vlc.vegalite_to_html(chart.to_dict(), bundle=True).encode("utf-8")
+    return vlc.vegalite_to_html(_vega_lite(chart), bundle=True).encode("utf-8")
 
 
 def figure_html(figure) -> bytes:
-    """A Plotly figure as one HTML file that works offline (the library is inlined)."""
-    return figure.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+    """A Plotly figure (or its dict) as one HTML file that works offline (the library is inlined)."""
+    import plotly.io
+
+    return plotly.io.to_html(figure, include_plotlyjs=True, full_html=True).encode("utf-8")
 
 
 def briefing_html(title: str, subtitle: str, dataset_version: int, sections: list[tuple[str, str]]) -> bytes:

@@ -1,6 +1,6 @@
 """Supply-chain exposure: how concentrated the supply of each material is, how risky (EU supply-risk
-method), which supplying countries the city's demand depends on, what a disruption would do, and how
-much of it the city's own secondary supply could cover.
+method) and which supplying countries the city's demand depends on (an export restriction's effect:
+decision_tools.disruption).
 
 Formulas (reference METHODS.md, section 3): Herfindahl-Hirschman index; governance-weighted HHI and
 the EU supply risk (European Commission / JRC 2017 method, Regulation (EU) 2024/1252 Annex II); a
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -106,8 +107,15 @@ class ExposureData:
                    countries=countries, materials=tables["materials"].set_index("symbol"), eu=tables["eu_criticality"],
                    by_products=tables["by_products"].set_index("material"))
 
+    @cached_property
+    def _shares_by_material(self) -> dict[str, dict[str, pd.Series]]:
+        """material -> stage -> shares by country, built once (pages ask for them tens of times per view)."""
+        return {material: {stage: rows.set_index("country_iso3")["share"].astype(float)
+                           for stage, rows in by_material.groupby("stage", sort=True)}
+                for material, by_material in self.shares.groupby("material")}
+
     def stages(self, material: str) -> list[str]:
-        return sorted(set(self.shares.loc[self.shares["material"] == material, "stage"]))
+        return list(self._shares_by_material.get(material, {}))
 
     def supply(self, material: str, stage: str | None = None) -> tuple[str | None, pd.Series]:
         """Shares by country at the given stage (default: the material's bottleneck stage, else the
@@ -117,8 +125,7 @@ class ExposureData:
             return None, pd.Series(dtype=float)
         wanted = stage or self.materials.at[material, "bottleneck_stage"]
         used = wanted if wanted in stages else stages[0]
-        rows = self.shares[(self.shares["material"] == material) & (self.shares["stage"] == used)]
-        return used, rows.set_index("country_iso3")["share"].astype(float)
+        return used, self._shares_by_material[material][used].copy()  # a copy: callers may change theirs
 
     def governance(self) -> dict[str, float]:
         """Governance on 0..10 (10 worst) from political stability: 10 x WGI PV (normalised)."""
@@ -213,96 +220,44 @@ def city_exposure(data: ExposureData, demand: pd.DataFrame, sectors: Mapping[str
                                        "by_product"])
 
 
-def country_stage_shares(data: ExposureData, material: str, country: str) -> dict[str, float]:
-    """The country's share 0..1 of world supply of ``material`` at every stage with data (0 where the
-    country is not listed at that stage). Stages without data are left out."""
-    return {stage: float(data.supply(material, stage)[1].get(country, 0.0)) for stage in data.stages(material)}
+UNSPECIFIED = "rest of world (unspecified)"
 
 
-def binding_stage(stage_shares: Mapping[str, float], preferred: str | None = None) -> str | None:
-    """The stage where the country's share is largest: a cut there removes the most material. Ties go
-    to ``preferred`` (the EU bottleneck stage), then to the earlier stage. None if the share is 0 everywhere."""
-    positive = {stage: share for stage, share in stage_shares.items() if share > 0}
-    if not positive:
-        return None
-    largest = max(positive.values())
-    tied = [stage for stage, share in positive.items() if share == largest]
-    if preferred in tied:
-        return preferred
-    return min(tied, key=lambda stage: STAGES.index(stage) if stage in STAGES else len(STAGES))
+def supplier_shares(data: ExposureData, material: str) -> pd.DataFrame:
+    """Every stage's supplying countries of ``material``: rows stage, country (its name), share 0..1."""
+    names = data.countries["name"].to_dict()
+    rows = [(stage, names.get(country, UNSPECIFIED), float(share))
+            for stage in data.stages(material) for country, share in data.supply(material, stage)[1].items()]
+    return pd.DataFrame(rows, columns=["stage", "country", "share"])
 
 
-@dataclass(frozen=True)
-class Disruption:
-    country_iso3: str
-    materials: tuple[str, ...]
-    cut: float  # share 0..1 of the country's supply that stops
-    start_year: int
-    duration_years: int
-
-    def __post_init__(self):
-        if not 0 <= self.cut <= 1:
-            raise ValueError(f"The cut must be a share between 0 and 1; got {self.cut}.")
-        if self.duration_years < 1:
-            raise ValueError(f"The duration must be at least one year; got {self.duration_years}.")
-
-    @property
-    def years(self) -> list[int]:
-        return list(range(self.start_year, self.start_year + self.duration_years))
+def supply_risk_curve(published_sr: float, published_eol_rir: float, up_to: float = 0.6, points: int = 61) -> pd.DataFrame:
+    """The EU supply risk as the end-of-life recycling input rate rises from 0 to ``up_to``, everything else
+    as published (:func:`supply_risk_with_eol_rir`): rows eol_rir, supply_risk."""
+    rates = np.linspace(0.0, up_to, points)
+    return pd.DataFrame({"eol_rir": rates,
+                         "supply_risk": [supply_risk_with_eol_rir(published_sr, published_eol_rir, float(r)) for r in rates]})
 
 
-def disruption_shortfall(data: ExposureData, disruption: Disruption, demand: pd.DataFrame, secondary: pd.DataFrame,
-                         sectors: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The city's shortfall in each disrupted year, counted at every supply stage, and how much its own
-    secondary supply covers.
-
-    Logic: material reaches the city through mining, then refining. A cut of the country's output at
-    one stage removes demand x the country's share at that stage x the cut (other suppliers are
-    assumed not to step in within the disruption; the city buys the world mix). Stages are in series,
-    so the binding stage is the one with the largest loss, and the material's shortfall is that loss:
-    the same kilogram can pass through the country at both stages (ore mined and refined there), so
-    the stage losses are not added. A country that mines none of a material but refines most of it
-    (China and cobalt) therefore still causes a shortfall, at processing.
-
-    ``demand`` and ``secondary`` have rows year, product, material, kg (new products and secondary
-    supply). Returns (shortfall: rows year, product, sector, material, stage = the binding stage,
-    country_share = its share there, shortfall_kg, and shortfall_extraction_kg and
-    shortfall_processing_kg for each stage, NaN where the stage has no data; coverage by year and
-    material: shortfall, secondary supply, covered share 0..1 = min(1, secondary / shortfall))."""
-    rows = []
-    for material in disruption.materials:
-        shares = country_stage_shares(data, material, disruption.country_iso3)
-        preferred = data.materials.at[material, "bottleneck_stage"] if material in data.materials.index else None
-        stage = binding_stage(shares, preferred)
-        share = shares[stage] if stage else 0.0
-        hit = demand[(demand["material"] == material) & demand["year"].isin(disruption.years)]
-        for r in hit.itertuples():
-            by_stage = [r.kg * shares[s] * disruption.cut if s in shares else np.nan for s in STAGES]
-            rows.append((r.year, r.product, sectors[r.product], material, stage, share, r.kg * share * disruption.cut, *by_stage))
-    shortfall = pd.DataFrame(rows, columns=["year", "product", "sector", "material", "stage", "country_share", "shortfall_kg",
-                                            *[f"shortfall_{s}_kg" for s in STAGES]])
-    own = secondary[secondary["material"].isin(disruption.materials) & secondary["year"].isin(disruption.years)]
-    coverage = (shortfall.groupby(["year", "material"], as_index=False)["shortfall_kg"].sum()
-                .merge(own.groupby(["year", "material"], as_index=False)["kg"].sum().rename(columns={"kg": "secondary_supply_kg"}),
-                       on=["year", "material"], how="left").fillna({"secondary_supply_kg": 0.0}))
-    # NaN where there is no shortfall: nothing to cover
-    coverage["covered_share"] = (coverage["secondary_supply_kg"] / coverage["shortfall_kg"].where(coverage["shortfall_kg"] > 0)).clip(upper=1.0)
-    return shortfall, coverage
+def demand_by_country(exposed: pd.DataFrame, countries: pd.DataFrame) -> pd.DataFrame:
+    """The city's demand (rows of :func:`city_exposure`) summed by supplying country, largest first: rows
+    country_iso3, kg, name, share 0..1 of the demand, lat, lon (empty for the rest of the world) and the
+    country's political stability 0..1 (WGI, normalised)."""
+    by_country = exposed.groupby("country_iso3", as_index=False)["kg"].sum()
+    places = countries[["name", "lat", "lon", "wgi_pv_norm"]].rename(columns={"wgi_pv_norm": "stability"})
+    table = by_country.merge(places, left_on="country_iso3", right_index=True, how="left")
+    table["name"] = table["name"].fillna(UNSPECIFIED)
+    table["share"] = table["kg"] / table["kg"].sum()
+    return table.sort_values("kg", ascending=False).reset_index(drop=True)
 
 
-def shortfall_by_stage(data: ExposureData, disruption: Disruption, demand: pd.DataFrame) -> pd.DataFrame:
-    """Every disrupted material at every stage with data, over the disruption's years: rows material,
-    stage, country_share (0..1), demand_kg, shortfall_kg = demand x share x cut, and binding (the
-    stage whose loss is the material's shortfall in :func:`disruption_shortfall`)."""
-    rows = []
-    for material in disruption.materials:
-        shares = country_stage_shares(data, material, disruption.country_iso3)
-        preferred = data.materials.at[material, "bottleneck_stage"] if material in data.materials.index else None
-        binding = binding_stage(shares, preferred)
-        demand_kg = float(demand.loc[(demand["material"] == material) & demand["year"].isin(disruption.years), "kg"].sum())
-        for stage in sorted(shares, key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES)):
-            rows.append((material, stage, shares[stage], demand_kg, demand_kg * shares[stage] * disruption.cut, stage == binding))
-    return pd.DataFrame(rows, columns=["material", "stage", "country_share", "demand_kg", "shortfall_kg", "binding"])
+def demand_by_product(exposed: pd.DataFrame, product_names: Mapping[str, str]) -> pd.DataFrame:
+    """The city's demand (rows of :func:`city_exposure`) by sector, product (its name) and material, largest
+    first, with the material's GeoPolRisk-style score and by-product flag."""
+    table = (exposed.groupby(["sector", "product", "material"], as_index=False)
+             .agg(kg=("kg", "sum"), geopolrisk_score=("geopolrisk_score", "first"), by_product=("by_product", "first")))
+    table["product"] = table["product"].map(product_names)
+    return table.sort_values("kg", ascending=False).reset_index(drop=True)
 
 
 def single_country_checks(data: ExposureData) -> pd.DataFrame:

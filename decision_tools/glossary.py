@@ -348,7 +348,7 @@ def how_to_read(page: str) -> str:
     return linked_markdown(HOW_TO_READ[page])
 
 
-# The headline quantities (storage.METRICS keys) and the glossary entry each stands for.
+# The headline quantities (system.METRICS keys) and the glossary entry each stands for.
 METRIC_TERMS: dict[str, str] = {
     "in_use_stock": "in-use-stock", "hibernating_stock": "hibernating-stock", "new_products": "new-products",
     "end_of_life": "end-of-life", "separately_collected": "separately-collected", "secondary_supply": "secondary-supply",

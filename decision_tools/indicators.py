@@ -295,3 +295,24 @@ def card_provenance(key: str, stage_confidence: Mapping[str, str], metric_source
     if key == "portfolio_mci":
         return CardProvenance(weakest(city[0] + rates[0]), join_sources(city[1] + rates[1]), downscaled)
     return CardProvenance(city[0][0], join_sources(city[1]), downscaled)
+
+
+def city_comparison(by_city_kg: pd.DataFrame, population: pd.Series, by_city_material_kg: pd.DataFrame | None = None,
+                    weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """The cities side by side: urban mine, end of life and secondary supply in g per inhabitant (masses summed
+    in kg), and four rates (shares 0..1). ``by_city_kg``: long rows city, metric, kg; ``population`` by city.
+    With ``weights`` (material -> weight) and the same rows per material (``by_city_material_kg``: city,
+    material, metric, kg), the rates weigh the materials: sum(w x numerator) / sum(w x denominator) per city."""
+    masses = by_city_kg.pivot_table(index="city", columns="metric", values="kg")
+    rates = masses if weights is None else by_city_material_kg.assign(kg=weighted_kg(by_city_material_kg, weights)).pivot_table(
+        index="city", columns="metric", values="kg", aggfunc="sum")
+    grams_per_inhabitant = 1000 / population
+    return pd.DataFrame({
+        "urban mine (g per inhabitant)": (masses["in_use_stock"] + masses["hibernating_stock"]) * grams_per_inhabitant,
+        "end of life (g per inhabitant per year)": masses["end_of_life"] * grams_per_inhabitant,
+        "secondary supply (g per inhabitant per year)": masses["secondary_supply"] * grams_per_inhabitant,
+        "collection rate": collection_rate(rates["separately_collected"], rates["end_of_life"]),
+        "end-of-life recycling rate": eol_recycling_rate(rates["secondary_supply"], rates["end_of_life"]),
+        "secondary-supply share": secondary_supply_share(rates["secondary_supply"], rates["new_products"]),
+        "circular material use rate": circular_material_use_rate(rates["secondary_supply"], rates["new_products"]),
+    }).reset_index()

@@ -95,3 +95,15 @@ SHORT_INDICATOR_LABELS: dict[str, str] = {
 def short_indicator_label(key: str, label: str, limit: int = 26) -> str:
     """The card label of an indicator: its own label when short enough, else the short form."""
     return label if len(label) <= limit and key not in SHORT_INDICATOR_LABELS else SHORT_INDICATOR_LABELS.get(key, label)
+
+
+def readable_levers(catalogue: pd.DataFrame, product_names: dict[str, str], material_names: dict[str, str],
+                    citations: dict[str, str]) -> pd.DataFrame:
+    """The levers table (data/levers.csv) with names for its product and material ids ("all" kept) and short
+    citations in a ``sources`` column."""
+    def names(ids: object, table: dict[str, str]) -> str:
+        return ", ".join(table.get(code, code) for code in str(ids).split(";") if code)
+
+    return catalogue.assign(products=catalogue["products"].map(lambda ids: names(ids, product_names)),
+                            materials=catalogue["materials"].map(lambda ids: "all" if ids == "all" else names(ids, material_names)),
+                            sources=catalogue["source_id"].map(lambda ids: short_citations(ids, citations)))

@@ -16,7 +16,7 @@ import pandas as pd
 from fpdf import FPDF, FontFace
 
 from .briefing import CONFIDENCE_NOTE, BriefingData, _lever_table, headline_table, supplier_table
-from .charts import _NODE_COLOURS, _NODE_POSITIONS, _STOCK_LABELS, _stock_change_links
+from .chain_charts import NODE_COLOURS, NODE_POSITIONS, STOCK_LABELS, stock_change_links
 from .formatting import format_mass
 from .system import LOSS_PROCESSES, PROCESS_LABELS
 
@@ -142,7 +142,7 @@ class BriefingPdf(FPDF):
         layout = sankey_layout(chain, width_mm, height_mm)
         x0, y0 = self.l_margin, self.get_y()
         for band in layout["bands"]:
-            colour = _NODE_COLOURS[band["to"]]
+            colour = NODE_COLOURS[band["to"]]
             with self.new_path() as path:
                 path.style.fill_color = colour
                 path.style.fill_opacity = 0.5 if band["to"] in LOSS_PROCESSES else 0.32
@@ -158,7 +158,7 @@ class BriefingPdf(FPDF):
         self.set_font(self.family, size=7)
         placed: list[tuple[float, float, float, float]] = []  # middle labels drawn so far (x, y, width, height)
         for node in layout["nodes"]:
-            self.set_fill_color(*_hex_rgb(_NODE_COLOURS[node["process"]]))
+            self.set_fill_color(*_hex_rgb(NODE_COLOURS[node["process"]]))
             self.rect(x0 + node["x"], y0 + node["y"], node["width"], max(node["height"], 0.4), style="F")
             label = self.text_for_font(f"{node['label']}\n{format_mass(node['kg'])}")
             self.set_text_color(40, 40, 40)
@@ -192,9 +192,9 @@ def sankey_layout(chain: pd.DataFrame, width_mm: float, height_mm: float, node_w
     mass (one scale for all) and never overlap, with room for two-line labels above or below the middle
     columns' nodes (``label_room_mm`` at the top and bottom); bands leave a node in the order of their targets."""
     totals = chain.groupby(["from_process", "to_process"], as_index=False)["kg"].sum()
-    totals = pd.concat([_stock_change_links(totals), totals], ignore_index=True)
+    totals = pd.concat([stock_change_links(totals), totals], ignore_index=True)
     totals = totals[totals["kg"] > 0].reset_index(drop=True)
-    labels = {**PROCESS_LABELS, **_STOCK_LABELS}
+    labels = {**PROCESS_LABELS, **STOCK_LABELS}
     used = [p for p in labels if p in set(totals["from_process"]) | set(totals["to_process"])]
     if not used:
         return {"nodes": [], "bands": []}
@@ -204,7 +204,7 @@ def sankey_layout(chain: pd.DataFrame, width_mm: float, height_mm: float, node_w
     span = width_mm - left_labels - right_labels - node_width_mm
     columns: dict[float, list[str]] = {}
     for p in used:
-        columns.setdefault(_NODE_POSITIONS[p][0], []).append(p)
+        columns.setdefault(NODE_POSITIONS[p][0], []).append(p)
     # one scale: the fullest column (nodes plus gaps) fills the height
     usable_mm = height_mm - 2 * label_room_mm
     scale = min((usable_mm - pad_mm * (len(ps) - 1)) / max(sum(through[p] for p in ps), 1e-12)
@@ -212,10 +212,10 @@ def sankey_layout(chain: pd.DataFrame, width_mm: float, height_mm: float, node_w
     xs = sorted(columns)
     nodes = {}
     for column_x, processes in columns.items():
-        processes.sort(key=lambda p: _NODE_POSITIONS[p][1])
+        processes.sort(key=lambda p: NODE_POSITIONS[p][1])
         heights = [through[p] * scale for p in processes]
         # start each node at its preferred place, then push down past the one above and up from the bottom
-        tops = [max(label_room_mm, label_room_mm + _NODE_POSITIONS[p][1] * usable_mm - h / 2) for p, h in zip(processes, heights)]
+        tops = [max(label_room_mm, label_room_mm + NODE_POSITIONS[p][1] * usable_mm - h / 2) for p, h in zip(processes, heights)]
         for i in range(1, len(tops)):
             tops[i] = max(tops[i], tops[i - 1] + heights[i - 1] + pad_mm)
         overflow = tops[-1] + heights[-1] - (height_mm - label_room_mm)

@@ -56,7 +56,7 @@ def largest_losses(losses: pd.DataFrame, end_of_life_kg: float, top: int = 3) ->
 
 
 def addresses(lever, route: str, product: str) -> bool:
-    """Whether a lever (scenarios.Lever) acts on the loss flow of ``product`` by ``route``."""
+    """Whether a lever (levers.Lever) acts on the loss flow of ``product`` by ``route``."""
     covers = lever.products is None or product in lever.products
     return covers and route in LEVER_ROUTES.get(lever.parameter, ())
 

@@ -1,9 +1,8 @@
 """Policy scenarios: the city's levers applied to the model, ranked by leverage, combined in a
 portfolio under a budget, and the value-creation models companies could use.
 
-A lever (data/levers.csv) moves one model parameter for some products (and materials) from its start
-year on, ramping up linearly over its ramp-up years. A scenario is a set of lever levels; running it
-reruns the city's model (central values) for the chosen materials and gives every indicator by year.
+A scenario is a set of lever levels (decision_tools.levers); running it reruns the city's model (central
+values) for the chosen materials and gives every indicator by year.
 """
 
 from __future__ import annotations
@@ -17,114 +16,10 @@ import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from . import model
+from .formatting import format_mass, format_share
+from .levers import apply_levers, check_settings, levers_from_table
 from .indicators import INDICATORS, material_weights, pair_weights
-from .provenance import split_sources
 from .uncertainty import Simulation, indicator_samples, pair_mci
-
-
-@dataclass(frozen=True)
-class Lever:
-    lever_id: str
-    name: str
-    description: str
-    parameter: str
-    products: tuple[str, ...] | None  # None: every product
-    materials: tuple[str, ...] | None  # None: every material
-    unit: str
-    minimum: float
-    default: float
-    maximum: float
-    step: float
-    competence: str
-    who_acts: str
-    start_year: int
-    ramp_years: int
-    cost_eur_per_inhabitant_at_max: float
-    cost_confidence: str
-    source_id: str
-    confidence: str
-
-    def ramp(self) -> np.ndarray:
-        """Share 0..1 of the lever's effect in each model year: 0 before the start year, then
-        rising linearly to 1 over the ramp-up years."""
-        return np.clip((model.YEARS - self.start_year + 1) / self.ramp_years, 0.0, 1.0)
-
-    def cost_eur_per_year(self, level: float, population: float) -> float:
-        """Yearly cost at full roll-out, linear in the level above the default (EUR per year)."""
-        span = self.maximum - self.default
-        return 0.0 if span <= 0 else self.cost_eur_per_inhabitant_at_max * population * (level - self.default) / span
-
-
-def _codes(value: str) -> tuple[str, ...] | None:
-    codes = tuple(split_sources(value))
-    return None if codes in ((), ("all",)) else codes
-
-
-def levers_from_table(table: pd.DataFrame) -> dict[str, Lever]:
-    levers = {}
-    for row in table.to_dict(orient="records"):
-        row["products"], row["materials"] = _codes(row["products"]), _codes(row["materials"])
-        for key in ("minimum", "default", "maximum", "step", "cost_eur_per_inhabitant_at_max"):
-            row[key] = float(row[key])
-        row["start_year"], row["ramp_years"] = int(row["start_year"]), int(row["ramp_years"])
-        levers[row["lever_id"]] = Lever(**row)
-    return levers
-
-
-def check_settings(levers: Mapping[str, Lever], settings: Mapping[str, float]) -> dict[str, float]:
-    """Lever levels as floats, or ValueError in a sentence for an unknown lever or a level out of range."""
-    checked = {}
-    for lever_id, value in settings.items():
-        lever = levers.get(lever_id)
-        if lever is None:
-            raise ValueError(f"Unknown lever '{lever_id}'; choose one of: {', '.join(sorted(levers))}.")
-        try:
-            level = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"Lever '{lever_id}' needs a number; got {value!r}.") from None
-        if not (lever.minimum - 1e-12 <= level <= lever.maximum + 1e-12):
-            raise ValueError(f"Lever '{lever_id}' takes values from {lever.minimum:g} to {lever.maximum:g}; got {level:g}.")
-        checked[lever_id] = level
-    return checked
-
-
-def apply_levers(inputs: model.CityInputs, levers: Mapping[str, Lever], settings: Mapping[str, float]) -> model.CityInputs:
-    """A copy of ``inputs`` with each lever's parameter moved, for its products and materials only,
-    from its start year on. Shares never leave 0..1; a lever at its default changes nothing."""
-    out = inputs.copy()
-    c = out.chain
-    for lever_id, level in check_settings(levers, settings).items():
-        lever = levers[lever_id]
-        effect = lever.ramp()[:, None] * (level - lever.default)  # (t, 1)
-        if not np.any(effect):
-            continue
-        g = np.array([lever.products is None or p in lever.products for p in c.products])
-        p = np.array([(lever.products is None or prod in lever.products) and (lever.materials is None or mat in lever.materials)
-                      for prod, mat in c.pairs])
-        p_of_g = g[c.g_of_pair]
-        if lever.parameter == "collection_rate":
-            c.collection_rate[:, g] = np.clip(c.collection_rate[:, g] + effect, 0, 1)
-        elif lever.parameter == "hibernation_return":
-            returned = c.hibernation_share[:, g] * effect
-            out.take_back_share[:, g] = np.clip(out.take_back_share[:, g] + returned, 0, 1)
-            c.hibernation_share[:, g] = c.hibernation_share[:, g] - returned
-        elif lever.parameter == "lifetime_extension":
-            out.lifetime_factor_by_year[:, g] *= 1 + effect
-            out.utility[:, p_of_g] *= 1 + effect
-        elif lever.parameter == "reuse_share":
-            out.reuse_share[:, g] = np.clip(out.reuse_share[:, g] + effect, 0, 1)
-        elif lever.parameter == "recovery_yield":
-            c.recovery_yield[:, p] = np.clip(c.recovery_yield[:, p] + effect, 0, 1)
-        elif lever.parameter == "recycled_content":
-            out.recycled_content[:, p] = np.clip(out.recycled_content[:, p] + effect, 0, 1)
-        elif lever.parameter == "units_needed":
-            out.target[:, 0, g] *= 1 - effect
-            out.utility[:, p_of_g] /= 1 - effect  # the same service from fewer units: more intense use
-        elif lever.parameter == "export_share":
-            c.export_share[:, g] *= 1 - effect
-        else:
-            raise ValueError(f"Lever '{lever_id}' moves an unknown parameter {lever.parameter!r}.")
-    return out
 
 
 # Objectives a lever can be ranked on: key -> (label, unit).
@@ -184,6 +79,9 @@ class Run:
     settings: dict[str, float]
     simulation: Simulation
     cost_eur_per_year: float
+    # The indicators of a year, once computed (ScenarioEngine.indicators): the engine remembers its runs, and
+    # the ranking, the portfolio and every page view ask for the same years again.
+    indicators_by_year: dict[int, dict[str, float]] = field(default_factory=dict, repr=False, compare=False)
 
 
 class ScenarioEngine:
@@ -232,6 +130,12 @@ class ScenarioEngine:
 
     def indicators(self, run: Run, year: int) -> dict[str, float]:
         """Every indicator of the year as a plain number (kg, kg per year, shares 0..1, index)."""
+        remembered = run.indicators_by_year.get(year)
+        if remembered is None:  # two sessions may compute the same year at once: the values are equal
+            remembered = run.indicators_by_year.setdefault(year, self._indicators(run, year))
+        return dict(remembered)
+
+    def _indicators(self, run: Run, year: int) -> dict[str, float]:
         sim = run.simulation
         t = int(np.searchsorted(sim.years, year))
         values = {key: float(v[0]) for key, v in indicator_samples(sim, year, self.pair_weights).items()}
@@ -370,7 +274,8 @@ class ScenarioEngine:
             float(((linear["_demand_by_pair"] - d) + s) @ pair_price[p_mask])
             for d, s in zip(frame["_demand_by_pair"], frame["_secondary_by_pair"])
         ]
-        return frame.drop(columns=["_demand_by_pair", "_secondary_by_pair"])
+        order = frame["model_id"].map({"linear": 0, "today": 1}).fillna(2)  # the two references first
+        return frame.drop(columns=["_demand_by_pair", "_secondary_by_pair"]).iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
 @dataclass
@@ -419,3 +324,38 @@ class Portfolio:
 
 
 INDICATOR_LABELS = {**{k: v.label for k, v in INDICATORS.items()}, **{k: v[0] for k, v in OBJECTIVES.items()}}
+
+
+def indicator_label(key: str) -> str:
+    """The words for a key of ScenarioEngine.indicators ("lost_kg" -> "Lost")."""
+    return INDICATOR_LABELS.get(key, key.removesuffix("_kg").replace("_", " ").capitalize())
+
+
+def format_indicator(key: str, value: float) -> str:
+    """A value of ScenarioEngine.indicators as people read it: masses with a unit (flows per year), the
+    cost in EUR per year, the MCI as an index, shares in percent."""
+    if value != value:
+        return "n/a"
+    if key.endswith("_kg"):
+        return format_mass(value) + ("" if key.endswith("stock_kg") else "/yr")
+    if key == "cost_eur_per_year":
+        return f"{value:,.0f} EUR/yr"
+    if key == "portfolio_mci":
+        return f"{value:.3f}"
+    if key == "urban_mine_per_inhabitant":
+        return format_mass(value)
+    return format_share(value)
+
+
+def indicator_comparison(baseline: Mapping[str, float], scenario: Mapping[str, float]) -> pd.DataFrame:
+    """Every indicator of two runs side by side: rows indicator (words), key, baseline, scenario, change."""
+    keys = list(scenario)
+    table = pd.DataFrame({"indicator": [indicator_label(k) for k in keys], "key": keys,
+                          "baseline": [baseline[k] for k in keys], "scenario": [scenario[k] for k in keys]})
+    return table.assign(change=table["scenario"] - table["baseline"])
+
+
+def objective_series(engine: ScenarioEngine, run: Run, key: str) -> pd.DataFrame:
+    """One indicator by year for the baseline and the run: rows year, indicator, value, run ("baseline", "scenario")."""
+    series = pd.concat([engine.timeseries(engine.baseline).assign(run="baseline"), engine.timeseries(run).assign(run="scenario")])
+    return series[series["indicator"] == key].reset_index(drop=True)

@@ -32,7 +32,7 @@ import pandas as pd
 from . import indicators as ind
 from . import model
 from .provenance import CONFIDENCE_FACTOR, SAMPLED_CITY_LABELS, weakest
-from .system import REPORT_START
+from .system import METRICS, REPORT_START
 
 DEFAULT_SAMPLES = 1000
 DEFAULT_SEED = 20261122  # fixed, so a link shows the same ranges every time
@@ -79,15 +79,8 @@ class Simulation:
                    confidence: dict[str, str]) -> "Simulation":
         """Collect the chain's arrays (t, s, p) into the quantities, for the reported years."""
         report = model.YEARS >= REPORT_START
-        by_pair = {
-            "in_use_stock": stocks["use"], "hibernating_stock": stocks["hibernation"],
-            "new_products": flows[("market", "use")],
-            "end_of_life": flows[("use", "end_of_life")] + flows[("hibernation", "end_of_life")],
-            "separately_collected": flows[("end_of_life", "separate_collection")],
-            "secondary_supply": flows[("recycling", "secondary_supply")],
-            "lost": flows[("end_of_life", "residual_waste")] + flows[("end_of_life", "export_reuse_abroad")]
-                    + flows[("recycling", "recycling_loss")],
-        }
+        by_pair = {metric.key: stocks[metric.stock] if metric.stock else sum(flows[edge] for edge in metric.flows)
+                   for metric in METRICS.values()}  # as declared in system.METRICS
         by_pair = {k: np.moveaxis(v[report], 0, 1) for k, v in by_pair.items()}  # (s, t, p)
         return cls(
             city=inputs.city, materials=tuple(dict.fromkeys(m for _, m in inputs.chain.pairs)),

@@ -6,13 +6,15 @@ all ownership rows of Helsinki smartphones) and adds the rest. Every problem is 
 naming the row (as numbered in the file, header = row 1), the column, the value and the rule; nothing
 is written unless everything passes.
 
-Files are read by upload_files.py, which refuses one that would unpack past its limits before reading
-it; a report keeps the first problems and counts the rest (``ValidationReport``).
+This module owns the check (``check_upload``: read, neutralise, validate, check codes and ownership, merge) and
+its outcome (``UploadCheck``). The kinds and templates are in ``upload_kinds``, the merge modes and change lists
+in ``upload_changes``, the model-effect preview in ``upload_effect``. Files are read by upload_files.py, which
+refuses one that would unpack past its limits before reading it; a report keeps the first problems and counts
+the rest (``ValidationReport``).
 """
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
 from collections.abc import Callable
@@ -22,44 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import ingestion
-from .ingestion import TABLES, ValidationReport
-from .upload_files import max_upload_bytes, read_upload  # noqa: F401 - max_upload_bytes is part of this module's API
+from .cross_checks import check_references, far_from_current
+from .provenance import split_sources
+from .table_checks import HINT_SOURCE, validate_table
+from .table_specs import TABLES
+from .upload_changes import UPLOAD_MODES, history_notes, replace_scope, table_changes
+from .upload_effect import affected_cities
+from .upload_kinds import CITY_COLUMNS, OWNED_KINDS, UPLOAD_KINDS, template_columns
+from .validation_report import ValidationReport
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class UploadKind:
-    kind: str
-    table: str  # target table ("city" fills two: cities and districts)
-    scope: tuple[str, ...]  # rows of the target table with these values are replaced by the upload
-    description: str
-
-
-UPLOAD_KINDS: dict[str, UploadKind] = {k.kind: k for k in (
-    UploadKind("ownership", "ownership", ("geography", "product"),
-               "units owned per inhabitant, household or city by year, for a city, a country or the EU"),
-    UploadKind("composition", "product_content", ("product", "material"),
-               "grams of a material per unit of product, for units made from a year on (without a from_year column: every year)"),
-    UploadKind("collection_rates", "eol_routing", ("geography", "product"),
-               "hibernation share, export share and collection rate of a product from a year on, for a city, a country or "
-               "the EU (without a geography column: the EU)"),
-    UploadKind("recovery_yields", "recovery_yields", ("product", "material"), "recovery yield of a material in a product from a year on"),
-    UploadKind("measured_flows", "measured_flows", ("city", "category", "flow"),
-               "measured kg per year, for instance WEEE collected per category"),
-    UploadKind("supplier_shares", "supplier_shares", ("material", "stage"),
-               "shares of world supply by country for a material and stage (they must sum to 1; ROW for the rest)"),
-    UploadKind("city", "cities", ("city",), "one or more cities (rows without a district) with their districts (rows with a "
-               "district, naming their city); a city already in the data is replaced with its districts"),
-    UploadKind("sources", "sources", ("source_id",), "sources the other tables can cite (a source_id already listed is "
-               "corrected, not duplicated)"),
-    UploadKind("countries", "countries", ("country_iso3",), "countries (for a city's country_iso3 or a supplying country); "
-               "a country already listed is corrected"),
-    UploadKind("offers", "offers", ("offer_id",), "streams an organisation offers (partners: only their own organisation's)"),
-    UploadKind("needs", "needs", ("need_id",), "materials an organisation needs (partners: only their own organisation's)"),
-)}
-OWNED_KINDS = ("offers", "needs")  # rows must belong to an organisation the uploader owns (unless admin)
 
 
 def check_ownership(check: "UploadCheck", kind: str, current: dict[str, pd.DataFrame], username: str | None,
@@ -80,48 +54,6 @@ def check_ownership(check: "UploadCheck", kind: str, current: dict[str, pd.DataF
             check.report.add("upload", None, UPLOAD_KINDS[kind].scope[0], key, "belongs to another organisation")
     if not check.report.ok:
         check.tables = None
-
-CITY_COLUMNS = ("city", "country_iso3", "district", "population", "households", "lat", "lon", "source_id", "confidence", "note")
-
-
-def template_columns(kind: str) -> list[str]:
-    if kind == "city":
-        return list(CITY_COLUMNS)
-    return [c.name for c in TABLES[UPLOAD_KINDS[kind].table].columns]
-
-
-def template(kind: str, fmt: str = "csv") -> bytes:
-    """An empty template (header only) for a kind, as CSV or XLSX bytes."""
-    if kind not in UPLOAD_KINDS:
-        raise ValueError(f"Unknown kind '{kind}'; choose one of: {', '.join(UPLOAD_KINDS)}.")
-    frame = pd.DataFrame(columns=template_columns(kind))
-    if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8")
-    if fmt == "xlsx":
-        buffer = io.BytesIO()
-        frame.to_excel(buffer, index=False, sheet_name=kind)
-        return buffer.getvalue()
-    raise ValueError(f"Unknown template format '{fmt}'; choose csv or xlsx.")
-
-
-def data_dictionary(kind: str) -> pd.DataFrame:
-    """Each column of a kind: type, whether required, allowed range or values."""
-    spec = TABLES[UPLOAD_KINDS[kind].table]
-    columns = {c.name: c for c in spec.columns}
-    if kind == "city":
-        columns = {**{c.name: c for c in TABLES["cities"].columns}, **{c.name: c for c in TABLES["districts"].columns}}
-        columns["district"] = ingestion.Column("district", "str", required=False)
-    rows = []
-    for name in template_columns(kind):
-        c = columns[name]
-        rule = ", ".join(part for part in (
-            f"at least {c.min_value:g}" if c.min_value is not None else "",
-            f"at most {c.max_value:g}" if c.max_value is not None else "",
-            f"one of {', '.join(c.choices)}" if c.choices else "",
-        ) if part)
-        rows.append({"column": name, "type": {"str": "text", "float": "number", "int": "whole number", "bool": "true/false"}[c.kind],
-                     "required": "yes" if c.required else "no", "rule": rule})
-    return pd.DataFrame(rows)
 
 
 def neutralise(frame: pd.DataFrame, text_columns: list[str]) -> tuple[pd.DataFrame, int]:
@@ -168,115 +100,6 @@ class UploadCheck:
         """Values that pass but look wrong (far from the current version's): shown, never refused."""
         return self.report.warnings
     history_notes: list[str] | None = None  # how the upload rewrites earlier years (history_notes)
-
-
-UPLOAD_MODES: dict[str, str] = {
-    "append": "the file adds rows and corrects the rows with the same {key}; every other current row is kept, "
-              "so years the file does not bring stay as they are",
-    "replace": "the file replaces everything it covers: every current row with the same {scope} as a row of the file "
-               "is removed, then the file's rows are added, so rows it does not bring (for example other years) are gone",
-}
-MAX_DIFF_LINES = 20_000  # per table: the dry run lists this many added/removed rows and changed cells (counts are always complete)
-
-
-def mode_explanation(kind: str, mode: str) -> str:
-    """One sentence saying what an upload mode does to the kind's table."""
-    if mode not in UPLOAD_MODES:
-        raise ValueError(f"Unknown upload mode '{mode}'; choose one of: {', '.join(UPLOAD_MODES)}.")
-    spec = UPLOAD_KINDS[kind]
-    tables = ("cities", "districts") if kind == "city" else (spec.table,)
-    key = " / ".join(", ".join(TABLES[t].key) for t in tables)
-    scope = ", ".join(("city",) if kind == "city" else spec.scope)
-    return f"Mode '{mode}': " + UPLOAD_MODES[mode].format(key=key, scope=scope) + "."
-
-
-def _replace_scope(current: pd.DataFrame, upload: pd.DataFrame, scope: tuple[str, ...]) -> pd.DataFrame:
-    """The upload's rows, then the current rows outside ``scope`` of the uploaded rows: with the table's
-    key as ``scope`` this is the append mode (same key replaced, the rest kept), with the kind's scope
-    the replace mode."""
-    covered = upload[list(scope)].drop_duplicates()
-    marker = current.merge(covered.assign(_hit=True), on=list(scope), how="left")["_hit"].fillna(False).to_numpy(dtype=bool)
-    return pd.concat([upload, current[~marker]], ignore_index=True)
-
-
-def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cells as text that compares equal when the values are equal (1 == 1.0) and reads as a person
-    writes it (486000, not 486000.0; an empty cell as "")."""
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        codes, distinct = pd.factorize(frame[column], use_na_sentinel=True)  # each distinct value converted once
-        distinct = pd.Series(distinct, dtype=object)
-        number = pd.to_numeric(distinct, errors="coerce")
-        if len(distinct) and number.notna().all():  # numeric when every value reads as a number
-            number = number.astype(float).round(9)
-            text = number.astype(str).str.replace(r"\.0$", "", regex=True)
-        else:
-            text = distinct.astype(str)
-        out[column] = np.append(text.to_numpy(dtype=object), "")[codes]  # code -1 (missing) takes the last: ""
-    return out
-
-
-def _key_labels(index: pd.Index, key: list[str]) -> pd.Series:
-    """'geography=Helsinki, product=smartphone, year=2019' for each key of ``index``."""
-    parts = index.to_frame(index=False) if isinstance(index, pd.MultiIndex) else pd.DataFrame({key[0]: index})
-    label = pd.Series("", index=range(len(parts)), dtype=object)
-    for i, name in enumerate(key):
-        label = label + ("" if i == 0 else ", ") + f"{name}=" + parts[name].astype(str).to_numpy()
-    return label
-
-
-def _row_text(frame: pd.DataFrame) -> pd.Series:
-    """The non-key cells of each row as 'column=value; ...' (the diff's line for an added or removed row)."""
-    text = pd.Series("", index=frame.index, dtype=object)
-    for i, column in enumerate(frame.columns):
-        text = text + ("" if i == 0 else "; ") + f"{column}=" + frame[column].astype(str)
-    return text
-
-
-DIFF_COLUMNS = ["table", "change", "key", "column", "before", "after"]
-
-
-def _changes(table: str, current: pd.DataFrame, merged: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
-    """What the merge does to ``table``: counts (rows added, changed, removed, and cells changed) and a
-    row-by-row diff (DIFF_COLUMNS): one line per added or removed row with its values, one line per
-    changed cell with its old and new value. At most MAX_DIFF_LINES lines of each kind are listed."""
-    key = list(TABLES[table].key)
-    cur_keys = pd.MultiIndex.from_frame(current[key].astype(object))
-    new_keys = pd.MultiIndex.from_frame(merged[key].astype(object))
-    in_current = new_keys.isin(cur_keys)
-    kept = cur_keys.isin(new_keys)
-    # Only the rows on both sides can hold changed cells; added and removed rows are listed up to the limit.
-    cols = [c for c in merged.columns if c in current.columns and c not in key]
-    both_new, both_cur = merged[in_current], current[kept]
-    a = _comparable(both_new).set_index(key)[cols]
-    b = _comparable(both_cur).set_index(key)[cols].reindex(a.index)
-    differs = a != b
-    changed_rows = int(differs.any(axis=1).sum()) if len(a) else 0
-    lines = []
-    for change, rows, side in (("added", merged[~in_current], "after"), ("removed", current[~kept], "before")):
-        rows = rows.head(MAX_DIFF_LINES)
-        if len(rows):
-            text = _comparable(rows)
-            labels = _key_labels(pd.MultiIndex.from_frame(text[key]), key)
-            lines.append(pd.DataFrame({"change": change, "key": labels.to_numpy(), "column": "",
-                                       "before": "", "after": "", side: _row_text(text[cols]).to_numpy()}))
-    added, removed = int((~in_current).sum()), int((~kept).sum())
-    changed_cells = int(differs.to_numpy().sum()) if len(a) else 0
-    if changed_cells:
-        cells = differs[differs.any(axis=1)].stack()
-        cells = cells[cells].index[:MAX_DIFF_LINES]  # (key..., column)
-        row_keys = cells.droplevel(-1)
-        columns = cells.get_level_values(-1)
-        before = [b.at[k, c] for k, c in zip(row_keys, columns)]
-        after = [a.at[k, c] for k, c in zip(row_keys, columns)]
-        lines.append(pd.DataFrame({"change": "changed", "key": _key_labels(row_keys, key).to_numpy(), "column": list(columns),
-                                   "before": before, "after": after}))
-    diff = pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=DIFF_COLUMNS[1:])
-    diff.insert(0, "table", table)
-    order = {"added": 0, "changed": 1, "removed": 2}
-    diff = diff.sort_values(["change", "key"], key=lambda s: s.map(order) if s.name == "change" else s, kind="stable")
-    summary = {"table": table, "added": added, "changed": changed_rows, "removed": removed, "changed_cells": changed_cells}
-    return summary, diff[DIFF_COLUMNS].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -331,7 +154,8 @@ def _check_upload(kind: str, content: bytes, filename: str, current: dict[str, p
     report = ValidationReport()
     report.file_labels = {spec_kind.table: label, "cities": label, "districts": label, "upload": label}
     # The file read in its own locale: encoding, delimiter, sheet, header row (upload_files); numbers below.
-    from .upload_files import normalise_numbers, read_table
+    from .upload_files import read_table
+    from .upload_numbers import normalise_numbers
 
     read = read_table(content, filename, report, "upload", options, template_columns(kind))
     if read is None:
@@ -357,7 +181,7 @@ def _check_upload(kind: str, content: bytes, filename: str, current: dict[str, p
     text_columns = [c.name for c in spec.columns if c.kind == "str"]
     raw, changed = neutralise(raw, text_columns)
     step("validating")
-    typed = ingestion.validate_table(spec_kind.table, raw, report)
+    typed = validate_table(spec_kind.table, raw, report)
     if typed is None:
         return UploadCheck(report, changed)
     step("codes")
@@ -393,12 +217,12 @@ def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame
         for value in frame[column].unique():
             if value is None:
                 continue
-            bad = [code for code in (ingestion.split_sources(value) if column == "source_id" else [value]) if code not in allowed]
+            bad = [code for code in (split_sources(value) if column == "source_id" else [value]) if code not in allowed]
             if bad:
                 unknown[value] = bad
         # Every known code is listed (never cut), or for sources (hundreds) where to find them.
         if column == "source_id":
-            hint = ingestion.HINT_SOURCE
+            hint = HINT_SOURCE
         else:
             hint = f"use one of the {len(allowed)} known: {', '.join(sorted(allowed))}"
         if not unknown:  # the common case: no row to look for
@@ -407,7 +231,7 @@ def check_codes(table: str, frame: pd.DataFrame, current: dict[str, pd.DataFrame
         report.add_rows(table, column, held.index + 2, held.iloc[: ValidationReport.GROUP_AFTER + 1].map(
             lambda value: ";".join(unknown[value])), f"unknown {column.replace('_', ' ')}", hint)
     # Warnings, not problems: values far from the current version's for the same key.
-    ingestion.far_from_current(table, frame, current.get(table), report)
+    far_from_current(table, frame, current.get(table), report)
 
 
 def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: ValidationReport,
@@ -427,10 +251,10 @@ def _check_city(raw: pd.DataFrame, current: dict[str, pd.DataFrame], report: Val
         return UploadCheck(report, changed)
     city_columns = [c.name for c in TABLES["cities"].columns]
     district_columns = [c.name for c in TABLES["districts"].columns]
-    cities = ingestion.validate_table("cities", raw.loc[is_city, [c for c in city_columns if c in raw.columns]]
+    cities = validate_table("cities", raw.loc[is_city, [c for c in city_columns if c in raw.columns]]
                                       .reindex(columns=city_columns, fill_value=""), report)
     districts_raw = raw.loc[~is_city, [c for c in district_columns if c in raw.columns]]
-    districts = ingestion.validate_table("districts", districts_raw, report) if len(districts_raw) else None
+    districts = validate_table("districts", districts_raw, report) if len(districts_raw) else None
     if cities is None:
         return UploadCheck(report, changed)
     check_codes("cities", cities, current, report)
@@ -463,15 +287,15 @@ def _merge_and_check(kind: str, uploaded: dict[str, pd.DataFrame], current: dict
     changes, diffs = [], []
     for table, frame in uploaded.items():
         table_scope = ("city",) if kind == "city" else scope
-        merged[table] = _replace_scope(current[table], frame, TABLES[table].key if mode == "append" else table_scope)
+        merged[table] = replace_scope(current[table], frame, TABLES[table].key if mode == "append" else table_scope)
     step("comparing")
     for table in uploaded:
-        summary, diff = _changes(table, current[table], merged[table])
+        summary, diff = table_changes(table, current[table], merged[table])
         changes.append(summary)
         diffs.append(diff)
     # Every cross-table rule of the project data, on the tables as they would be.
     after = ValidationReport()
-    ingestion._check_references(merged, after)
+    check_references(merged, after)
     for i, problem in enumerate(after.problems):
         hint = ("" if i or mode != "append" else
                 " (append mode kept the current rows the file does not bring; if they should go, choose the mode 'replace')")
@@ -485,122 +309,11 @@ def _merge_and_check(kind: str, uploaded: dict[str, pd.DataFrame], current: dict
                        history_notes=history_notes(kind, current, merged, uploaded))
 
 
-MAX_HISTORY_NOTES = 20  # series named one by one; the rest counted
-
-
-def history_notes(kind: str, current: dict[str, pd.DataFrame], merged: dict[str, pd.DataFrame],
-                  uploaded: dict[str, pd.DataFrame]) -> list[str]:
-    """Sentences on how an ownership upload rewrites earlier years: the model holds a series' first
-    anchor flat for every earlier year, so a series that now starts later than before (or is new and
-    starts after the first reported year) changes those years too."""
-    if kind != "ownership":
-        return []
-    from .system import REPORT_START
-
-    pair = ["geography", "product"]
-    # Per series the upload touches: its first year and figure after the merge, and its first year before.
-    touched = pd.MultiIndex.from_frame(uploaded["ownership"][pair].astype(object)).unique()
-    new = merged["ownership"]
-    first = new.loc[new.groupby(pair, sort=False)["year"].idxmin()].set_index(pair).reindex(touched)
-    first["was_first"] = current["ownership"].groupby(pair)["year"].min().reindex(touched)
-    year, was_first = first["year"].astype(float), first["was_first"].astype(float)
-    later = first[((year > REPORT_START) & (was_first.isna() | (year > was_first))).to_numpy()].sort_index()
-    notes = []
-    for (geography, product), row in later.head(MAX_HISTORY_NOTES).iterrows():
-        year = int(row["year"])
-        was = ("until now the model used a national or EU series for these years" if pd.isna(row["was_first"])
-               else f"it started in {int(row['was_first'])} before this upload")
-        notes.append(f"{product} in {geography}: the series will start in {year} ({was}). The model holds the first "
-                     f"figure ({float(row['units_per_driver']):g} per driver) flat for every earlier year, so "
-                     f"{REPORT_START}-{year - 1} take it too; add earlier years to the file if ownership was lower then.")
-    if len(later) > MAX_HISTORY_NOTES:
-        notes.append(f"... and {len(later) - MAX_HISTORY_NOTES:,} more series that start after {REPORT_START} "
-                     "(the diff lists every row).")
-    return notes
-
-
 def parsed_preview(check: UploadCheck, rows: int = 10) -> dict[str, pd.DataFrame]:
     """The first ``rows`` rows of each uploaded table as read and typed (what will be stored), with
     the row number as in the file (header = row 1)."""
     return {table: frame.head(rows).rename_axis("file_row").reset_index().assign(file_row=lambda f: f["file_row"] + 2)
             for table, frame in (check.parsed or {}).items()}
-
-
-def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame]) -> list[str]:
-    """Cities whose numbers can change: the city itself, a country's cities, or every city."""
-    cities = tables["cities"]
-    if kind == "city":
-        return list(uploaded["cities"]["city"])
-    if kind == "measured_flows":
-        return sorted(set(uploaded["measured_flows"]["city"]))
-    if kind in OWNED_KINDS or kind in ("sources", "countries"):
-        return []  # hub data, citations or supplying countries: the city model's numbers do not change
-    if kind in ("ownership", "collection_rates"):
-        geographies = set(uploaded[UPLOAD_KINDS[kind].table]["geography"])
-        if "EU" in geographies:
-            return list(cities["city"])
-        return sorted(set(cities.loc[cities["city"].isin(geographies) | cities["country_iso3"].isin(geographies), "city"]))
-    return list(cities["city"])
-
-
-EFFECT_QUANTITIES = ("in_use_stock", "new_products", "end_of_life", "separately_collected", "secondary_supply")
-_FLOW_METRICS = {"end_of_life": "end_of_life", "separate_collection": "separately_collected", "secondary_supply": "secondary_supply"}
-
-
-def effect_years(year: int | None = None) -> list[int]:
-    """The years a dry run shows: every 5th year of the reported period (2000, 2005, ... 2050) and ``year``."""
-    from .system import REPORT_END, REPORT_START
-
-    years = set(range(REPORT_START, REPORT_END + 1, 5))
-    if year is not None and REPORT_START <= int(year) <= REPORT_END:
-        years.add(int(year))
-    return sorted(years)
-
-
-def _model_metrics(result, materials: list[str], years: list[int]) -> pd.DataFrame:
-    """city, year, metric, kg of EFFECT_QUANTITIES from a model run, summed as the store's metric_totals."""
-    stocks = result.stocks[result.stocks["year"].isin(years) & result.stocks["material"].isin(materials)
-                           & (result.stocks["process"] == "use")].assign(metric="in_use_stock")
-    flows = result.flows[result.flows["year"].isin(years) & result.flows["material"].isin(materials)]
-    metric = flows["to_process"].map(_FLOW_METRICS).where(flows["from_process"] != "market", "new_products")
-    flows = flows.assign(metric=metric).dropna(subset=["metric"])
-    both = pd.concat([stocks[["city", "year", "metric", "kg"]], flows[["city", "year", "metric", "kg"]]], ignore_index=True)
-    return both.groupby(["city", "year", "metric"], as_index=False)["kg"].sum()
-
-
-def headline_effect(check: UploadCheck, current_store, version_id: int, year: int, materials: list[str],
-                    years: list[int] | None = None) -> pd.DataFrame:
-    """Before/after of the headline quantities of the affected cities for ``materials`` in every year
-    of ``years`` (default: effect_years(year), every 5th year 2000-2050 and ``year``). Only the
-    affected cities are run again; "before" is the published version's stored result. Rows: city,
-    quantity, year, before_kg, after_kg, change_kg (before is empty for a new city)."""
-    from . import model  # the model's libraries: only for a dry run
-    from .storage import METRICS
-
-    columns = ["city", "quantity", "year", "before_kg", "after_kg", "change_kg"]
-    cities = check.affected_cities or []
-    if not cities:  # the upload does not touch the city model
-        return pd.DataFrame(columns=columns)
-    years = effect_years(year) if years is None else sorted({int(y) for y in years})
-    tables = {n: check.tables[n] for n in ingestion.MODEL_TABLES}
-    tables["cities"] = tables["cities"][tables["cities"]["city"].isin(cities)]
-    tables["districts"] = tables["districts"][tables["districts"]["city"].isin(cities)]
-    after = _model_metrics(model.run_city_model(tables), list(materials), years).rename(columns={"kg": "after_kg"})
-    try:
-        before = current_store.metric_table(version_id, None, list(materials), by=("city", "year"))
-        before = before[before["city"].isin(cities) & before["year"].isin(years)][["city", "year", "metric", "kg"]]
-    except Exception:  # noqa: BLE001 - no stored result to compare with: every "before" stays empty
-        before = pd.DataFrame(columns=["city", "year", "metric", "kg"])
-    grid = pd.MultiIndex.from_product([cities, EFFECT_QUANTITIES, years], names=["city", "metric", "year"]).to_frame(index=False)
-    out = (grid.merge(before.rename(columns={"kg": "before_kg"}).astype({"year": int}), on=["city", "metric", "year"], how="left")
-               .merge(after, on=["city", "metric", "year"], how="left"))
-    known = out["city"].isin(set(before["city"]))  # a city new in this upload has no numbers before
-    out.loc[known, "before_kg"] = out.loc[known, "before_kg"].fillna(0.0)
-    out["after_kg"] = out["after_kg"].fillna(0.0)
-    out["before_kg"] = out["before_kg"].astype(float)
-    out["change_kg"] = out["after_kg"] - out["before_kg"]
-    out["quantity"] = out["metric"].map(lambda m: METRICS[m][0])
-    return out[columns]
 
 
 # Letters and digits of any script, spaces and simple punctuation; the rest (control characters, markup,

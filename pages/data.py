@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import storage, uploads
+from decision_tools import storage, upload_changes, upload_effect, upload_kinds, upload_limits, uploads
 from decision_tools.formatting import escape_markdown, fill_empty
 
 ctx = ui.context()
@@ -31,28 +31,28 @@ ui.download_button(versions, "dataset_versions", "dl_versions")
 def upload_section() -> None:
     """The upload flow; drawn only for roles that may upload (checked by ui.require on the server)."""
 
-    kind = st.selectbox("What are you uploading?", list(uploads.UPLOAD_KINDS), key="kind",
-                        format_func=lambda k: f"{k.replace('_', ' ')}: {uploads.UPLOAD_KINDS[k].description}")
+    kind = st.selectbox("What are you uploading?", list(upload_kinds.UPLOAD_KINDS), key="kind",
+                        format_func=lambda k: f"{k.replace('_', ' ')}: {upload_kinds.UPLOAD_KINDS[k].description}")
     left, right = st.columns([2, 3])
     with left:
-        st.download_button("Template (CSV)", uploads.template(kind, "csv"), file_name=f"{kind}_template.csv", mime="text/csv")
-        st.download_button("Template (XLSX)", uploads.template(kind, "xlsx"), file_name=f"{kind}_template.xlsx",
+        st.download_button("Template (CSV)", upload_kinds.template(kind, "csv"), file_name=f"{kind}_template.csv", mime="text/csv")
+        st.download_button("Template (XLSX)", upload_kinds.template(kind, "xlsx"), file_name=f"{kind}_template.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        st.caption(f"An upload adds its rows to the {uploads.UPLOAD_KINDS[kind].table} table and corrects the rows with the same "
+        st.caption(f"An upload adds its rows to the {upload_kinds.UPLOAD_KINDS[kind].table} table and corrects the rows with the same "
                    "key (mode “append”, the default), or replaces every row of what it covers "
-                   f"({', '.join(uploads.UPLOAD_KINDS[kind].scope)}; mode “replace”). "
+                   f"({', '.join(upload_kinds.UPLOAD_KINDS[kind].scope)}; mode “replace”). "
                    "CSV (UTF-8, UTF-16 or Windows-1252; , ; tab or |), XLSX (any sheet) or "
-                   f"Parquet, at most {uploads.max_upload_bytes() / 2**20:.0f} MB. Codes (sources, products, materials, cities) must "
+                   f"Parquet, at most {upload_limits.max_upload_bytes() / 2**20:.0f} MB. Codes (sources, products, materials, cities) must "
                    "exist in the current version.")
     with right:
-        dictionary = uploads.data_dictionary(kind)
+        dictionary = upload_kinds.data_dictionary(kind)
         st.dataframe(dictionary, hide_index=True, width="stretch")
         ui.download_button(dictionary, f"{kind}_data_dictionary", "dl_dictionary")
 
-    mode = st.radio("How the file updates the current data", list(uploads.UPLOAD_MODES), key="upload_mode", horizontal=True,
+    mode = st.radio("How the file updates the current data", list(upload_changes.UPLOAD_MODES), key="upload_mode", horizontal=True,
                     format_func={"append": "append: add and correct rows, keep the rest",
                                  "replace": "replace everything the file covers"}.get,
-                    help=" ".join(uploads.mode_explanation(kind, m) for m in uploads.UPLOAD_MODES))
+                    help=" ".join(upload_changes.mode_explanation(kind, m) for m in upload_changes.UPLOAD_MODES))
     file = st.file_uploader("Data file", type=["csv", "xlsx", "parquet", "txt"],
                             key=f"upload_file_{st.session_state.get('_upload_round', 0)}")  # a new key after a publish: empty
     with st.expander("How the file writes numbers, sheet and header", expanded=False):
@@ -144,7 +144,7 @@ def dry_run_section(kind: str, check: uploads.UploadCheck) -> None:
     """The dry run of a checked upload: the mode, the values as read, the row-by-row diff and the effect
     on every fifth year (and the selected one) for the affected cities. Nothing is written."""
     st.markdown("**What would change** (dry run: nothing is written yet)")
-    st.info(uploads.mode_explanation(kind, check.mode))
+    st.info(upload_changes.mode_explanation(kind, check.mode))
     for note in check.history_notes or []:
         st.warning(escape_markdown(note, 1000))
 
@@ -160,14 +160,14 @@ def dry_run_section(kind: str, check: uploads.UploadCheck) -> None:
     listed = len(check.diff)
     total = int((check.changes["added"] + check.changes["removed"] + check.changes["changed_cells"]).sum())
     st.caption(f"{listed:,} line(s): one per added or removed row (with its values) and one per changed cell (before → after)"
-               + (f"; the first {uploads.MAX_DIFF_LINES:,} of each kind per table are listed, of {total:,}" if listed < total else "")
+               + (f"; the first {upload_changes.MAX_DIFF_LINES:,} of each kind per table are listed, of {total:,}" if listed < total else "")
                + ".")
     st.dataframe(fill_empty(check.diff), hide_index=True, width="stretch")
     ui.download_button(check.diff, f"dry_run_diff_{kind}", "dl_diff")
 
     material, year = ctx.selection.material, ctx.selection.year
     with st.status(f"Recomputing {len(check.affected_cities)} affected city(ies)…", expanded=False) as status:
-        effect = uploads.headline_effect(check, store, ctx.latest_version_id, year, [material])
+        effect = upload_effect.headline_effect(check, store, ctx.latest_version_id, year, [material])
         status.update(label=f"Effect on {material} for the affected cities, every fifth year and {year}", state="complete")
     if effect.empty:
         st.caption("The upload does not change the city model's numbers.")

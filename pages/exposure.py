@@ -1,12 +1,10 @@
 """Supply chain exposure: how critical and concentrated the supply is, which countries the city's
 demand depends on, what an export restriction would do, and how much the urban mine could cover."""
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, exposure, labels
+from decision_tools import disruption, exposure, exposure_charts, labels, maps
 from decision_tools.indicators import aggregate_scope_note, critical_materials
 from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.uncertainty import quantity_frame
@@ -38,7 +36,7 @@ st.caption(f"For {scope}. Supply shares: World Mining Data 2024 (mining, medium 
 st.subheader("How critical is it?")
 left, right = st.columns([3, 2])
 with left:
-    ui.altair(charts.criticality_chart(data.eu, set(materials)), "criticality")
+    ui.altair("criticality", exposure_charts.criticality_chart, data.eu, tuple(sorted(materials)))
 with right:
     row = data.materials.loc[sel.material]
     st.metric(f"{material_name}: EU supply risk", f"{row['supply_risk']:.1f}", help="European Commission, CRM study 2023 (transcribed)." + ui.glossary_help("supply-risk"))
@@ -57,12 +55,7 @@ if not data.stages(sel.material):
     st.info(f"The project has no supplier shares for {material_name} yet.")
 else:
     table = exposure.concentration(data, sel.material)
-    share_rows = []
-    for stage in data.stages(sel.material):
-        _, shares = data.supply(sel.material, stage)
-        names = data.countries["name"].to_dict()
-        share_rows += [{"stage": stage, "country": names.get(c, "rest of world (unspecified)"), "share": float(v)} for c, v in shares.items()]
-    ui.altair(charts.supplier_chart(pd.DataFrame(share_rows)), "suppliers")
+    ui.altair("suppliers", exposure_charts.supplier_chart, exposure.supplier_shares(data, sel.material))
     ui.table(table, "dl_concentration", f"concentration_{sel.material}", {
         "stage": "Stage", "largest_supplier": "Largest supplier", "largest_share": "Largest share (%)",
         "hhi_listed": "HHI of the listed shares", "hhi_published": "HHI published", "governance_weighted_hhi": "Governance-weighted HHI",
@@ -83,9 +76,8 @@ else:
         st.markdown("Why they differ: " + "; ".join(recomputed["reasons"]) + ".")
     eol_rir = float(row["eu_eol_rir_share"])
     if eol_rir < 1:
-        curve = pd.DataFrame({"eol_rir": np.linspace(0, 0.6, 61)})
-        curve["supply_risk"] = [exposure.supply_risk_with_eol_rir(float(row["supply_risk"]), eol_rir, v) for v in curve["eol_rir"]]
-        ui.altair(charts.supply_risk_curve(curve, (eol_rir, float(row["supply_risk"]))), "sr_curve")
+        curve = exposure.supply_risk_curve(float(row["supply_risk"]), eol_rir)
+        ui.altair("sr_curve", exposure_charts.supply_risk_curve, curve, (eol_rir, float(row["supply_risk"])))
         below = curve.loc[curve["supply_risk"] < 1.0, "eol_rir"]
         st.caption(f"Today's EU EOL-RIR for {material_name}: {format_share(eol_rir)}. "
                    + (f"Supply risk would fall below the 1.0 threshold at an EOL-RIR of about {format_share(float(below.min()))}."
@@ -104,12 +96,10 @@ stage_labels = {"bottleneck": "EU bottleneck stage of each material"} | {
 stage_choice = st.selectbox("Split the demand by the countries' shares at", list(stage_labels), format_func=stage_labels.get,
                             key="exposure_stage", bind="query-params")
 city_exposure = exposure.city_exposure(data, demand, sectors, None if stage_choice == "bottleneck" else stage_choice)
-by_country = city_exposure.groupby("country_iso3", as_index=False)["kg"].sum()
-mapped = by_country.merge(data.countries[["name", "lat", "lon", "wgi_pv_norm"]].rename(columns={"wgi_pv_norm": "stability"}),
-                          left_on="country_iso3", right_index=True)
+by_country = exposure.demand_by_country(city_exposure, data.countries)
 city_place = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
-st.pydeck_chart(charts.world_exposure_map(mapped, (sel.city, float(city_place["lat"]), float(city_place["lon"]))), height=420,
-                key="world_map")
+st.pydeck_chart(maps.world_exposure_map(by_country.dropna(subset=["lat", "lon"]), (sel.city, float(city_place["lat"]), float(city_place["lon"]))),
+                height=420, key="world_map")
 unspecified = float(by_country.loc[by_country["country_iso3"] == exposure.REST_OF_WORLD, "kg"].sum())
 stages_used = ", ".join(f"{exposure.STAGE_NAMES.get(stage, stage)} for {', '.join(sorted(group['material'].unique()))}"
                         for stage, group in city_exposure.dropna(subset=["stage"]).groupby("stage"))
@@ -118,19 +108,14 @@ st.caption(f"Material in new products entering {escape_markdown(sel.city)} in {s
            f"supplying countries are shaded in the same colour, and the ringed dot is {escape_markdown(sel.city)}. "
            f"{format_mass(unspecified)} per year comes from countries not listed (rest of the world). Confidence: illustrative "
            "(city demand) and medium to low (shares).")
-named = by_country.assign(name=by_country["country_iso3"].map(data.countries["name"]).fillna("rest of world (unspecified)"))
-named = named.assign(share=named["kg"] / named["kg"].sum()).sort_values("kg", ascending=False)
 left, right = st.columns(2)
 with left:
     st.markdown("**By supplying country**")
-    ui.table(named, "dl_by_country", f"exposure_by_country_{sel.city}_{sel.year}",
+    ui.table(by_country[["country_iso3", "name", "kg", "share"]], "dl_by_country", f"exposure_by_country_{sel.city}_{sel.year}",
              {"name": "Country", "kg": "Demand ({unit} per year)", "share": "Share of the demand (%)"})
 with right:
     st.markdown("**By product and sector**")
-    by_product = (city_exposure.groupby(["sector", "product", "material"], as_index=False)
-                  .agg(kg=("kg", "sum"), geopolrisk_score=("geopolrisk_score", "first"), by_product=("by_product", "first")))
-    by_product["product"] = by_product["product"].map(products["name"])
-    ui.table(by_product.sort_values("kg", ascending=False), "dl_by_product", f"exposure_by_product_{sel.city}_{sel.year}",
+    ui.table(exposure.demand_by_product(city_exposure, products["name"]), "dl_by_product", f"exposure_by_product_{sel.city}_{sel.year}",
              {"product": "Product", "sector": "Sector", "material": "Material", "kg": "Demand ({unit} per year)",
               "geopolrisk_score": "GeoPolRisk-style score", "by_product": "By-product"}, names={"material": material_names})
 st.caption("GeoPolRisk-style score = HHI x the share-weighted political instability of the suppliers (Gemechu et al. 2015); "
@@ -166,40 +151,23 @@ saved = ui.store().saved_scenarios()
 scenario_name = st.selectbox("Compare with a saved policy scenario", ["(none)"] + list(saved["name"]), key="policy_scenario",
                              bind="query-params")
 if chosen:
-    event = exposure.Disruption(country, tuple(chosen), float(cut), sel.year, int(duration))
+    event = disruption.Disruption(country, tuple(chosen), float(cut), sel.year, int(duration))
     runs = {"baseline": engine.baseline}
     if scenario_name != "(none)":
         try:
             runs[scenario_name] = engine.run(saved.set_index("name").at[scenario_name, "settings"])
         except ValueError as exc:
             st.warning(f"“{escape_markdown(scenario_name, 80)}” cannot run on this dataset version: {escape_markdown(exc, 300)}")
-    coverage_rows = []
-    for label, run in runs.items():
-        shortfall, coverage = exposure.disruption_shortfall(
-            data, event, quantity_frame(run.simulation, "new_products"), quantity_frame(run.simulation, "secondary_supply"), sectors)
-        coverage_rows.append(coverage.assign(run=label))
-        if label == "baseline":
-            baseline_shortfall = shortfall
-    total = float(baseline_shortfall["shortfall_kg"].sum())
     country_name = data.countries["name"].get(country, country)
+    outcome = disruption.disruption_outcome(data, event, {label: (quantity_frame(run.simulation, "new_products"),
+                                                                  quantity_frame(run.simulation, "secondary_supply"))
+                                                          for label, run in runs.items()}, sectors, country_name)
+    total = outcome.total_kg
     st.metric(f"Shortfall over {int(duration)} year(s) from {sel.year}", format_mass(total),
               help="Counted at every stage (mining and refining); each material's shortfall is its largest stage loss.")
-    stages = exposure.shortfall_by_stage(data, event, demand_all)
-    sentences = []
-    for material, group in stages.groupby("material", sort=False):
-        binding = group[group["binding"]]
-        if binding.empty:
-            sentences.append(f"{country_name} has no listed share of {material} at any stage (mining or refining), so this cut "
-                             "removes none of it.")
-            continue
-        b = binding.iloc[0]
-        held = " and ".join(f"{format_share(r.country_share)} of world {exposure.STAGE_NAMES.get(r.stage, r.stage)}"
-                            for r in group.sort_values("binding", ascending=False).itertuples())
-        sentences.append(f"For {material}, {exposure.STAGE_NAMES.get(b.stage, b.stage)} binds: {country_name} holds {held}, "
-                         f"so the cut removes {format_mass(b.shortfall_kg)} of the city's {format_mass(b.demand_kg)}.")
-    st.markdown(escape_markdown(" ".join(sentences), 2000))
+    st.markdown(escape_markdown(outcome.explanation, 2000))
     with st.expander("Shortfall at each stage", expanded=True):
-        stage_table = stages.assign(stage=stages["stage"].map(lambda v: exposure.STAGE_NAMES.get(v, v)))
+        stage_table = outcome.by_stage.assign(stage=outcome.by_stage["stage"].map(lambda v: exposure.STAGE_NAMES.get(v, v)))
         ui.table(stage_table, "dl_shortfall_stages", f"shortfall_by_stage_{country}_{sel.city}_{sel.year}", {
             "material": "Material", "stage": "Stage", "country_share": f"{country_name}'s share of world supply (%)",
             "demand_kg": "Demand over the disruption", "shortfall_kg": "Shortfall", "binding": "Binding stage"},
@@ -210,17 +178,16 @@ if chosen:
     if total > 0:
         left, right = st.columns(2)
         with left:
-            shown = baseline_shortfall.assign(product=baseline_shortfall["product"].map(products["name"]))
-            ui.altair(charts.shortfall_chart(shown), "shortfall_chart")
+            shown = outcome.by_product.assign(product=outcome.by_product["product"].map(products["name"]))
+            ui.altair("shortfall_chart", exposure_charts.shortfall_chart, shown)
             ui.table(shown, "dl_shortfall", f"shortfall_{country}_{sel.city}_{sel.year}", {
                 "product": "Product", "year": ("Year", "text"), "sector": "Sector", "material": "Material", "stage": "Stage",
                 "country_share": f"{country_name}'s share (%)", "shortfall_kg": "Shortfall",
                 **{f"shortfall_{stage}_kg": f"Shortfall at {exposure.STAGE_NAMES[stage].split(' (')[0]}" for stage in exposure.STAGES}},
                 names={"material": material_names, "stage": stage_names})
         with right:
-            coverage = pd.concat(coverage_rows, ignore_index=True)
             st.markdown("**How much the city's own secondary supply could cover**")
-            ui.table(coverage, "dl_coverage", f"coverage_{country}_{sel.city}_{sel.year}", {
+            ui.table(outcome.coverage, "dl_coverage", f"coverage_{country}_{sel.city}_{sel.year}", {
                 "run": "Run", "year": ("Year", "text"), "material": "Material", "shortfall_kg": "Shortfall",
                 "secondary_supply_kg": "City's secondary supply", "covered_share": "Covered (%)"},
                 names={"material": material_names})

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, storage, symbiosis, uploads
+from decision_tools import maps, storage, symbiosis, uploads
 from decision_tools.formatting import escape_markdown, format_mass
 
 ctx = ui.context()
@@ -57,13 +57,12 @@ all_materials = st.toggle("All materials", value=True, key="hub_all", bind="quer
 # The privacy rules, applied once before anything is computed: for whoever does not act for it, an organisation
 # that hides its location is at its city centre, and an offer that hides its quantity is only its band, on the
 # map, in the ranked matches (kg, EUR, scores) and in their downloads alike.
-seen_tables = symbiosis.tables_as_seen(tables, my_orgs.index)
-candidates = symbiosis.match_candidates(seen_tables, sel.city, None if all_materials else sel.material)
+candidates, markers, arcs, every_location_exact = ui.hub_matches(version, tuple(sorted(my_orgs.index)), sel.city,
+                                                                 None if all_materials else sel.material)
 public_offers = symbiosis.public_view(tables["offers"], my_orgs.index)
-markers, arcs = symbiosis.map_layers(seen_tables, candidates)
 hub_city = tables["cities"].set_index("city").loc[sel.city]
-ui.pydeck(charts.symbiosis_map(markers, arcs, (sel.city, float(hub_city["lat"]), float(hub_city["lon"]))), "hub_map")
-if not seen_tables["organisations"]["exact_location"].all():
+ui.pydeck(maps.symbiosis_map(markers, arcs, (sel.city, float(hub_city["lat"]), float(hub_city["lon"]))), "hub_map")
+if not every_location_exact:
     st.caption("An organisation that keeps its location private is drawn at its city centre, and its distances are "
                "measured from there.")
 

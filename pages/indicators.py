@@ -8,14 +8,13 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, uncertainty
+from decision_tools import bar_charts, maps, time_charts, uncertainty
 from decision_tools import targets as target_rules
 from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.hotspots import districts_share_inputs, hotspot_district, relative_half_width
-from decision_tools.indicators import (INDICATORS, WEIGHTINGS, card_provenance, circular_material_use_rate,
-                                      collection_rate, critical_materials, eol_recycling_rate, mass_weighted_mean,
-                                      pair_weights, secondary_supply_share, weighted_kg)
+from decision_tools.indicators import INDICATORS, WEIGHTINGS, card_provenance, city_comparison, critical_materials
 from decision_tools.labels import short_indicator_label
+from decision_tools.results import metrics_wide
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
@@ -46,9 +45,9 @@ if sim is None:
     st.info(f"No product in the city model contains {scope}; there is nothing to measure yet.")
     st.stop()
 
-weights = pair_weights(sim.pairs, ui.material_weights(version, weighting)) if all_crms and weighting != "mass" else None
-samples = uncertainty.indicator_samples(sim, sel.year, weights)
-central = uncertainty.central_indicators(sim, sel.year, weights)
+weighted_as = weighting if all_crms else "mass"
+weights = ui.pair_weights_for(version, sim, weighted_as)
+ranges = ui.indicator_ranges(version, sel.city, materials, sel.year, weighted_as)
 provenance = ui.metric_table(version, sel.city, list(materials), sel.year, ()).set_index("metric")
 # The materials the model found in the city's products: their EU recycling input rates make the recycled content.
 scope_materials = materials_table[materials_table["symbol"].isin(sim.materials)]
@@ -69,7 +68,7 @@ downscaled = bool(provenance["downscaled"].any())
 for row_start in range(0, len(keys), 5):
     for column, key in zip(st.columns(5), keys[row_start:row_start + 5]):
         indicator = INDICATORS[key]
-        band = uncertainty.band(central[key], samples[key])
+        band = ranges.cards[key]
         card = card_provenance(key, sim.confidence, provenance["source_ids"], scope_materials, len(sim.materials) > 1,
                                downscaled)
         with column:
@@ -98,14 +97,14 @@ ui.chain_view(chain, f"{'All critical raw materials, by mass,' if all_crms else 
               "sankey", f"chain_{sel.city}_{'all_crms' if all_crms else sel.material}_{sel.year}")
 
 st.subheader("Over time, with uncertainty")
-bands = uncertainty.quantity_bands(sim)
+bands = ranges.quantities
 left, right = st.columns(2)
 with left:
-    ui.altair(charts.band_chart(bands, ("in_use_stock", "hibernating_stock"), f"Stocks{' (by mass)' if all_crms else ''}",
-                                sel.year, per_year=False), "stock_bands")
+    ui.altair("stock_bands", time_charts.band_chart, bands, ("in_use_stock", "hibernating_stock"),
+              f"Stocks{' (by mass)' if all_crms else ''}", sel.year, per_year=False)
 with right:
-    ui.altair(charts.band_chart(bands, ("new_products", "end_of_life", "secondary_supply"),
-                                f"Yearly flows{' (by mass)' if all_crms else ''}", sel.year, per_year=True), "flow_bands")
+    ui.altair("flow_bands", time_charts.band_chart, bands, ("new_products", "end_of_life", "secondary_supply"),
+              f"Yearly flows{' (by mass)' if all_crms else ''}", sel.year, per_year=True)
 st.caption("Lines: the central model run; shaded: the 5-95 % range of the Monte Carlo draws."
            + (" Masses of all critical raw materials are summed in kg." if all_crms else ""))
 ui.download_button(bands, f"bands_{sel.city}_{'all_crms' if all_crms else sel.material}", "dl_bands")
@@ -114,14 +113,14 @@ rate_labels = {INDICATORS[k].label: k for k in ("eol_recycling_rate", "collectio
                                                 "secondary_supply_share", "circular_material_use_rate")}
 rate_label = st.selectbox("Rate to follow over time", list(rate_labels), key="rate", bind="query-params")
 rate_key = rate_labels[rate_label]
-rate_bands = uncertainty.indicator_bands(sim, (rate_key,), weights)
+rate_bands = ui.rate_bands(version, sel.city, materials, weighted_as, rate_key)
 targets = ui.reference_table(version, "targets")
 comparison = target_rules.compare_targets(
     targets, rate_key, materials, sim.pairs, INDICATORS[rate_key].label,
     product_names=ui.reference_table(version, "products").set_index("product")["name"].to_dict(),
     material_names=materials_table.set_index("symbol")["name"].to_dict(), last_year=int(sim.years[-1]))
 scoped_bands = target_rules.scoped_rate_bands(sim, rate_key, comparison.scopes, weights)  # weighted as the chart's rate
-ui.altair(charts.rate_chart(rate_bands, INDICATORS[rate_key].label, comparison.lines, sel.year, scoped_bands), "rate_chart")
+ui.altair("rate_chart", time_charts.rate_chart, rate_bands, INDICATORS[rate_key].label, comparison.lines, sel.year, scoped_bands)
 if not comparison.lines.empty:
     st.caption("EU targets drawn (red):  \n" + "  \n".join(
         f"- {escape_markdown(r.label, 400)}; confidence {r.confidence}. In law: {escape_markdown(r.definition, 400)}"
@@ -134,25 +133,12 @@ with st.expander(f"EU targets not drawn on this chart ({len(not_drawn)}) and why
     ui.download_button(not_drawn, f"targets_not_drawn_{rate_key}", "dl_targets_not_drawn")
 
 st.subheader("Material Circularity Indicator by product")
-year_index = int(list(sim.years).index(sel.year))
-mci_weight = 1.0 if weights is None else weights  # per pair: material in new products x the aggregate's weight
-pair_values = uncertainty.pair_mci(sim, year_index)
-new_mass = sim.by_pair["new_products"][:, year_index, :] * mci_weight
-central_values = uncertainty.pair_mci(sim.central, year_index)
-central_mass = sim.central.by_pair["new_products"][:, year_index, :] * mci_weight
 products = ui.reference_table(version, "products").set_index("product")["name"]
-rows = []
-for product in sorted({p for p, _ in sim.pairs}):
-    columns = [i for i, (p, _) in enumerate(sim.pairs) if p == product]
-    per_sample = mass_weighted_mean(pair_values[:, columns], new_mass[:, columns], axis=1)
-    band = uncertainty.band(mass_weighted_mean(central_values[:, columns], central_mass[:, columns], axis=1)[0], per_sample)
-    if not pd.isna(band["central"]):
-        rows.append({"name": products[product], "central": band["central"], "p05": band["p05"], "p95": band["p95"]})
-mci_table = pd.DataFrame(rows, columns=["name", "central", "p05", "p95"]).round(3)
+mci_table = ranges.mci_by_product.assign(name=lambda t: t["product"].map(products))[["name", "central", "p05", "p95"]]
 if mci_table.empty:
     st.write("No product has reached end of life yet, so the MCI is not defined.")
 else:
-    ui.altair(charts.mci_chart(mci_table), "mci_chart")
+    ui.altair("mci_chart", bar_charts.mci_chart, mci_table)
     ui.table(mci_table, "dl_mci", f"mci_{sel.city}_{sel.year}", {
         "name": "Product", "central": ("MCI, central run", "number"), "p05": ("MCI, 5 %", "number"), "p95": ("MCI, 95 %", "number")})
     weighted_by = ("material in new products" if weights is None
@@ -165,7 +151,7 @@ st.subheader("By district")
 districts = ui.reference_table(version, "districts")
 city_row = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
 by_district = ui.metric_table(version, sel.city, list(materials), sel.year, ("district",))
-pivot = by_district.pivot_table(index="district", columns="metric", values="kg", dropna=False).fillna(0.0)
+pivot = metrics_wide(by_district, "district").set_index("district")
 if (districts["city"] == sel.city).any():
     places = districts[districts["city"] == sel.city].rename(columns={"district": "name"}).set_index("name")
     note = ("District populations and centroids are approximate (low confidence); the model splits the city by population share. "
@@ -177,10 +163,10 @@ else:
     pivot.index = [sel.city]
     note = f"No district data for {escape_markdown(sel.city)} yet: the city is shown as one point. A researcher can upload districts."
 places = places.assign(stock_kg=pivot["in_use_stock"] + pivot["hibernating_stock"], eol_kg=pivot["end_of_life"]).reset_index()
-st.pydeck_chart(charts.district_map(places, (float(city_row["lat"]), float(city_row["lon"])), sel.city), height=430, key="district_map")
+st.pydeck_chart(maps.district_map(places, (float(city_row["lat"]), float(city_row["lon"])), sel.city), height=430, key="district_map")
 st.caption("Ringed dot: the city centre. Circle area: urban-mine stock (in use + hibernating). "
            "Colour: end of life per inhabitant, from blue (low) to red (high); "
-           f"one colour when the districts differ by less than {charts.DISTRICT_COLOUR_MIN_DIFFERENCE:.0%}. "
+           f"one colour when the districts differ by less than {maps.DISTRICT_COLOUR_MIN_DIFFERENCE:.0%}. "
            + note + " Country outlines: Natural Earth 2018 (1:110m), coarse at city scale.")
 district_table = places[["name", "population", "stock_kg", "eol_kg"]].rename(columns={
     "name": "district", "stock_kg": "urban-mine stock (kg)", "eol_kg": "end of life (kg per year)"}).round(3)
@@ -198,28 +184,13 @@ if hotspot.district is not None:
 st.caption(escape_markdown(hotspot.reason, 400))
 
 st.subheader("How the cities compare")
-all_cities = ui.metric_table(version, None, list(materials), sel.year, ("city",)).pivot_table(index="city", columns="metric", values="kg")
-if weights is None:
-    weighted_cities = all_cities
-else:  # rates weigh the materials as chosen: sum(w x numerator) / sum(w x denominator) per city
-    per_material = ui.metric_table_by_material(version, None, tuple(materials), sel.year, ("city",))
-    weighted_cities = per_material.assign(kg=weighted_kg(per_material, ui.material_weights(version, weighting))).pivot_table(
-        index="city", columns="metric", values="kg", aggfunc="sum")
-population = ui.reference_table(version, "cities").set_index("city")["population"]
-grams_per_inhabitant = 1000 / population
-comparison = pd.DataFrame({
-    "urban mine (g per inhabitant)": (all_cities["in_use_stock"] + all_cities["hibernating_stock"]) * grams_per_inhabitant,
-    "end of life (g per inhabitant per year)": all_cities["end_of_life"] * grams_per_inhabitant,
-    "secondary supply (g per inhabitant per year)": all_cities["secondary_supply"] * grams_per_inhabitant,
-    "collection rate": collection_rate(weighted_cities["separately_collected"], weighted_cities["end_of_life"]),
-    "end-of-life recycling rate": eol_recycling_rate(weighted_cities["secondary_supply"], weighted_cities["end_of_life"]),
-    "secondary-supply share": secondary_supply_share(weighted_cities["secondary_supply"], weighted_cities["new_products"]),
-    "circular material use rate": circular_material_use_rate(weighted_cities["secondary_supply"], weighted_cities["new_products"]),
-}).reset_index()
+comparison = city_comparison(
+    ui.metric_table(version, None, list(materials), sel.year, ("city",)), ui.reference_table(version, "cities").set_index("city")["population"],
+    None if weights is None else ui.metric_table_by_material(version, None, tuple(materials), sel.year, ("city",)),
+    None if weights is None else ui.material_weights(version, weighting))
 compare_column = "urban mine (g per inhabitant)"
-ui.altair(charts.comparison_chart(comparison.assign(highlight=comparison["city"] == sel.city), compare_column,
-                                        f"{'All critical raw materials (by mass)' if all_crms else scope}: {compare_column}"),
-          "compare_chart")
+ui.altair("compare_chart", bar_charts.comparison_chart, comparison.assign(highlight=comparison["city"] == sel.city), compare_column,
+          f"{'All critical raw materials (by mass)' if all_crms else scope}: {compare_column}")
 share_columns = ["collection rate", "end-of-life recycling rate", "secondary-supply share", "circular material use rate"]
 ui.table(comparison, "dl_compare", f"city_comparison_{sel.year}", {
     "city": "City", **{c: (c[:1].upper() + c[1:], "number") for c in comparison.columns if "(g per" in c},

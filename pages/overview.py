@@ -6,11 +6,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, priorities
+from decision_tools import priorities, time_charts
 from decision_tools.formatting import escape_markdown, format_mass, format_share
-from decision_tools.system import PROCESS_LABELS
 from decision_tools.provenance import weakest
-from decision_tools.storage import METRICS
+from decision_tools.results import metrics_wide
+from decision_tools.system import METRICS, PROCESS_LABELS
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
@@ -52,7 +52,7 @@ def show_metric(column, key: str) -> None:
     # The Sankey's node "Hibernating at home" is this year's flow through the drawers; the card is their stock.
     label = f"{PROCESS_LABELS['hibernation']} (stock)" if key == "hibernating_stock" else figure.label
     with column:
-        st.metric(label, format_mass(figure.kg) + per_year, help=METRICS[key][1] + ui.glossary_help(key))
+        st.metric(label, format_mass(figure.kg) + per_year, help=METRICS[key].definition + ui.glossary_help(key))
         st.caption(ui.provenance_caption(figure.confidence, figure.source_ids, figure.downscaled))
 
 
@@ -145,19 +145,18 @@ st.subheader("Over time")
 series = ui.metric_table(version, sel.city, sel.material, None, ("year",))
 left, right = st.columns(2)
 with left:
-    ui.altair(charts.timeseries_chart(series, ("in_use_stock", "hibernating_stock"), "Stocks in the city", sel.year, per_year=False), "stocks_chart")
+    ui.altair("stocks_chart", time_charts.timeseries_chart, series, ("in_use_stock", "hibernating_stock"), "Stocks in the city", sel.year, per_year=False)
 with right:
-    ui.altair(charts.timeseries_chart(series, ("new_products", "end_of_life", "separately_collected", "secondary_supply"),
-                                            "Yearly flows", sel.year, per_year=True), "flows_chart")
-series_table = series.pivot_table(index="year", columns="metric", values="kg").reset_index()
+    ui.altair("flows_chart", time_charts.timeseries_chart, series, ("new_products", "end_of_life", "separately_collected", "secondary_supply"),
+              "Yearly flows", sel.year, per_year=True)
+series_table = metrics_wide(series, "year")
 ui.download_button(series_table, f"timeseries_{sel.city}_{sel.material}", "dl_series")
 
 st.subheader("By product")
 by_product = ui.metric_table(version, sel.city, sel.material, sel.year, ("product",))
-product_table = by_product.pivot_table(index="product", columns="metric", values="kg").reindex(columns=list(METRICS)).fillna(0.0)
-product_table.columns = [f"{METRICS[c][0]} (kg)" for c in product_table.columns]
 confidence = by_product.groupby("product")["confidence"].agg(weakest)
-product_table = product_table.round(3).assign(confidence=confidence).reset_index()
+product_table = metrics_wide(by_product, "product", labelled=True).round(3)
+product_table["confidence"] = product_table["product"].map(confidence)
 product_table["product"] = product_table["product"].map(product_names)
 st.dataframe(product_table, hide_index=True, width="stretch", column_config=ui.kg_columns(product_table))
 ui.download_button(product_table, f"by_product_{sel.city}_{sel.material}_{sel.year}", "dl_products")
@@ -166,9 +165,8 @@ districts = ui.reference_table(version, "districts")
 if (districts["city"] == sel.city).any():
     st.subheader("By district")
     by_district = ui.metric_table(version, sel.city, sel.material, sel.year, ("district",))
-    district_table = by_district.pivot_table(index="district", columns="metric", values="kg").reindex(columns=list(METRICS)).fillna(0.0)
-    district_table.columns = [f"{METRICS[c][0]} (kg)" for c in district_table.columns]
-    district_table = district_table.round(3).reset_index().sort_values(f"{METRICS['in_use_stock'][0]} (kg)", ascending=False)
+    district_table = metrics_wide(by_district, "district", labelled=True).round(3).sort_values(
+        f"{METRICS['in_use_stock'].label} (kg)", ascending=False)
     st.dataframe(district_table, hide_index=True, width="stretch", column_config=ui.kg_columns(district_table))
     st.caption("District figures split the city by population share; district populations and centroids are approximate (low confidence).")
     ui.download_button(district_table, f"by_district_{sel.city}_{sel.material}_{sel.year}", "dl_districts")

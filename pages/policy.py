@@ -6,10 +6,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, labels
-from decision_tools.formatting import difference_direction, escape_markdown, format_difference, format_mass, format_share
+from decision_tools import bar_charts, labels, time_charts
+from decision_tools.formatting import difference_direction, escape_markdown, format_difference
 from decision_tools.indicators import WEIGHTINGS, critical_materials
-from decision_tools.scenarios import INDICATOR_LABELS, NO_EFFECT, OBJECTIVES
+from decision_tools.scenarios import (NO_EFFECT, OBJECTIVES, format_indicator, indicator_comparison, indicator_label,
+                                      objective_series)
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
@@ -43,20 +44,6 @@ objective_labels = {label: key for key, (label, _) in OBJECTIVES.items()}
 objective_label = st.selectbox("Indicator to improve", list(objective_labels), key="objective", bind="query-params")
 objective = objective_labels[objective_label]
 objective_unit = OBJECTIVES[objective][1]
-
-
-def shown(key: str, value: float) -> str:
-    if value != value:
-        return "n/a"
-    if key.endswith("_kg"):
-        return format_mass(value) + ("" if key.endswith("stock_kg") else "/yr")
-    if key == "cost_eur_per_year":
-        return f"{value:,.0f} EUR/yr"
-    if key in ("portfolio_mci",):
-        return f"{value:.3f}"
-    if key == "urban_mine_per_inhabitant":
-        return format_mass(value)
-    return format_share(value)
 
 
 # Bound sliders drop values they cannot use; say so, as for the city, year and material.
@@ -93,21 +80,17 @@ scenario_values = engine.indicators(run, sel.year)
 st.subheader("Scenario against the baseline")
 left, right = st.columns([3, 2])
 with left:
-    base_series = engine.timeseries(engine.baseline)
-    scen_series = engine.timeseries(run)
-    series = pd.concat([base_series.assign(run="baseline"), scen_series.assign(run="scenario")])
-    series = series[series["indicator"] == objective]
-    unit = "share" if objective_unit == "share" else objective_unit
-    ui.altair(charts.scenario_chart(series, objective_label, unit, sel.year), "scenario_chart")
+    ui.altair("scenario_chart", time_charts.scenario_chart, objective_series(engine, run, objective), objective_label, objective_unit,
+              sel.year)
 with right:
     # "10.8 points below the baseline", never a bare "+10.8 points"; green when the change is the better way.
     kind = "share" if objective_unit == "share" else "mass" if objective.endswith("_kg") else "number"
     arrow = difference_direction(scenario_values[objective], baseline_values[objective], kind)
-    st.metric(f"{objective_label}, {sel.year}", shown(objective, scenario_values[objective]),
+    st.metric(f"{objective_label}, {sel.year}", format_indicator(objective, scenario_values[objective]),
               delta=format_difference(scenario_values[objective], baseline_values[objective], kind, "the baseline")
               + (" per year" if kind == "mass" and arrow != "off" else ""),
               delta_arrow=arrow, delta_color="gray" if arrow == "off" else "green" if arrow == "up" else "red",
-              help=f"Baseline: {shown(objective, baseline_values[objective])}")
+              help=f"Baseline: {format_indicator(objective, baseline_values[objective])}")
     st.metric("Yearly cost at full roll-out", f"{run.cost_eur_per_year:,.0f} EUR",
               help="Sum of the levers' illustrative costs, linear in each lever's level.")
     st.caption("Confidence: **illustrative** (levers, their costs and most model inputs are assumptions)."
@@ -115,15 +98,9 @@ with right:
 if all_crms and weighting != "mass":
     st.caption(f"The rates of this page, the lever ranking and the portfolio included, weigh the materials {weighting_label} "
                "(quantities in kg are by mass).")
-comparison = pd.DataFrame({
-    "indicator": [INDICATOR_LABELS.get(k, k.removesuffix("_kg").replace("_", " ").capitalize()) for k in scenario_values],
-    "key": list(scenario_values),
-    "baseline": list(baseline_values.values()),
-    "scenario": list(scenario_values.values()),
-})
-comparison["change"] = comparison["scenario"] - comparison["baseline"]
-st.dataframe(comparison.assign(**{"baseline (shown)": [shown(k, v) for k, v in zip(comparison["key"], comparison["baseline"])],
-                                  "scenario (shown)": [shown(k, v) for k, v in zip(comparison["key"], comparison["scenario"])]})
+comparison = indicator_comparison(baseline_values, scenario_values)
+st.dataframe(comparison.assign(**{"baseline (shown)": [format_indicator(k, v) for k, v in zip(comparison["key"], comparison["baseline"])],
+                                  "scenario (shown)": [format_indicator(k, v) for k, v in zip(comparison["key"], comparison["scenario"])]})
              [["indicator", "baseline (shown)", "scenario (shown)"]], hide_index=True, width="stretch")
 ui.download_button(comparison, f"scenario_{sel.city}_{sel.year}", "dl_scenario")
 
@@ -153,8 +130,8 @@ if not saved.empty:
                 columns[scenario_name] = engine.indicators(engine.run(row["settings"]), sel.year)
             except ValueError as exc:  # a lever renamed or narrowed since the scenario was saved
                 st.warning(f"“{escape_markdown(scenario_name, 80)}” cannot run on this dataset version: {escape_markdown(exc, 300)}")
-        side = pd.DataFrame({name: {k: shown(k, v) for k, v in values.items()} for name, values in columns.items()})
-        side.index = [INDICATOR_LABELS.get(k, k.removesuffix("_kg").replace("_", " ").capitalize()) for k in side.index]
+        side = pd.DataFrame({name: {k: format_indicator(k, v) for k, v in values.items()} for name, values in columns.items()})
+        side.index = [indicator_label(k) for k in side.index]
         st.dataframe(side, width="stretch")
         ui.download_button(side.reset_index(names="indicator"), f"scenarios_{sel.city}_{sel.year}", "dl_side")
         st.caption("Saved scenarios are run for the city, year and materials picked now.")
@@ -166,10 +143,10 @@ with st.status("Running each lever alone at its maximum…", expanded=False) as 
     status.update(label=f"Leverage ranking: {len(ranking)} levers, each alone at its maximum, {sel.year}", state="complete")
 left, right = st.columns(2)
 with left:
-    ui.altair(charts.tornado_chart(ranking, "effect", f"change of {objective_label.lower()} ({objective_unit})"), "tornado_effect")
+    ui.altair("tornado_effect", bar_charts.tornado_chart, ranking, "effect", f"change of {objective_label.lower()} ({objective_unit})")
 with right:
-    ui.altair(charts.tornado_chart(ranking.dropna(subset=["effect_per_1000_eur"]), "effect_per_1000_eur",
-                                         "change per 1,000 EUR of yearly cost"), "tornado_per_eur")
+    ui.altair("tornado_per_eur", bar_charts.tornado_chart, ranking.dropna(subset=["effect_per_1000_eur"]), "effect_per_1000_eur",
+              "change per 1,000 EUR of yearly cost")
 # The effect in the objective's unit: shares in percentage points, masses in one unit per column.
 effect_scale = 100.0 if objective_unit == "share" else 1.0
 effect_unit = "percentage points" if objective_unit == "share" else objective_unit
@@ -217,12 +194,11 @@ products = ui.reference_table(version, "products").set_index("product")["name"]
 product_names = {products[p]: p for p in engine.inputs.chain.products}
 product_name = st.selectbox("Product", list(product_names), key="product", bind="query-params")
 models = ui.value_creation(version, sel.city, materials, weighting, product_names[product_name], sel.year)
-models = models.sort_values("model_id", key=lambda ids: ids.map({"linear": 0, "today": 1}).fillna(2), kind="stable")
 left, right = st.columns(2)
 with left:
-    ui.altair(charts.value_creation_chart(models, "value_retained_eur_per_year", "material value kept or recovered (EUR per year)"), "vc_value")
+    ui.altair("vc_value", bar_charts.value_creation_chart, models, "value_retained_eur_per_year", "material value kept or recovered (EUR per year)")
 with right:
-    ui.altair(charts.value_creation_chart(models, "demand_avoided_kg", "material demand avoided against linear use (kg per year)"), "vc_demand")
+    ui.altair("vc_demand", bar_charts.value_creation_chart, models, "demand_avoided_kg", "material demand avoided against linear use (kg per year)")
 ui.table(models, "dl_models", f"value_creation_{product_names[product_name]}_{sel.city}_{sel.year}", {
     "business model": "Business model", "demand_kg": "Demand ({unit} per year)", "secondary_supply_kg": "Secondary supply ({unit} per year)",
     "demand_avoided_kg": "Demand avoided ({unit} per year)", "mci": ("MCI", "number"),
@@ -237,11 +213,7 @@ st.subheader("What each lever means and who acts")
 catalogue = ui.reference_table(version, "levers")
 product_labels = ui.reference_table(version, "products").set_index("product")["name"].to_dict()
 material_labels = dict(zip(materials_table["symbol"], materials_table["name"]))
-citations = ui.citation_index(version)
-readable_catalogue = catalogue.assign(
-    products=catalogue["products"].map(lambda ids: ", ".join(product_labels.get(p, p) for p in str(ids).split(";") if p)),
-    materials=catalogue["materials"].map(lambda ids: "all" if ids == "all" else ", ".join(material_labels.get(m, m) for m in str(ids).split(";") if m)),
-    sources=catalogue["source_id"].map(lambda ids: labels.short_citations(ids, citations)))
+readable_catalogue = labels.readable_levers(catalogue, product_labels, material_labels, ui.citation_index(version))
 ui.table(readable_catalogue, "dl_levers", f"levers_v{version}", {
     "name": "Lever", "description": "What it does", "competence": "Who decides", "who_acts": "Who acts", "products": "Products",
     "materials": "Materials", "unit": "Unit", "minimum": ("Minimum", "number"), "default": ("Default", "number"),

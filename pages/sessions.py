@@ -4,10 +4,11 @@ each view; the session exports as one document."""
 
 import json
 
+import pandas as pd
 import streamlit as st
 
 import ui
-from decision_tools import charts, exports, storage
+from decision_tools import exports, storage, time_charts
 from decision_tools.formatting import escape_markdown, format_mass
 from decision_tools.views import Selection, resolve_selection
 
@@ -46,13 +47,18 @@ def material_name(version: int, symbol: str) -> str:
     return str(names.get(symbol, symbol))
 
 
-def flows_chart(selection: Selection, version: int):
-    """The view's material along the chain over the years (Altair, a rule at the view's year): the Indicators and
-    Policy pages' time series, on the view's own version. Built from the cached per-version query."""
+def flows_chart_inputs(selection: Selection, version: int) -> tuple[pd.DataFrame, str, int]:
+    """The series, title and year of a view's flows over time, from the cached per-version query."""
     series = ui.metric_table(version, selection.city, selection.material, None, ("year",))
-    return charts.timeseries_chart(series, STEP_FLOW_KEYS, f"{material_name(version, selection.material)} in "
-                                   f"{selection.city}: yearly flows (the line marks {selection.year})", selection.year,
-                                   per_year=True).configure_legend(labelLimit=0)  # whole quantity names
+    title = (f"{material_name(version, selection.material)} in {selection.city}: yearly flows "
+             f"(the line marks {selection.year})")
+    return series, title, selection.year
+
+
+def flows_chart(series: pd.DataFrame, title: str, year: int):
+    """The view's material along the chain over the years (Altair, a rule at the view's year): the Indicators and
+    Policy pages' time series, on the view's own version."""
+    return time_charts.timeseries_chart(series, STEP_FLOW_KEYS, title, year, per_year=True).configure_legend(labelLimit=0)  # whole quantity names
 
 
 def step_chart(page: str | None, selection: Selection, version: int, key: str) -> None:
@@ -63,7 +69,7 @@ def step_chart(page: str | None, selection: Selection, version: int, key: str) -
         ui.chain_view(chain, f"{material_name(version, selection.material)} flows in {selection.city}, "
                              f"{selection.year} (kg per year)", key)
     else:
-        ui.altair(flows_chart(selection, version), key)
+        ui.altair(key, flows_chart, *flows_chart_inputs(selection, version))
 
 
 def step_views(items) -> dict[int, tuple[dict, object]]:
@@ -74,7 +80,7 @@ def step_views(items) -> dict[int, tuple[dict, object]]:
         selection = view_selection(json.loads(item.state), version)
         if selection is not None:
             found[int(item.position)] = (ui.headline(version, selection.city, selection.year, selection.material),
-                                         flows_chart(selection, version).properties(width=640))
+                                         flows_chart(*flows_chart_inputs(selection, version)).properties(width=640))
     return found
 
 

@@ -3,6 +3,7 @@ temporary folder. Tests never touch the demo database under data/."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from decision_tools import accounts, storage
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Every chart a test draws is checked against the Vega-Lite schema (ui.VALIDATE_CHARTS; a page view skips it).
+os.environ["URBAN_SYMBIOSIS_VALIDATE_CHARTS"] = "1"
 TEST_CITIES = ("Ghent", "Delft")  # one with districts, one without
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from decision_tools import charts
+from decision_tools import maps
 from tests.app.conftest import open_page
 
 
@@ -15,7 +15,7 @@ def test_map_has_outlines_and_marks_the_city(app, page):
     assert not at.exception
     (deck,) = at.get("deck_gl_json_chart")
     spec = json.loads(deck.proto.json)
-    assert spec["mapStyle"] == charts.STREAMLIT_NO_BASEMAP
+    assert spec["mapStyle"] == maps.STREAMLIT_NO_BASEMAP
     layers = {layer["id"]: layer for layer in spec["layers"]}
     assert "BEL" in {feature["properties"]["iso3"] for feature in layers["country_outlines"]["data"]["features"]}
     assert layers["city_label"]["data"][0]["name"] == "Ghent"

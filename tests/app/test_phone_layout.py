@@ -2,7 +2,7 @@
 steps (the browser's CSS shows one of them by width; tests/e2e/test_phone_browser.py checks that), and
 the app sends its one CSS block."""
 
-from decision_tools import charts, storage
+from decision_tools import chain_charts, storage
 from tests.app.conftest import open_page
 
 
@@ -11,7 +11,7 @@ def test_the_overview_draws_the_sankey_and_the_steps_of_the_same_chain(app, smal
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
     with storage.Store.open(small_db) as store:
-        steps = charts.chain_steps(store.chain(1, "Ghent", 2030, "Co"))
+        steps = chain_charts.chain_steps(store.chain(1, "Ghent", 2030, "Co"))
     bars = [p.proto.text for p in at.get("progress")]
     for row in steps.itertuples():
         shown = bars if row.depth > 0 else [m.value for m in at.markdown]

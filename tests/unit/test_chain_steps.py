@@ -1,10 +1,10 @@
-"""The chain for phones (charts.chain_steps), the Sankey's short node labels, and bar-chart legends that leave a
+"""The chain for phones (chain_charts.chain_steps), the Sankey's short node labels, and bar-chart legends that leave a
 phone its bars; all on hand-made data."""
 
 import pandas as pd
 import pytest
 
-from decision_tools import charts
+from decision_tools import bar_charts, chain_charts, exposure_charts
 
 # kg per year: 100 enter use; 10 go to the drawers, 30 are discarded, so 60 stay in the stock in use;
 # end of life is 30 + 5 from the drawers = 35: 7 exported, 14 residual waste, 14 collected and recycled
@@ -23,7 +23,7 @@ def chain_of(flows, materials=("Co",)) -> pd.DataFrame:
 
 
 def test_the_steps_follow_the_chain_and_the_mass_balance_closes():
-    steps = charts.chain_steps(chain_of(FLOWS, ("Co", "Nd"))).set_index("step")
+    steps = chain_charts.chain_steps(chain_of(FLOWS, ("Co", "Nd"))).set_index("step")
     assert list(steps.index) == ["new_products", "use_stock_added", "to_hibernation", "use_to_end_of_life", "end_of_life",
                                  "export_reuse_abroad", "residual_waste", "separate_collection", "secondary_supply",
                                  "recycling_loss", "lost"]
@@ -45,7 +45,7 @@ def test_the_steps_follow_the_chain_and_the_mass_balance_closes():
 
 def test_a_shrinking_stock_in_use_is_a_step_and_shares_are_of_what_passes_through_use():
     # 50 new, 80 discarded: 30 come out of the stock in use. Nothing is collected, so no recycling steps.
-    steps = charts.chain_steps(chain_of([("market", "use", 50.0), ("use", "end_of_life", 80.0),
+    steps = chain_charts.chain_steps(chain_of([("market", "use", 50.0), ("use", "end_of_life", 80.0),
                                          ("end_of_life", "residual_waste", 80.0)])).set_index("step")
     assert list(steps.index) == ["new_products", "use_stock_released", "use_to_end_of_life", "end_of_life",
                                  "residual_waste", "lost"]
@@ -56,11 +56,11 @@ def test_a_shrinking_stock_in_use_is_a_step_and_shares_are_of_what_passes_throug
 
 
 def test_an_empty_chain_has_no_steps():
-    assert charts.chain_steps(chain_of([])).empty
+    assert chain_charts.chain_steps(chain_of([])).empty
 
 
 def test_sankey_nodes_have_short_labels_and_the_full_detail_on_hover():
-    node = charts.sankey_figure(chain_of(FLOWS), "title").data[0].node
+    node = chain_charts.sankey_figure(chain_of(FLOWS), "title").data[0].node
     labels, hover = list(node.label), list(node.customdata)
     collected = labels.index("Collected: 14.0 kg")
     assert "Separately collected" in hover[collected] and "40.0 % of end of life" in hover[collected]
@@ -73,8 +73,8 @@ def test_bar_charts_put_their_legend_below_the_bars_so_a_phone_keeps_the_bars():
     levers = pd.DataFrame({"lever": ["a", "b"], "competence": ["direct", "partners"], "value": [1.0, -2.0]})
     shares = pd.DataFrame({"stage": ["mining"] * 2, "country": ["A", "B"], "share": [0.6, 0.4]})
     shortfall = pd.DataFrame({"product": ["p", "q"], "sector": ["s", "t"], "shortfall_kg": [1.0, 2.0]})
-    for chart in (charts.tornado_chart(levers, "value", "change"), charts.supplier_chart(shares),
-                  charts.shortfall_chart(shortfall)):
+    for chart in (bar_charts.tornado_chart(levers, "value", "change"), exposure_charts.supplier_chart(shares),
+                  exposure_charts.shortfall_chart(shortfall)):
         assert chart.to_dict()["encoding"]["color"]["legend"]["orient"] == "bottom"
         # Fitted to the width only: fitted in height too, the legend below would squeeze the bars flat.
         assert chart.to_dict()["autosize"] == {"type": "fit-x", "contains": "padding"}

@@ -5,7 +5,7 @@ import re
 import pandas as pd
 import pytest
 
-from decision_tools import charts
+from decision_tools import chain_charts, maps, time_charts
 from decision_tools.views import DEFAULT_YEAR, resolve_selection
 
 CITIES = ["Delft", "Ghent", "Helsinki"]
@@ -14,7 +14,7 @@ MATERIALS = ["Co", "Nd"]
 
 def test_sankey_shows_losses_and_the_stock_change(store):
     chain = store.chain(1, "Ghent", 2030, "Co")
-    figure = charts.sankey_figure(chain, "title")
+    figure = chain_charts.sankey_figure(chain, "title")
     labels = list(figure.data[0].node.label)
     for expected in ("In use", "End of life", "Residual waste", "Export / reuse abroad", "Secondary supply",
                      "Added to stock"):
@@ -30,9 +30,9 @@ def test_sankey_shows_losses_and_the_stock_change(store):
 
 def test_timeseries_chart_picks_a_readable_unit():
     series = pd.DataFrame({"year": [2020, 2021], "metric": ["in_use_stock"] * 2, "kg": [1500.0, 2500.0]})
-    spec = charts.timeseries_chart(series, ("in_use_stock",), "Stocks", 2021, per_year=False).to_dict()
+    spec = time_charts.timeseries_chart(series, ("in_use_stock",), "Stocks", 2021, per_year=False).to_dict()
     assert spec["layer"][0]["encoding"]["y"]["title"] == "t"
-    assert charts.mass_unit(0.5) == (1e-3, "g")
+    assert time_charts.mass_unit(0.5) == (1e-3, "g")
 
 
 def test_valid_parameters_are_kept():
@@ -66,7 +66,7 @@ def test_notices_never_carry_markup():
 def _district_colours(eol_kg):
     frame = pd.DataFrame({"name": ["A", "B", "C"], "lat": [51.0, 51.1, 51.2], "lon": [3.7, 3.8, 3.9],
                           "population": [1000, 2000, 3000], "stock_kg": [1.0, 2.0, 3.0], "eol_kg": eol_kg})
-    deck = charts.district_map(frame, (51.0, 3.7))
+    deck = maps.district_map(frame, (51.0, 3.7))
     districts = next(layer for layer in deck.layers if layer.id == "districts")  # drawn over the country outlines
     return [tuple(row["colour"]) for row in districts.data]
 
@@ -84,6 +84,6 @@ def test_every_line_of_the_rate_chart_is_named_in_the_legend():
     bands = pd.DataFrame({"year": [2030, 2031], "central": [0.4, 0.5], "p05": [0.3, 0.4], "p95": [0.5, 0.6]})
     scoped = bands.assign(series="Collection rate, Laptop, Smartphone only")
     targets = pd.DataFrame({"label": ["WEEE 85 % of WEEE generated"], "value_share": [0.85], "year": [2019]})
-    spec = charts.rate_chart(bands, "Collection rate", targets, 2030, scoped).to_dict()
+    spec = time_charts.rate_chart(bands, "Collection rate", targets, 2030, scoped).to_dict()
     domain = next(layer["encoding"]["color"]["scale"]["domain"] for layer in spec["layer"] if "color" in layer.get("encoding", {}))
     assert domain == ["Collection rate, every product shown", "Collection rate, Laptop, Smartphone only", "WEEE 85 % of WEEE generated"]

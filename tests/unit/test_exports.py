@@ -24,6 +24,7 @@ def test_charts_render_offline():
     assert b"<svg" in exports.chart_svg(chart)[:200]
     html = exports.chart_html(chart)
     assert b"<html" in html[:200].lower() and b"cdn.jsdelivr" not in html  # bundled: no network needed
+    assert exports.chart_svg(chart.to_dict()) == exports.chart_svg(chart)  # the pages pass their cached specs
 
 
 def test_briefing_escapes_user_text():
@@ -127,3 +128,12 @@ def test_short_citations():
     assert exports.reference_entry("Eurostat", 2024, "Population on 1 January") == "Eurostat (2024): Population on 1 January"
     assert exports.reference_entry("Eurostat", float("nan"), "") == "Eurostat"
     assert len(exports.reference_entry("P", 2020, "x" * 300)) == 110
+
+
+def test_a_plotly_figure_dict_exports_as_offline_html():
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Sankey(node={"label": ["a", "b"]}, link={"source": [0], "target": [1], "value": [2.0]})).to_dict()
+    html = exports.figure_html(figure)  # the pages keep the figure as a dict (cached)
+    assert b"<html" in html[:300].lower() and b"sankey" in html
+    assert b"<script src=" not in html  # plotly.js inlined: no network needed

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from decision_tools import disruption as dis
 from decision_tools import exposure as ex
 
 
@@ -85,7 +86,7 @@ def test_disruption_of_half_of_chinese_gallium(data):
     demand = pd.DataFrame({"year": [2030, 2030, 2031], "product": ["smartphone", "led_lamp", "smartphone"],
                            "material": ["Ga"] * 3, "kg": [2.0, 1.0, 4.0]})
     secondary = pd.DataFrame({"year": [2030], "product": ["smartphone"], "material": ["Ga"], "kg": [0.3]})
-    shortfall, coverage = ex.disruption_shortfall(data, ex.Disruption("CHN", ("Ga",), 0.5, 2030, 1), demand, secondary,
+    shortfall, coverage = dis.disruption_shortfall(data, dis.Disruption("CHN", ("Ga",), 0.5, 2030, 1), demand, secondary,
                                                   {"smartphone": "ICT", "led_lamp": "lighting"})
     by_product = shortfall.set_index("product")["shortfall_kg"]
     assert by_product["smartphone"] == pytest.approx(2.0 * 0.984 * 0.5)
@@ -94,7 +95,7 @@ def test_disruption_of_half_of_chinese_gallium(data):
     row = coverage.iloc[0]
     assert row["covered_share"] == pytest.approx(0.3 / (3.0 * 0.984 * 0.5))
     with pytest.raises(ValueError, match="cut must be a share"):
-        ex.Disruption("CHN", ("Ga",), 1.5, 2030, 1)
+        dis.Disruption("CHN", ("Ga",), 1.5, 2030, 1)
 
 
 def _toy_data(rows, bottleneck):
@@ -133,7 +134,7 @@ NO_SECONDARY = pd.DataFrame(columns=["year", "product", "material", "kg"])
 
 def test_a_refining_country_causes_a_shortfall_at_processing(toy):
     # China: 0 % of cobalt mining, 79 % of refining; EU bottleneck is extraction. 10 kg x 0.79 x 0.5 = 3.95 kg
-    shortfall, coverage = ex.disruption_shortfall(toy, ex.Disruption("CHN", ("Co",), 0.5, 2030, 1), _demand("Co"), NO_SECONDARY, SECTORS)
+    shortfall, coverage = dis.disruption_shortfall(toy, dis.Disruption("CHN", ("Co",), 0.5, 2030, 1), _demand("Co"), NO_SECONDARY, SECTORS)
     row = shortfall.iloc[0]
     assert len(shortfall) == 1  # 2031 is outside the disruption
     assert row["stage"] == "processing" and row["country_share"] == pytest.approx(0.79)
@@ -144,7 +145,7 @@ def test_a_refining_country_causes_a_shortfall_at_processing(toy):
 
 def test_a_mining_country_causes_a_shortfall_at_extraction(toy):
     # Myanmar: 50 % of dysprosium mining, 0 % of refining; EU bottleneck is processing. 10 x 0.5 x 0.5 = 2.5 kg
-    shortfall, _ = ex.disruption_shortfall(toy, ex.Disruption("MMR", ("Dy",), 0.5, 2030, 1), _demand("Dy"), NO_SECONDARY, SECTORS)
+    shortfall, _ = dis.disruption_shortfall(toy, dis.Disruption("MMR", ("Dy",), 0.5, 2030, 1), _demand("Dy"), NO_SECONDARY, SECTORS)
     row = shortfall.iloc[0]
     assert row["stage"] == "extraction" and row["shortfall_kg"] == pytest.approx(2.5)
     assert row["shortfall_processing_kg"] == pytest.approx(0.0)
@@ -152,14 +153,14 @@ def test_a_mining_country_causes_a_shortfall_at_extraction(toy):
 
 def test_the_largest_stage_binds_and_stages_are_not_added(toy):
     # China: 40 % of Dy mining, 90 % of refining -> processing binds: 10 x 0.9 x 1.0 = 9 kg, not 13 kg
-    shortfall, _ = ex.disruption_shortfall(toy, ex.Disruption("CHN", ("Dy",), 1.0, 2030, 1), _demand("Dy"), NO_SECONDARY, SECTORS)
+    shortfall, _ = dis.disruption_shortfall(toy, dis.Disruption("CHN", ("Dy",), 1.0, 2030, 1), _demand("Dy"), NO_SECONDARY, SECTORS)
     row = shortfall.iloc[0]
     assert row["stage"] == "processing" and row["shortfall_kg"] == pytest.approx(9.0)
     assert row["shortfall_extraction_kg"] == pytest.approx(4.0)
 
 
 def test_no_share_at_any_stage_gives_no_shortfall(toy):
-    shortfall, coverage = ex.disruption_shortfall(toy, ex.Disruption("FIN", ("Dy", "Ga"), 0.5, 2030, 1),
+    shortfall, coverage = dis.disruption_shortfall(toy, dis.Disruption("FIN", ("Dy", "Ga"), 0.5, 2030, 1),
                                                   pd.concat([_demand("Dy"), _demand("Ga")]), NO_SECONDARY, SECTORS)
     assert (shortfall["shortfall_kg"] == 0).all() and shortfall["stage"].isna().all()
     assert coverage["covered_share"].isna().all()
@@ -168,13 +169,13 @@ def test_no_share_at_any_stage_gives_no_shortfall(toy):
 
 
 def test_binding_stage_ties_go_to_the_bottleneck():
-    assert ex.binding_stage({"extraction": 0.5, "processing": 0.5}, "processing") == "processing"
-    assert ex.binding_stage({"extraction": 0.5, "processing": 0.5}, None) == "extraction"
-    assert ex.binding_stage({"extraction": 0.0, "processing": 0.0}, "processing") is None
+    assert dis.binding_stage({"extraction": 0.5, "processing": 0.5}, "processing") == "processing"
+    assert dis.binding_stage({"extraction": 0.5, "processing": 0.5}, None) == "extraction"
+    assert dis.binding_stage({"extraction": 0.0, "processing": 0.0}, "processing") is None
 
 
 def test_shortfall_by_stage_lists_every_stage(toy):
-    table = ex.shortfall_by_stage(toy, ex.Disruption("CHN", ("Co", "Ga"), 0.5, 2030, 2), pd.concat([_demand("Co"), _demand("Ga", 4.0)]))
+    table = dis.shortfall_by_stage(toy, dis.Disruption("CHN", ("Co", "Ga"), 0.5, 2030, 2), pd.concat([_demand("Co"), _demand("Ga", 4.0)]))
     cobalt = table[table["material"] == "Co"].set_index("stage")
     assert list(cobalt.index) == ["extraction", "processing"]
     assert cobalt.at["extraction", "shortfall_kg"] == pytest.approx(0.0)
@@ -195,3 +196,48 @@ def test_city_exposure_at_a_chosen_stage(toy):
     assert set(gallium["stage"]) == {"processing"}  # no mining data: the stage with data, and it says so
     with pytest.raises(ValueError, match="The stage must be one of extraction, processing"):
         ex.city_exposure(toy, demand, SECTORS, stage="smelting")
+
+
+def test_supplier_shares_name_the_countries_and_the_unspecified_rest(toy):
+    table = ex.supplier_shares(toy, "Co")
+    refining = table[table["stage"] == "processing"].set_index("country")["share"]
+    assert refining.to_dict() == {"China": pytest.approx(0.79), "Finland": pytest.approx(0.1),
+                                  "rest of world (unspecified)": pytest.approx(0.11)}
+    assert set(table["stage"]) == {"extraction", "processing"}
+
+
+def test_supply_risk_curve_by_hand():
+    # SR 2.0 at a published EOL-RIR of 0.2: at 0.6, SR = 2.0 x (1 - 0.6) / (1 - 0.2) = 1.0
+    curve = ex.supply_risk_curve(2.0, 0.2, up_to=0.6, points=4)
+    assert curve["eol_rir"].tolist() == pytest.approx([0.0, 0.2, 0.4, 0.6])
+    assert curve["supply_risk"].tolist() == pytest.approx([2.5, 2.0, 1.5, 1.0])
+
+
+def test_demand_by_country_and_by_product(toy):
+    demand = pd.DataFrame({"product": ["motor", "phone"], "material": ["Co", "Co"], "kg": [10.0, 30.0]})
+    exposed = ex.city_exposure(toy, demand, SECTORS, stage="processing")
+    by_country = ex.demand_by_country(exposed, toy.countries)
+    assert by_country["country_iso3"].tolist() == ["CHN", "ROW", "FIN"]  # largest first
+    assert by_country.loc[0, "kg"] == pytest.approx(40 * 0.79) and by_country.loc[0, "share"] == pytest.approx(0.79)
+    assert by_country.loc[1, "name"] == "rest of world (unspecified)" and pd.isna(by_country.loc[1, "lat"])
+    assert by_country.loc[0, "stability"] == pytest.approx(0.5)
+    by_product = ex.demand_by_product(exposed, {"motor": "Electric motor", "phone": "Smartphone"})
+    assert by_product["product"].tolist() == ["Smartphone", "Electric motor"]
+    assert by_product["kg"].tolist() == pytest.approx([30.0, 10.0]) and by_product["by_product"].all()
+
+
+def test_disruption_outcome_against_a_scenario_and_its_explanation(toy):
+    # Baseline: 10 kg of Co in 2030, no secondary supply; a scenario recovering 2 kg covers 2 / 3.95 of the shortfall.
+    secondary = pd.DataFrame({"year": [2030], "product": ["motor"], "material": ["Co"], "kg": [2.0]})
+    outcome = dis.disruption_outcome(toy, dis.Disruption("CHN", ("Co",), 0.5, 2030, 1),
+                                     {"baseline": (_demand("Co"), NO_SECONDARY), "recycling": (_demand("Co"), secondary)},
+                                     SECTORS, "China")
+    assert outcome.total_kg == pytest.approx(3.95)
+    coverage = outcome.coverage.set_index("run")
+    assert coverage.at["baseline", "covered_share"] == 0  # no secondary supply: nothing covered
+    assert coverage.at["recycling", "covered_share"] == pytest.approx(2.0 / 3.95)
+    assert outcome.explanation == ("For Co, refining (processing) binds: China holds 79.0 % of world refining (processing) "
+                                   "and 0.0 % of world mining (extraction), so the cut removes 3.95 kg of the city's 10.0 kg.")
+    none = dis.disruption_outcome(toy, dis.Disruption("FIN", ("Dy",), 0.5, 2030, 1),
+                                  {"baseline": (_demand("Dy"), NO_SECONDARY)}, SECTORS, "Finland")
+    assert none.explanation.startswith("Finland has no listed share of Dy at any stage")

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from decision_tools import glossary
-from decision_tools.storage import METRICS
+from decision_tools.system import METRICS
 
 PAGES = ("overview", "indicators", "policy", "exposure", "hub", "sessions", "data", "methods")
 

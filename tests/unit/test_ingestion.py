@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from decision_tools import geography
-from decision_tools.ingestion import DataValidationError, read_project_tables
+from decision_tools.ingestion import read_project_tables
+from decision_tools.validation_report import DataValidationError
 from tests.conftest import PROJECT_DIR, write_small_data
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from decision_tools import priorities
-from decision_tools.scenarios import levers_from_table
+from decision_tools.levers import levers_from_table
 
 LEVER_COLUMNS = ["lever_id", "name", "description", "parameter", "products", "materials", "unit", "minimum", "default",
                  "maximum", "step", "competence", "who_acts", "start_year", "ramp_years", "cost_eur_per_inhabitant_at_max",

@@ -38,3 +38,16 @@ def test_escape_markdown_neutralises_links_and_html():
     escaped = escape_markdown("[click](http://evil)<script>")
     assert "[" not in escaped.replace("\\[", "") and "<" not in escaped.replace("\\<", "")
     assert len(escape_markdown("x" * 500)) <= 60
+
+
+def test_readable_levers_name_products_materials_and_sources():
+    import pandas as pd
+
+    from decision_tools.labels import readable_levers
+
+    catalogue = pd.DataFrame({"products": ["laptop;phone", "laptop"], "materials": ["all", "Co;Xx"], "source_id": ["A;B", "B"]})
+    table = readable_levers(catalogue, {"laptop": "Laptop", "phone": "Smartphone"}, {"Co": "Cobalt"},
+                            {"A": "EC 2023", "B": "JRC 2020"})
+    assert table["products"].tolist() == ["Laptop, Smartphone", "Laptop"]
+    assert table["materials"].tolist() == ["all", "Cobalt, Xx"]  # an unknown id is kept as it is
+    assert table["sources"].tolist() == ["EC 2023; JRC 2020", "JRC 2020"]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from decision_tools import model, scenarios, storage
+from decision_tools import levers, model, scenarios, storage
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_each_lever_moves_its_parameter_and_nothing_else(engine):
     base = _arrays(engine.inputs)
     chain = engine.inputs.chain
     for lever in engine.levers.values():
-        moved = _arrays(scenarios.apply_levers(engine.inputs, engine.levers, {lever.lever_id: lever.maximum}))
+        moved = _arrays(levers.apply_levers(engine.inputs, engine.levers, {lever.lever_id: lever.maximum}))
         changed = {name for name in base if not np.array_equal(base[name], moved[name])}
         assert changed, f"{lever.lever_id} changes nothing"
         assert changed <= MOVES[lever.parameter], f"{lever.lever_id} also changes {changed - MOVES[lever.parameter]}"
@@ -125,7 +125,9 @@ def test_portfolio_respects_the_budget_and_explains_itself(engine):
 
 
 def test_value_creation_models(engine):
-    models = engine.value_creation("ev_battery", 2040).set_index("model_id")
+    models = engine.value_creation("ev_battery", 2040)
+    assert list(models["model_id"][:2]) == ["linear", "today"]  # the two references first, then the models
+    models = models.set_index("model_id")
     assert models.at["linear", "secondary_supply_kg"] == 0
     assert models.at["linear", "demand_avoided_kg"] == 0 and models.at["linear", "value_retained_eur_per_year"] == 0
     assert models.at["today", "demand_avoided_kg"] == pytest.approx(0, abs=1e-6)
@@ -260,3 +262,38 @@ def test_one_engine_serves_concurrent_sessions(tables, critical, monkeypatch):
         sys.setswitchinterval(interval)
     assert errors == []
     assert len(engine._runs) <= engine.MAX_REMEMBERED_RUNS
+
+
+def test_a_runs_indicators_are_computed_once_per_year_and_callers_get_copies(engine, monkeypatch):
+    run = engine.run({next(iter(engine.levers)): next(iter(engine.levers.values())).maximum})
+    first = engine.indicators(run, 2030)
+    first["collection_rate"] = -1.0  # a caller changing its copy changes nothing remembered
+    calls = []
+    monkeypatch.setattr(engine, "_indicators", lambda *args: calls.append(args) or {})
+    again = engine.indicators(run, 2030)
+    assert calls == [] and again["collection_rate"] != -1.0  # remembered, not recomputed
+
+
+def test_indicator_words_and_values_as_people_read_them():
+    assert scenarios.indicator_label("secondary_supply_kg") == "Secondary supply"
+    assert scenarios.indicator_label("lost_kg") == "Lost"  # no label: the key in words
+    assert scenarios.format_indicator("lost_kg", 1234.5) == "1.23 t/yr"
+    assert scenarios.format_indicator("in_use_stock_kg", 1234.5) == "1.23 t"  # a stock, not a flow
+    assert scenarios.format_indicator("cost_eur_per_year", 12345.6) == "12,346 EUR/yr"
+    assert scenarios.format_indicator("portfolio_mci", 0.12345) == "0.123"
+    assert scenarios.format_indicator("collection_rate", 0.253) == "25.3 %"
+    assert scenarios.format_indicator("collection_rate", float("nan")) == "n/a"
+
+
+def test_indicator_comparison_and_objective_series(engine):
+    lever = next(iter(engine.levers.values()))
+    run = engine.run({lever.lever_id: lever.maximum})
+    base, moved = engine.indicators(engine.baseline, 2035), engine.indicators(run, 2035)
+    table = scenarios.indicator_comparison(base, moved).set_index("key")
+    assert table.at["cost_eur_per_year", "change"] == pytest.approx(run.cost_eur_per_year)  # the baseline costs nothing
+    assert table.at["secondary_supply_kg", "indicator"] == "Secondary supply"
+    series = scenarios.objective_series(engine, run, "secondary_supply_kg")
+    assert set(series["run"]) == {"baseline", "scenario"} and set(series["indicator"]) == {"secondary_supply_kg"}
+    at_2035 = series[series["year"] == 2035].set_index("run")["value"]
+    assert at_2035["scenario"] == pytest.approx(moved["secondary_supply_kg"])
+    assert at_2035["baseline"] == pytest.approx(base["secondary_supply_kg"])

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from decision_tools import storage
-from decision_tools.ingestion import DataValidationError
+from decision_tools.validation_report import DataValidationError
 from decision_tools.provenance import join_sources, weakest
 from tests.conftest import write_small_data
 
@@ -169,13 +169,13 @@ def test_a_column_added_later_is_added_to_an_older_database(small_db, tmp_path, 
     # later in a query.
     from dataclasses import replace
 
-    from decision_tools import ingestion
+    from decision_tools import table_specs
     old = tmp_path / "old.duckdb"
     old.write_bytes(small_db.read_bytes())
-    spec = ingestion.TABLES["measured_flows"]
-    newer = replace(spec, columns=spec.columns + (ingestion.Column("method", "str", required=False, default="unknown"),))
-    monkeypatch.setitem(ingestion.TABLES, "measured_flows", newer)
-    with pytest.raises(storage.DatabaseOutdatedError, match="lacks the column.*measured_flows.method.*not read-only"):
+    spec = table_specs.TABLES["measured_flows"]
+    newer = replace(spec, columns=spec.columns + (table_specs.Column("method", "str", required=False, default="unknown"),))
+    monkeypatch.setitem(table_specs.TABLES, "measured_flows", newer)
+    with pytest.raises(storage.DatabaseOutdatedError, match="lacks the column.*measured_flows.method.*decision_tools upgrade --db"):
         storage.Store.open(old)
     storage.Store.open(old, read_only=False).close()
     con = duckdb.connect(str(old), read_only=True)

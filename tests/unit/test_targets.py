@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from decision_tools import charts, ingestion
+from decision_tools import ingestion, table_checks, time_charts, validation_report
 from decision_tools import targets as tr
 from tests.conftest import PROJECT_DIR
 
@@ -160,10 +160,10 @@ def test_rate_chart_draws_the_scoped_rate_and_the_labelled_target_from_its_year(
                            "central": [0.5, 0.6], "p05": [0.4, 0.5], "p95": [0.6, 0.7]})
     lines = pd.DataFrame({"label": ["WEEE 85 %; compared with the collection rate of Smartphone only"],
                           "value_share": [0.85], "year": [2019]})
-    spec = json.dumps(charts.rate_chart(bands, "Collection rate", lines, 2025, scoped).to_dict())
+    spec = json.dumps(time_charts.rate_chart(bands, "Collection rate", lines, 2025, scoped).to_dict())
     assert "Collection rate, Smartphone only" in spec and "compared with the collection rate of Smartphone only" in spec
     assert '"start": 2020' in spec and '"value": 85.0' in spec  # a 2019 target starts at the chart's first year
-    empty = json.dumps(charts.rate_chart(bands, "Collection rate", lines.iloc[0:0], 2025).to_dict())
+    empty = json.dumps(time_charts.rate_chart(bands, "Collection rate", lines.iloc[0:0], 2025).to_dict())
     assert "85.0" not in empty
 
 
@@ -216,6 +216,6 @@ def test_a_target_due_by_31_december_applies_from_the_next_year(table):
 
 def test_the_spec_rejects_an_unknown_basis(tmp_path: Path):
     frame = pd.DataFrame([target("x", basis="roughly")]).astype(str).replace("nan", "")
-    report = ingestion.ValidationReport()
-    ingestion.validate_table("targets", frame, report)
+    report = validation_report.ValidationReport()
+    table_checks.validate_table("targets", frame, report)
     assert any("column 'basis'" in p and "must be one of same, converted, not_comparable" in p for p in report.problems)

@@ -14,8 +14,8 @@ import zipfile
 import duckdb
 import pandas as pd
 
-from decision_tools import upload_files, uploads
-from decision_tools.ingestion import ValidationReport
+from decision_tools import upload_limits, uploads
+from decision_tools.validation_report import ValidationReport
 from tests.conftest import PROJECT_DIR
 
 COMPOSITION = "product,material,grams_per_unit,source_id,confidence,basis\n"
@@ -28,7 +28,7 @@ READER = r"""
 import json, sys, time
 from pathlib import Path
 from decision_tools import upload_files
-from decision_tools.ingestion import ValidationReport
+from decision_tools.validation_report import ValidationReport
 
 def peak_mb():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -153,7 +153,7 @@ def test_tiny_xlsx_whose_sheet_claims_a_million_rows_is_refused_at_once(tmp_path
 
 
 def test_xlsx_rows_past_the_limit_stop_the_read_without_a_stated_range(tmp_path, current, monkeypatch):
-    monkeypatch.setenv(upload_files.MAX_ROWS_ENV_VAR, "1000")
+    monkeypatch.setenv(upload_limits.MAX_ROWS_ENV_VAR, "1000")
     rows = b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (i, i, i) for i in range(2, 5_000))
     content = workbook(tmp_path / "rows.xlsx", [SHEET_HEAD + b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is>'
                                                 b"</c></row>", rows, b"</sheetData></worksheet>"])
@@ -172,7 +172,7 @@ def test_xlsx_cell_far_to_the_right_is_refused(tmp_path, current):
 
 
 def test_xlsx_millions_of_empty_cells_in_one_row_stop_at_the_cell_limit(tmp_path, current, monkeypatch):
-    monkeypatch.setenv(upload_files.MAX_CELLS_ENV_VAR, "10000")
+    monkeypatch.setenv(upload_limits.MAX_CELLS_ENV_VAR, "10000")
     content = workbook(tmp_path / "empty.xlsx", [SHEET_HEAD + b"<sheetData><row>", b'<c s="1"/>' * 100_000,
                                                  b"</row></sheetData></worksheet>"])
     problems = check("composition", content, current, "empty.xlsx").report.problems
@@ -188,17 +188,17 @@ def test_xlsx_document_type_declarations_are_refused(tmp_path, current):
 
 
 def test_csv_rows_columns_and_cells_are_counted_before_parsing(current, monkeypatch):
-    monkeypatch.setenv(upload_files.MAX_ROWS_ENV_VAR, "3")
+    monkeypatch.setenv(upload_limits.MAX_ROWS_ENV_VAR, "3")
     assert check("composition", COMPOSITION + GOOD_ROW * 4, current).report.problems == [
         f"upload.csv: the file holds 4 rows; an upload holds at most 3 rows: {SPLIT} (an upload replaces every row of what "
         "it covers) and upload them one after another"]
     assert check("composition", COMPOSITION + GOOD_ROW + "\n\n\n", current).report.ok  # blank lines are not rows
-    monkeypatch.delenv(upload_files.MAX_ROWS_ENV_VAR)
+    monkeypatch.delenv(upload_limits.MAX_ROWS_ENV_VAR)
     wide = ",".join(f"c{i}" for i in range(300)) + "\n" + ",".join("1" * 300) + "\n"
     assert check("composition", wide, current).report.problems == [
         "upload.csv: the file holds 300 columns; an upload holds at most 100 columns: keep only the template's columns "
         "and upload again"]
-    monkeypatch.setenv(upload_files.MAX_CELLS_ENV_VAR, "11")
+    monkeypatch.setenv(upload_limits.MAX_CELLS_ENV_VAR, "11")
     problems = check("composition", COMPOSITION + GOOD_ROW * 2, current).report.problems
     assert problems and problems[0].startswith("upload.csv: the file holds 12 cells (2 rows by 6 columns); an upload holds "
                                                "at most 11 cells"), problems
@@ -234,10 +234,10 @@ def test_a_report_keeps_its_count_through_appends_and_copies(monkeypatch):
 
 
 def test_default_limits_hold_the_benchmarks_million_row_upload():
-    limits = upload_files.upload_limits()
+    limits = upload_limits.upload_limits()
     # bench/upload_validation.py: 1,000,000 ownership rows of 8 columns (it raises only the upload size limit).
     assert limits.rows >= 1_000_000 and limits.cells >= 8_000_000 and limits.columns >= 8
-    assert limits.unpacked_bytes == 10 * upload_files.max_upload_bytes()
+    assert limits.unpacked_bytes == 10 * upload_limits.max_upload_bytes()
 
 
 def test_small_uploads_of_each_format_still_pass(current, tmp_path):

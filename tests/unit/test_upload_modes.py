@@ -5,7 +5,7 @@ row-by-row diff and the effect on every fifth year; version names keep letters o
 import pandas as pd
 import pytest
 
-from decision_tools import storage, uploads
+from decision_tools import storage, upload_changes, upload_effect, uploads
 
 OWNERSHIP = "geography,product,year,units_per_driver,source_id,confidence,basis\n"
 # Helsinki's case on the test data's Ghent: its own smartphone series with anchors 1995, 2005 and 2019.
@@ -60,7 +60,7 @@ def test_replace_removes_what_the_file_does_not_bring_and_the_dry_run_says_so(wi
     removed = result.diff[result.diff["change"] == "removed"]
     assert list(removed["key"]) == ["geography=Ghent, product=smartphone, year=1995", "geography=Ghent, product=smartphone, year=2005"]
     assert "units_per_driver=0.6" in removed["before"].iloc[1]
-    explained = uploads.mode_explanation("ownership", "replace")
+    explained = upload_changes.mode_explanation("ownership", "replace")
     assert "Mode 'replace'" in explained and "geography, product" in explained and "are gone" in explained
     assert "are kept" not in explained
     # the series now starts in 2019: the model holds 2019 flat back in time, and the dry run warns
@@ -71,7 +71,7 @@ def test_replace_removes_what_the_file_does_not_bring_and_the_dry_run_says_so(wi
 
 def test_the_diff_lists_every_changed_cell_with_old_and_new(with_anchors):
     diff = check(SURVEY, with_anchors).diff
-    assert list(diff.columns) == uploads.DIFF_COLUMNS
+    assert list(diff.columns) == upload_changes.DIFF_COLUMNS
     changed = diff[diff["change"] == "changed"].set_index("column")
     assert set(changed["key"]) == {"geography=Ghent, product=smartphone, year=2019"}
     # 1.0 -> 1.4, low -> medium, PROJECT_ASSUMPTION unchanged, basis unchanged: two cells, not the whole row
@@ -130,8 +130,8 @@ def test_an_unknown_mode_is_refused(current):
 
 
 def test_the_effect_years_are_every_fifth_year_and_the_selected_one():
-    assert uploads.effect_years(2026) == [2000, 2005, 2010, 2015, 2020, 2025, 2026, 2030, 2035, 2040, 2045, 2050]
-    assert uploads.effect_years(2030) == list(range(2000, 2051, 5))
+    assert upload_effect.effect_years(2026) == [2000, 2005, 2010, 2015, 2020, 2025, 2026, 2030, 2035, 2040, 2045, 2050]
+    assert upload_effect.effect_years(2030) == list(range(2000, 2051, 5))
 
 
 def test_the_effect_covers_every_year_and_equals_the_stored_run_when_nothing_changes(current, store):
@@ -140,9 +140,9 @@ def test_the_effect_covers_every_year_and_equals_the_stored_run_when_nothing_cha
     text = row[OWNERSHIP.strip().split(",")].to_csv(index=False)
     result = check(text, current)
     assert result.affected_cities == ["Ghent"]
-    effect = uploads.headline_effect(result, store, 1, 2026, ["Nd"])
+    effect = upload_effect.headline_effect(result, store, 1, 2026, ["Nd"])
     assert set(effect["city"]) == {"Ghent"}
-    assert sorted(set(effect["year"])) == uploads.effect_years(2026)
+    assert sorted(set(effect["year"])) == upload_effect.effect_years(2026)
     assert set(effect["quantity"]) >= {"In-use stock", "Reaching end of life", "Recovered (secondary supply)"}
     assert effect["before_kg"].notna().all() and effect["before_kg"].max() > 0
     assert effect["after_kg"].to_numpy() == pytest.approx(effect["before_kg"].to_numpy(), rel=1e-9, abs=1e-6)
@@ -155,7 +155,7 @@ def test_a_series_that_now_starts_later_shows_its_effect_on_earlier_years(curren
     # 2005 in-use stock of cobalt grows by the phones' stock before. The dry run shows it in 2005.
     result = check(OWNERSHIP + "Ghent,smartphone,2019,1.2,PROJECT_ASSUMPTION,medium,\n", current)
     assert result.history_notes and "until now the model used a national or EU series" in result.history_notes[0]
-    effect = uploads.headline_effect(result, store, 1, 2026, ["Co"]).set_index(["quantity", "year"])
+    effect = upload_effect.headline_effect(result, store, 1, 2026, ["Co"]).set_index(["quantity", "year"])
     phones_2005 = store.metric_table(1, "Ghent", "Co", 2005, by=("product",)).set_index(["metric", "product"]).at[
         ("in_use_stock", "smartphone"), "kg"]
     stock_2005 = effect.loc[("In-use stock", 2005)]

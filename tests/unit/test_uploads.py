@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from decision_tools import storage, upload_files, uploads
+from decision_tools import storage, upload_kinds, upload_limits, uploads
 from decision_tools.cli import main
 from tests.conftest import PROJECT_DIR
 
@@ -64,7 +64,7 @@ def test_wrong_encoding_and_not_a_table(current):
 
 
 def test_size_limit_is_a_setting(current, monkeypatch):
-    monkeypatch.setenv(upload_files.MAX_UPLOAD_MB_ENV_VAR, "0.0001")
+    monkeypatch.setenv(upload_limits.MAX_UPLOAD_MB_ENV_VAR, "0.0001")
     assert any("the limit is" in p for p in problems("composition", COMPOSITION + "smartphone,Co,7,SCRREEN,medium,x\n" * 20, current))
 
 
@@ -176,7 +176,7 @@ cells = st.one_of(st.text(max_size=12), st.integers(-10**6, 10**6).map(str), st.
 @given(columns=st.lists(st.sampled_from(["product", "material", "grams_per_unit", "source_id", "confidence", "basis", "x", ""]),
                         min_size=0, max_size=7),
        rows=st.lists(st.lists(cells, min_size=7, max_size=7), max_size=6),
-       kind=st.sampled_from(list(uploads.UPLOAD_KINDS)),
+       kind=st.sampled_from(list(upload_kinds.UPLOAD_KINDS)),
        delimiter=st.sampled_from([",", ";", "\t"]))
 def test_random_malformed_tables_never_raise(current, columns, rows, kind, delimiter):
     header = delimiter.join(columns)

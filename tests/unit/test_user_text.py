@@ -119,9 +119,9 @@ def test_the_session_export_is_plain_text():
 
 
 def test_the_sankey_title_is_plain_text():
-    from decision_tools import charts
+    from decision_tools import chain_charts
 
     chain = pd.DataFrame({"from_process": ["market"], "to_process": ["use"], "kg": [1.0]})
     title = f'<a href="http://{HOST}/a">x</a> &amp;'
-    figure = charts.sankey_figure(chain, title)
+    figure = chain_charts.sankey_figure(chain, title)
     assert figure.layout.title.text == f'&lt;a href="http://{HOST}/a"&gt;x&lt;/a&gt; &amp;amp;'

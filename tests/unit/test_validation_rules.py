@@ -7,9 +7,10 @@ import pickle
 import pandas as pd
 import pytest
 
-from decision_tools import ingestion, storage, uploads
+from decision_tools import cross_checks, ingestion, storage, table_checks, table_specs, uploads
 from decision_tools.cli import main
-from decision_tools.ingestion import TABLES, ValidationReport
+from decision_tools.table_specs import TABLES
+from decision_tools.validation_report import ValidationReport
 from tests.conftest import write_small_data
 
 OWNERSHIP = "geography,product,year,units_per_driver,source_id,confidence,basis\n"
@@ -66,16 +67,16 @@ def _at_maximum(data_dir):
 
     for name, spec in TABLES.items():
         columns = [c for c in spec.columns if c.kind in ("float", "int") and c.max_value is not None
-                   and c.max_value > 1 and c.name not in ingestion.NOT_QUANTITIES and c.name != "population"
+                   and c.max_value > 1 and c.name not in cross_checks.NOT_QUANTITIES and c.name != "population"
                    and c.name not in ("units_per_driver", "households")]
 
         def top(frame, columns=columns):
             if len(frame):
                 for c in columns:
-                    frame.loc[:, c.name] = ingestion.bound_text(c.max_value).replace(",", "")
+                    frame.loc[:, c.name] = table_checks.bound_text(c.max_value).replace(",", "")
             return frame
         edit(name, top)
-    people = str(ingestion.MAX_PEOPLE)
+    people = str(table_specs.MAX_PEOPLE)
 
     def cities(frame):
         return frame.assign(population=people, households=people)
@@ -85,8 +86,8 @@ def _at_maximum(data_dir):
 
     def ownership(frame):
         per_city = frame["product"] == "wind_turbine"
-        frame.loc[per_city, "units_per_driver"] = str(int(ingestion.MAX_UNITS_PER_CITY))
-        frame.loc[~per_city, "units_per_driver"] = str(int(ingestion.MAX_UNITS_PER_PERSON))
+        frame.loc[per_city, "units_per_driver"] = str(int(table_specs.MAX_UNITS_PER_CITY))
+        frame.loc[~per_city, "units_per_driver"] = str(int(table_specs.MAX_UNITS_PER_PERSON))
         return frame
     edit("cities", cities)
     edit("districts", districts)
@@ -97,13 +98,13 @@ def _at_maximum(data_dir):
 def test_every_value_that_passes_validation_can_be_published(tmp_path):
     data_dir = _at_maximum(write_small_data(tmp_path / "data"))
     tables = ingestion.read_project_tables(data_dir)  # passes validation
-    assert int(tables["cities"]["population"].max()) == ingestion.MAX_PEOPLE
-    assert float(tables["product_content"]["grams_per_unit"].max()) == ingestion.MAX_GRAMS_PER_UNIT
+    assert int(tables["cities"]["population"].max()) == table_specs.MAX_PEOPLE
+    assert float(tables["product_content"]["grams_per_unit"].max()) == table_specs.MAX_GRAMS_PER_UNIT
     db = tmp_path / "max.duckdb"
     assert storage.build_database(db, data_dir) == 1  # the model runs and every table is written
     with storage.Store.open(db) as store:
         population = store.cities(1).set_index("city")["population"]
-        assert int(population["Ghent"]) == ingestion.MAX_PEOPLE
+        assert int(population["Ghent"]) == table_specs.MAX_PEOPLE
         stock = store.headline(1, "Ghent", 2030, "Co")["in_use_stock"].kg
         assert stock > 0 and stock < float("inf")
 
@@ -129,10 +130,10 @@ def test_up_to_20_rows_are_named_one_by_one_more_are_grouped(current):
     twenty = bad_numbers(20)
     assert len(twenty) == 20
     assert twenty[0] == ("upload.csv, row 2, column 'units_per_driver': value 'lots': must be a number. Fix: "
-                         + ingestion.HINT_NUMBER)
+                         + table_checks.HINT_NUMBER)
     grouped = bad_numbers(21)
     assert grouped == ["upload.csv, column 'units_per_driver': 21 rows: must be a number (the first 20: "
-                       + ", ".join(f"row {r} 'lots'" for r in range(2, 22)) + "). Fix: " + ingestion.HINT_NUMBER]
+                       + ", ".join(f"row {r} 'lots'" for r in range(2, 22)) + "). Fix: " + table_checks.HINT_NUMBER]
 
 
 def test_every_rule_gives_a_fix_hint(current):

@@ -1,0 +1,449 @@
+"""The declared layout of every input table (the CSV files under ``data/`` and the uploads that replace them).
+
+This module owns ``Column`` and ``TableSpec``, the vocabularies the columns draw on (stock drivers, lifetime
+models, lever parameters, years) and the plausibility bounds on quantities, and ``TABLES``: each table's
+columns, types, bounds, allowed values and key. The checks that apply them are in ``table_checks``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .provenance import CONFIDENCE_LABELS
+
+STOCK_DRIVERS = ("per_inhabitant", "per_household", "per_city")
+LIFETIME_MODELS = ("weibull", "normal", "fixed")
+LEVER_PARAMETERS = ("collection_rate", "hibernation_return", "lifetime_extension", "reuse_share", "recovery_yield",
+                    "recycled_content", "units_needed", "export_share")
+MIN_YEAR, MAX_YEAR = 1950, 2100
+
+# Plausibility bounds on quantities (issue 15): generous enough for any real figure, tight enough that a slipped
+# unit, a misread thousands mark or an overflow (1e308, a population of 3 billion) is refused at validation,
+# with the row and column named, instead of crashing the model or the database at publish. Every value inside
+# them can be published (tests/unit/test_validation_rules.py builds the data with each column at its maximum).
+MAX_PEOPLE = 50_000_000  # inhabitants or households of one city or district: the largest metropolitan areas hold about 40 million
+WHY_PEOPLE = "one city or district has fewer than 50 million inhabitants or households"
+MAX_GRAMS_PER_UNIT = 1e8  # 100 t of one material in one unit: far above the heaviest unit modelled (a wind turbine)
+WHY_GRAMS = "100 t (1e8 g) of one material in one unit is far above any product modelled, a wind turbine included"
+MAX_UNITS_PER_CITY = 1e7  # units per driver: per city, a city-level product may count millions (street lamps, meters)
+WHY_UNITS = ("at most 10 million units per city (and 10,000 per inhabitant or household, checked against the "
+             "product's stock driver)")
+MAX_UNITS_PER_PERSON = 1e4  # per inhabitant or household: lamps, the most numerous product modelled, are tens
+MAX_KG_PER_YEAR = 1e10  # 10 million t a year: more than the entire municipal waste of the largest city
+WHY_KG_PER_YEAR = "10 million t (1e10 kg) a year is more than the entire waste of the largest city"
+MAX_SCORE = 100.0  # EU criticality scores (supply risk, economic importance) stay below 10
+WHY_SCORE = "the EU criticality scores stay below 10; 100 refuses only typos and overflow"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "str", "float", "int", "bool"
+    required: bool = True  # False: empty cells allowed
+    min_value: float | None = None
+    max_value: float | None = None
+    choices: tuple[str, ...] | None = None
+    # A column added after files in the old layout existed: when a file lacks it, every row takes this
+    # value (as text, as if written in the file) instead of the file being refused.
+    default: str | None = None
+    # Why the bounds are where they are (plausibility bounds on quantities): shown in the fix hint.
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    has_provenance: bool = True
+    may_be_empty: bool = False
+
+
+def _share(name: str) -> Column:
+    return Column(name, "float", min_value=0.0, max_value=1.0)
+
+
+_PROVENANCE = (Column("source_id", "str"), Column("confidence", "str", choices=CONFIDENCE_LABELS))
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "sources",
+            "bibliography: one row per source cited by the other tables",
+            (
+                Column("source_id", "str"),
+                Column("citation", "str"),
+                Column("publisher", "str"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("url", "str", required=False),
+                Column("note", "str", required=False),
+            ),
+            key=("source_id",),
+            has_provenance=False,
+        ),
+        TableSpec(
+            "materials",
+            "materials with their EU 2023 criticality figures",
+            (
+                Column("symbol", "str"),
+                Column("name", "str"),
+                Column("material_group", "str"),
+                Column("supply_risk", "float", min_value=0.0, max_value=MAX_SCORE, why=WHY_SCORE),
+                Column("economic_importance", "float", min_value=0.0, max_value=MAX_SCORE, why=WHY_SCORE),
+                Column("bottleneck_stage", "str", choices=("extraction", "processing")),
+                _share("eu_eol_rir_share"),
+                Column("critical_2023", "bool"),
+                Column("strategic_2024", "bool"),
+                Column("role", "str"),
+                *_PROVENANCE,
+            ),
+            key=("symbol",),
+        ),
+        TableSpec(
+            "products",
+            "products with their stock driver and lifetime model",
+            (
+                Column("product", "str"),
+                Column("name", "str"),
+                Column("sector", "str"),
+                Column("unit", "str"),
+                Column("stock_driver", "str", choices=STOCK_DRIVERS),
+                Column("lifetime_model", "str", choices=LIFETIME_MODELS),
+                Column("lifetime_mean_years", "float", min_value=0.5, max_value=100.0),
+                # Years (normal) or a Weibull shape: beyond 100 it is no longer a lifetime distribution.
+                Column("lifetime_spread", "float", min_value=0.0, max_value=100.0,
+                       why="a spread of 100 (years, or a Weibull shape) is no longer a lifetime distribution"),
+                Column("hibernation_mean_years", "float", min_value=0.5, max_value=30.0),
+                # Parts of the same thing (an EV's battery and motor): the Monte Carlo draws their units in
+                # use and lifetime once per group. Empty (or a file without the column): its own group.
+                Column("draw_group", "str", required=False, default=""),
+                *_PROVENANCE,
+            ),
+            key=("product",),
+        ),
+        TableSpec(
+            "eol_routing",
+            "end-of-life routing shares per product and geography (EU, a country or a city), valid from a year on",
+            (
+                Column("geography", "str", default="EU"),
+                Column("product", "str"),
+                Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                _share("hibernation_share"),
+                _share("export_reuse_share"),
+                _share("collection_rate"),
+                *_PROVENANCE,
+                Column("basis", "str", required=False),
+            ),
+            key=("geography", "product", "from_year"),
+        ),
+        TableSpec(
+            "product_content",
+            "grams of each material per unit of product, for units made from a year on",
+            (
+                Column("product", "str"),
+                Column("material", "str"),
+                Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR, default=str(MIN_YEAR)),
+                Column("grams_per_unit", "float", min_value=0.0, max_value=MAX_GRAMS_PER_UNIT, why=WHY_GRAMS),
+                *_PROVENANCE,
+                Column("basis", "str", required=False),
+            ),
+            key=("product", "material", "from_year"),
+        ),
+        TableSpec(
+            "recovery_yields",
+            "share of a collected material recovered as secondary raw material, valid from a year on",
+            (
+                Column("product", "str"),
+                Column("material", "str"),
+                Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                _share("recovery_yield"),
+                *_PROVENANCE,
+                Column("basis", "str", required=False),
+            ),
+            key=("product", "material", "from_year"),
+        ),
+        TableSpec(
+            "cities",
+            "cities with population, households and centre coordinates",
+            (
+                Column("city", "str"),
+                Column("country_iso3", "str"),
+                Column("population", "int", min_value=1, max_value=MAX_PEOPLE, why=WHY_PEOPLE),
+                Column("households", "int", min_value=1, max_value=MAX_PEOPLE, why=WHY_PEOPLE),
+                Column("lat", "float", min_value=-90.0, max_value=90.0),
+                Column("lon", "float", min_value=-180.0, max_value=180.0),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("city",),
+        ),
+        TableSpec(
+            "districts",
+            "districts of a city with population and approximate centroid",
+            (
+                Column("city", "str"),
+                Column("district", "str"),
+                Column("population", "int", min_value=0, max_value=MAX_PEOPLE, why=WHY_PEOPLE),
+                Column("lat", "float", min_value=-90.0, max_value=90.0),
+                Column("lon", "float", min_value=-180.0, max_value=180.0),
+                *_PROVENANCE,
+            ),
+            key=("city", "district"),
+            may_be_empty=True,  # cities without district data are modelled as a whole
+        ),
+        TableSpec(
+            "targets",
+            "EU targets and benchmarks, with their legal definition and whether a city indicator can be compared (shares 0..1)",
+            (
+                Column("target_id", "str"),
+                Column("instrument", "str"),  # the law, article and paragraph
+                Column("description", "str"),
+                Column("definition", "str", default="not recorded"),  # the legal definition, numerator and denominator
+                Column("denominator", "str", default="not recorded"),  # what the law divides by
+                Column("indicator", "str", required=False),  # empty: not a city indicator
+                Column("products", "str", required=False),  # 'all', product codes separated by ';', empty: none modelled
+                Column("materials", "str"),  # 'all' or symbols separated by ';'
+                _share("value_share"),
+                Column("direction", "str", choices=("min", "max")),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),  # first calendar year it applies in full
+                # Defaults: targets recorded before they carried their definition are listed, never drawn.
+                Column("basis", "str", choices=("same", "converted", "not_comparable"), default="not_comparable"),
+                Column("conversion_factor", "float", required=False, min_value=0.0, max_value=1000.0,  # basis 'converted': value x factor
+                       why="a factor above 1,000 converts between different quantities, not bases"),
+                Column("reason", "str", default="recorded before targets carried their legal definition: not compared"),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("target_id",),
+        ),
+        TableSpec(
+            "levers",
+            "the levers a city has: what each moves, its range, who acts and what it costs",
+            (
+                Column("lever_id", "str"),
+                Column("name", "str"),
+                Column("description", "str"),
+                Column("parameter", "str", choices=LEVER_PARAMETERS),
+                Column("products", "str"),  # 'all' or product codes separated by ';'
+                Column("materials", "str"),  # 'all' or material symbols separated by ';'
+                Column("unit", "str"),
+                Column("minimum", "float", min_value=0.0, max_value=1.0),
+                Column("default", "float", min_value=0.0, max_value=1.0),
+                Column("maximum", "float", min_value=0.0, max_value=1.0),
+                Column("step", "float", min_value=0.0, max_value=1.0),
+                Column("competence", "str", choices=("direct", "partners", "advocacy")),
+                Column("who_acts", "str"),
+                Column("start_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("ramp_years", "int", min_value=1, max_value=30),
+                Column("cost_eur_per_inhabitant_at_max", "float", min_value=0.0, max_value=100_000.0,
+                       why="100,000 EUR per inhabitant is more than a city's whole budget per inhabitant for years"),
+                Column("cost_confidence", "str", choices=CONFIDENCE_LABELS),
+                *_PROVENANCE,
+            ),
+            key=("lever_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "material_prices",
+            "a price per kg per material, to value retained material",
+            (
+                Column("material", "str"),
+                # The dearest metals modelled (platinum-group) trade well below a million EUR per kg.
+                Column("price_eur_per_kg", "float", min_value=0.0, max_value=1e7,
+                       why="10 million EUR per kg is above any metal's price ever recorded"),
+                Column("price_basis", "str"),
+                Column("price_date", "str"),
+                *_PROVENANCE,
+            ),
+            key=("material",),
+        ),
+        TableSpec(
+            "business_models",
+            "value-creation models a company could use, as changes to one product's chain",
+            (
+                Column("model_id", "str"),
+                Column("name", "str"),
+                Column("description", "str"),
+                Column("lifetime_extension", "float", min_value=0.0, max_value=2.0),
+                _share("reuse_share"),
+                _share("take_back_share"),
+                Column("collection_points", "float", min_value=-1.0, max_value=1.0),  # -1: no collection at all
+                _share("yield_points"),
+                _share("units_needed_cut"),
+                *_PROVENANCE,
+            ),
+            key=("model_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "eu_criticality",
+            "every material of the EU 2023 criticality assessment (for the criticality chart and SR recomputation)",
+            (
+                Column("material_name", "str"),
+                Column("symbol", "str", required=False),
+                Column("material_group", "str", required=False),
+                Column("supply_risk", "float", min_value=0.0, max_value=MAX_SCORE, why=WHY_SCORE),
+                Column("economic_importance", "float", min_value=0.0, max_value=MAX_SCORE, why=WHY_SCORE),
+                Column("bottleneck_stage", "str", choices=("extraction", "processing")),
+                Column("sr_extraction", "float", required=False, min_value=0.0, max_value=MAX_SCORE, why=WHY_SCORE),
+                Column("sr_processing", "float", required=False, min_value=0.0, max_value=MAX_SCORE, why=WHY_SCORE),
+                Column("si_ei", "float", required=False, min_value=0.0, max_value=1.0),
+                Column("si_sr", "float", required=False, min_value=0.0, max_value=1.0),
+                Column("import_reliance_extraction", "float", required=False, min_value=0.0, max_value=1.0),
+                Column("import_reliance_processing", "float", required=False, min_value=0.0, max_value=1.0),
+                _share("eol_rir_share"),
+                Column("critical_2023", "bool"),
+                Column("strategic_2024", "bool"),
+                *_PROVENANCE,
+            ),
+            key=("material_name",),
+        ),
+        TableSpec(
+            "supplier_shares",
+            "shares 0..1 of world supply by country, per material and stage (ROW: the rest, unspecified)",
+            (
+                Column("material", "str"),
+                Column("stage", "str", choices=("extraction", "processing")),
+                Column("country_iso3", "str"),
+                _share("share"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("material", "stage", "country_iso3"),
+        ),
+        TableSpec(
+            "production_concentration",
+            "published Herfindahl-Hirschman index over all producing countries (0..1)",
+            (
+                Column("material", "str"),
+                Column("stage", "str", choices=("extraction", "processing")),
+                _share("hhi_published"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("material", "stage"),
+        ),
+        TableSpec(
+            "countries",
+            "supplying countries: name, centre, political stability (WGI, normalised 0 stable .. 1)",
+            (
+                Column("country_iso3", "str"),
+                Column("name", "str"),
+                Column("lat", "float", min_value=-90.0, max_value=90.0),
+                Column("lon", "float", min_value=-180.0, max_value=180.0),
+                Column("wgi_pv_norm", "float", required=False, min_value=0.0, max_value=1.0),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("country_iso3",),
+        ),
+        TableSpec(
+            "export_controls",
+            "export restrictions on critical raw materials: ready-made disruption scenarios",
+            (
+                Column("control_id", "str"),
+                Column("date", "str"),
+                Column("country_iso3", "str"),
+                Column("measure", "str"),
+                Column("materials", "str"),  # symbols separated by ';' (some are not modelled)
+                Column("confidence", "str", choices=CONFIDENCE_LABELS),
+                Column("source_id", "str"),
+            ),
+            key=("control_id",),
+        ),
+        TableSpec(
+            "by_products",
+            "metals produced mostly as by-products of a host metal (supply cannot follow their own price)",
+            (Column("material", "str"), Column("host_metals", "str"), *_PROVENANCE),
+            key=("material",),
+        ),
+        TableSpec(
+            "measured_flows",
+            "measured flows of a city, for comparison with the model (kg per year)",
+            (
+                Column("city", "str"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("category", "str"),  # a product code or a WEEE category name
+                Column("flow", "str", choices=("collected", "recycled", "exported", "residual")),
+                Column("kg", "float", min_value=0.0, max_value=MAX_KG_PER_YEAR, why=WHY_KG_PER_YEAR),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("city", "year", "category", "flow"),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "ewc_crosswalk",
+            "waste streams (European Waste Catalogue codes) and the product whose composition they carry",
+            (Column("stream_code", "str"), Column("description", "str"), Column("product", "str"),
+             Column("unit_mass_kg", "float", min_value=0.001, max_value=1e6,
+                    why="1,000 t per unit is heavier than a whole wind turbine"), *_PROVENANCE),
+            key=("stream_code",),
+        ),
+        TableSpec(
+            "organisations",
+            "organisations of the symbiosis hub (demo ones are fictitious)",
+            (Column("org_id", "str"), Column("name", "str"), Column("org_type", "str"), Column("sector", "str"),
+             Column("city", "str"), Column("lat", "float", min_value=-90.0, max_value=90.0),
+             Column("lon", "float", min_value=-180.0, max_value=180.0), Column("owner", "str"),
+             Column("fictitious", "bool"), *_PROVENANCE),
+            key=("org_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "offers",
+            "material or product streams organisations offer (kg per year)",
+            (Column("offer_id", "str"), Column("org_id", "str"), Column("description", "str"), Column("stream_code", "str"),
+             Column("kg_per_year", "float", min_value=0.0, max_value=MAX_KG_PER_YEAR, why=WHY_KG_PER_YEAR), Column("availability", "str"),
+             Column("hide_quantity", "bool"), Column("hide_location", "bool"), *_PROVENANCE),
+            key=("offer_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "needs",
+            "materials organisations need (kg per year)",
+            (Column("need_id", "str"), Column("org_id", "str"), Column("material", "str"),
+             Column("kg_per_year", "float", min_value=0.0, max_value=MAX_KG_PER_YEAR, why=WHY_KG_PER_YEAR), Column("quality", "str"), *_PROVENANCE),
+            key=("need_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "ownership",
+            "units of a product per driver (inhabitant, household or city) by year and geography",
+            (
+                Column("geography", "str"),
+                Column("product", "str"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                Column("units_per_driver", "float", min_value=0.0, max_value=MAX_UNITS_PER_CITY, why=WHY_UNITS),
+                *_PROVENANCE,
+                Column("basis", "str", required=False),
+            ),
+            key=("geography", "product", "year"),
+        ),
+        TableSpec(
+            "external_figures",
+            "published figures the model's results are checked against (decision_tools.validation)",
+            (
+                Column("figure_id", "str"),
+                Column("description", "str"),
+                Column("geography", "str"),  # EU, EU27+4, Europe (all modelled cities), an ISO3 country code or a city
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
+                # Units vary (kg per inhabitant, W, shares, cars): the bound only refuses overflow and typos.
+                Column("value", "float", min_value=0.0, max_value=1e15,
+                       why="published figures in any of the units used stay far below 1e15"),
+                Column("unit", "str"),
+                Column("model_quantity", "str"),  # a key of decision_tools.validation.QUANTITIES
+                Column("scope", "str", choices=("same", "part")),  # part: the model covers only part of the figure
+                Column("scope_note", "str"),
+                Column("note", "str", required=False),
+                *_PROVENANCE,
+            ),
+            key=("figure_id",),
+            may_be_empty=True,
+        ),
+    )
+}
