@@ -95,7 +95,7 @@ def reference_table(version_id: int, name: str) -> pd.DataFrame:
 @per_dataset(st.cache_data, max_entries=64)
 def ownership_geographies(version_id: int, city: str) -> pd.DataFrame:
     """Per product, whether the city's ownership figures are its own, national or the EU average."""
-    from decision_tools.model import ownership_geographies as which
+    from decision_tools.model_inputs import ownership_geographies as which
 
     cities = reference_table(version_id, "cities").set_index("city")
     return which(reference_table(version_id, "ownership"), reference_table(version_id, "products"), city,

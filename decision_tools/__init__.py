@@ -7,8 +7,10 @@ Modules, one concept each:
     table_checks one table checked against its layout (types, rules, keys, fix hints)
     cross_checks checks across tables (references, sums) and against the current version
     ingestion    reading the project CSVs, and an input table's DDL
-    system       the city's processes and flows (what the model computes and the store checks)
-    model        the city model: dynamic stock model (flodym) and the mass-balanced CRM chain
+    system       the city's processes and flows, and the headline metrics declared once
+    model_inputs the model's inputs from the tables: regions, units that should be in use, chain parameters
+    stock_model  the dynamic stock model (flodym): units in use, drawers, material by cohort
+    model        the mass-balanced CRM chain and the city model's run into the store's tables
     storage      the Store, composed of the concept modules below, and the build of a fresh database
     database     the database layer: the file, opening it, transactions, the replica layout's plumbing
     migrations   numbered schema changes, applied in place when a file is opened read-write
@@ -16,10 +18,12 @@ Modules, one concept each:
     saved_views, discussions, hub_records, saved_scenarios
                  what people make in the app: saved views, discussion sessions, hub records, saved scenarios
     audit        the audit log; signin_records what is kept of signing in
-    indicators   circularity indicators and the Material Circularity Indicator
-    uncertainty  Monte Carlo over every input's confidence
-    scenarios    policy levers, scenarios, leverage ranking, portfolio, value-creation models
-    exposure     supplier concentration, EU supply risk, city exposure, disruptions
+    indicators   circularity indicators, the Material Circularity Indicator, the cities side by side
+    uncertainty  Monte Carlo over every input's confidence; indicator_ranges what it says for a year
+    levers       the city's levers and applying them to the model's inputs
+    scenarios    scenario runs, leverage ranking, portfolio, value-creation models, scenario vs baseline
+    exposure     supplier concentration, EU supply risk, city exposure by country
+    disruption   export restrictions: shortfall at every stage, what secondary supply covers
     upload_limits, upload_files, text_table, xlsx_reader, upload_numbers
                  reading an uploaded file: limits, CSV/Parquet, header rules, XLSX, numbers
     upload_kinds what can be uploaded: kinds, templates, data dictionary

@@ -47,15 +47,15 @@ def relative_half_width(p05: float, p95: float, median: float) -> float:
 def districts_share_inputs(cities: pd.DataFrame, districts: pd.DataFrame, city: str) -> bool:
     """True when every district of ``city`` gets the same per-inhabitant inputs from the model.
 
-    The model (model.regions_of) gives each district its population share of the city's households
+    The model (model_inputs.regions_of) gives each district its population share of the city's households
     and of its per-city units, and looks ownership up by city, country or EU; so the inputs per
     inhabitant are shared exactly when households and city share are proportional to population."""
-    from . import model  # the model's libraries: only when asked
+    from . import model_inputs  # the model's libraries: only when asked
 
     mine = districts[districts["city"] == city]
     if len(mine) < 2:
         return True
-    regions = model.regions_of(cities[cities["city"] == city], mine)
+    regions = model_inputs.regions_of(cities[cities["city"] == city], mine)
     population = regions["population"].to_numpy(dtype=float)
     for column in ("households", "city_share"):
         per_inhabitant = regions[column].to_numpy(dtype=float) / population

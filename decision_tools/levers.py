@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import model
+from . import model, model_inputs
 from .provenance import split_sources
 
 
@@ -83,7 +83,7 @@ def check_settings(levers: Mapping[str, Lever], settings: Mapping[str, float]) -
     return checked
 
 
-def apply_levers(inputs: model.CityInputs, levers: Mapping[str, Lever], settings: Mapping[str, float]) -> model.CityInputs:
+def apply_levers(inputs: model_inputs.CityInputs, levers: Mapping[str, Lever], settings: Mapping[str, float]) -> model_inputs.CityInputs:
     """A copy of ``inputs`` with each lever's parameter moved, for its products and materials only,
     from its start year on. Shares never leave 0..1; a lever at its default changes nothing."""
     out = inputs.copy()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from . import model
+from . import model, model_inputs
 from .formatting import format_mass, format_share
 from .levers import apply_levers, check_settings, levers_from_table
 from .indicators import INDICATORS, material_weights, pair_weights
@@ -94,7 +94,7 @@ class ScenarioEngine:
         """``weighting`` (a key of indicators.WEIGHTINGS): how rates of several materials add up; kg stay by mass."""
         self.tables = tables
         self.city = city
-        self.inputs = model.city_inputs(tables, city, materials)
+        self.inputs = model_inputs.city_inputs(tables, city, materials)
         weights = material_weights(weighting, tables["materials"], tables["material_prices"])
         self.pair_weights = None if weighting == "mass" else pair_weights(self.inputs.chain.pairs, weights)
         self.levers = levers_from_table(tables["levers"])

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import indicators as ind
-from . import model
+from . import model, model_inputs, stock_model
 from .provenance import CONFIDENCE_FACTOR, SAMPLED_CITY_LABELS, weakest
 from .system import METRICS, REPORT_START
 
@@ -75,7 +75,7 @@ class Simulation:
                                    by_pair={k: v[index] for k, v in self.by_pair.items()}, central=None)
 
     @classmethod
-    def from_chain(cls, inputs: model.CityInputs, flows: dict, stocks: dict, samples: int, seed: int,
+    def from_chain(cls, inputs: model_inputs.CityInputs, flows: dict, stocks: dict, samples: int, seed: int,
                    confidence: dict[str, str]) -> "Simulation":
         """Collect the chain's arrays (t, s, p) into the quantities, for the reported years."""
         report = model.YEARS >= REPORT_START
@@ -143,7 +143,7 @@ def simulate(tables: dict[str, pd.DataFrame], city: str, materials: list[str], s
              seed: int = DEFAULT_SEED, spread_scale: float = 1.0) -> Simulation:
     """Monte Carlo of the chain for one city and the given materials. ``spread_scale`` 0 gives the
     central model (every factor 1)."""
-    return simulate_inputs(model.city_inputs(tables, city, materials), tables, samples, seed, spread_scale)
+    return simulate_inputs(model_inputs.city_inputs(tables, city, materials), tables, samples, seed, spread_scale)
 
 
 @dataclass
@@ -161,7 +161,7 @@ class Draws:
     labels: dict[str, list[str]] = field(default_factory=dict)
 
 
-def draw_factors(inputs: model.CityInputs, tables: dict[str, pd.DataFrame], samples: int, seed: int,
+def draw_factors(inputs: model_inputs.CityInputs, tables: dict[str, pd.DataFrame], samples: int, seed: int,
                  spread_scale: float = 1.0) -> Draws:
     """Every input's factor per sample (and the central row 0), from the confidence labels."""
     rng = np.random.default_rng(seed)
@@ -181,7 +181,7 @@ def draw_factors(inputs: model.CityInputs, tables: dict[str, pd.DataFrame], samp
         units = units * lognormal_factor(rng, [city_label], samples, spread_scale)
     z_life = np.clip(rng.standard_normal((samples, n_groups))[:, groups], -3.0, 3.0)
     country = tables["cities"].set_index("city").at[inputs.city, "country_iso3"]
-    routing = model.routing_rows(tables["eol_routing"], inputs.city, country)  # the rows this city uses
+    routing = model_inputs.routing_rows(tables["eol_routing"], inputs.city, country)  # the rows this city uses
     routing_labels = list(_labels_per(routing, c.products, ["product"]))
     hib_f, export_f, collect_f = (lognormal_factor(rng, routing_labels, samples, spread_scale) for _ in range(3))
     content_labels = list(_labels_per(tables["product_content"], c.pairs, ["product", "material"]))
@@ -197,7 +197,7 @@ def draw_factors(inputs: model.CityInputs, tables: dict[str, pd.DataFrame], samp
     )
 
 
-def simulate_inputs(inputs: model.CityInputs, tables: dict[str, pd.DataFrame], samples: int = DEFAULT_SAMPLES,
+def simulate_inputs(inputs: model_inputs.CityInputs, tables: dict[str, pd.DataFrame], samples: int = DEFAULT_SAMPLES,
                     seed: int = DEFAULT_SEED, spread_scale: float = 1.0) -> Simulation:
     """Monte Carlo of prepared city inputs (see ``simulate``): the draws, and in ``central`` the run
     with every factor 1."""
@@ -207,7 +207,7 @@ def simulate_inputs(inputs: model.CityInputs, tables: dict[str, pd.DataFrame], s
 
     # Lifetime grid: one stock model per lifetime factor exp(z sigma), sigma shared within a draw group.
     grid = np.exp(LIFETIME_GRID_Z[:, None] * draws.life_sigma[None, :])  # (k, g); row 4 is exactly 1
-    grid_in, grid_out, grid_stock, grid_kg = model.use_stock(
+    grid_in, grid_out, grid_stock, grid_kg = stock_model.use_stock(
         products_table, np.repeat(inputs.target, len(LIFETIME_GRID_Z), axis=1), grid, content=c.content)
     stock_f, z_life = draws.units_in_use, draws.lifetime_z
     hib_f, export_f, collect_f = draws.hibernation, draws.export, draws.collection
@@ -228,14 +228,14 @@ def simulate_inputs(inputs: model.CityInputs, tables: dict[str, pd.DataFrame], s
         return (grid_values[:, low[:, gp], p_idx] * (1 - frac[:, gp]) + grid_values[:, low[:, gp] + 1, p_idx] * frac[:, gp]) \
             * stock_f[:, gp] * content_f
 
-    material = model.MaterialInUse(*(pick_pairs(v) for v in (grid_kg.inflow_kg, grid_kg.outflow_kg, grid_kg.stock_kg)))
-    flows, stocks, _ = model.material_chain(
-        pick(grid_in), pick(grid_out), pick(grid_stock), model.hibernation_lifetime(products_table),
+    material = stock_model.MaterialInUse(*(pick_pairs(v) for v in (grid_kg.inflow_kg, grid_kg.outflow_kg, grid_kg.stock_kg)))
+    flows, stocks, _ = model.material_chain(model.ChainArrays(
+        pick(grid_in), pick(grid_out), pick(grid_stock), material, stock_model.hibernation_lifetime(products_table),
         np.clip(c.hibernation_share[:, None, :] * hib_f, 0, 1),
         np.clip(c.export_share[:, None, :] * export_f, 0, 1),
         np.clip(c.collection_rate[:, None, :] * collect_f, 0, 1),
-        c.g_of_pair, material, np.clip(c.recovery_yield[:, None, :] * yield_f, 0, 1),
-    )
+        np.clip(c.recovery_yield[:, None, :] * yield_f, 0, 1), c.g_of_pair,
+    ))
     by = draws.labels
     labels = by["ownership"] + by["lifetime"] + by["content"] + by["city"]
     confidence = {

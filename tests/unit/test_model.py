@@ -6,9 +6,10 @@ import flodym as fd
 import numpy as np
 import pytest
 
-from decision_tools import model, system
+from decision_tools import model, model_inputs, system
 from decision_tools.ingestion import MODEL_TABLES, read_project_tables
-from decision_tools.model import run_city_model, stock_driven, weibull_scale_from_mean
+from decision_tools.model import run_city_model
+from decision_tools.stock_model import stock_driven, weibull_scale_from_mean
 
 
 def _dims(years):
@@ -179,13 +180,13 @@ def test_routing_uses_the_most_specific_geography(tmp_path, rows, collected_kg):
     result = run_city_model(tables)
     flows = result.flows[result.flows["year"] == 2030].set_index(["from_process", "to_process"])["kg"]
     assert flows[("end_of_life", "separate_collection")] == pytest.approx(collected_kg, rel=1e-6)
-    inputs = model.city_inputs(tables, "Testville", ["Co"])
+    inputs = model_inputs.city_inputs(tables, "Testville", ["Co"])
     assert inputs.chain.collection_rate[-1, 0] == pytest.approx(collected_kg / 9.0)
 
 
 def test_ownership_geographies_name_the_level_each_product_uses(small_data_dir):
     tables = read_project_tables(small_data_dir)
-    levels = model.ownership_geographies(tables["ownership"], tables["products"], "Ghent", "BEL").set_index("product")["level"]
+    levels = model_inputs.ownership_geographies(tables["ownership"], tables["products"], "Ghent", "BEL").set_index("product")["level"]
     assert levels["wind_turbine"] == "the city's own"  # counted turbines in Ghent
     assert levels["ev_battery"] == "national"  # Statbel's fleet
     assert levels["smartphone"] == "EU average"

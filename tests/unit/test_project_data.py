@@ -5,7 +5,7 @@ and published magnitudes, not totals, so a better sourced figure does not break 
 import numpy as np
 import pytest
 
-from decision_tools import model
+from decision_tools import model, model_inputs, stock_model
 from decision_tools.ingestion import read_project_tables
 from tests.conftest import PROJECT_DIR
 
@@ -16,7 +16,7 @@ def tables():
 
 
 def _units_per_inhabitant(tables, city: str, product: str, year: int) -> float:
-    inputs = model.city_inputs(tables, city, ["Co", "Nd", "Pd", "Ag"])
+    inputs = model_inputs.city_inputs(tables, city, ["Co", "Nd", "Pd", "Ag"])
     g = inputs.chain.products.index(product)
     return float(inputs.target[list(model.YEARS).index(year), 0, g]) / inputs.population
 
@@ -28,7 +28,7 @@ def test_krakow_has_polands_electric_car_density_not_the_eus(tables):
 
 
 def test_wind_turbines_are_counted_per_city_not_twenty_everywhere(tables):
-    turbines = {city: _units_per_inhabitant(tables, city, "wind_turbine", 2023) * model.city_inputs(tables, city, ["Nd"]).population
+    turbines = {city: _units_per_inhabitant(tables, city, "wind_turbine", 2023) * model_inputs.city_inputs(tables, city, ["Nd"]).population
                 for city in ("Helsinki", "Lappeenranta", "Ghent", "Delft", "Leiden")}
     assert turbines["Helsinki"] == 0 and turbines["Delft"] == 0 and turbines["Leiden"] == 0
     assert turbines["Lappeenranta"] == pytest.approx(7)  # TuuliMuukko, 7 x 3 MW
@@ -36,7 +36,7 @@ def test_wind_turbines_are_counted_per_city_not_twenty_everywhere(tables):
 
 
 def test_cities_of_one_country_differ_where_their_own_figures_do(tables):
-    helsinki, espoo = (model.city_inputs(tables, c, ["Ga"]) for c in ("Helsinki", "Espoo"))
+    helsinki, espoo = (model_inputs.city_inputs(tables, c, ["Ga"]) for c in ("Helsinki", "Espoo"))
     lamps = helsinki.chain.products.index("led_lamp")  # counted per household: household sizes differ
     per_inhabitant = [float(i.target[-1, 0, lamps]) / i.population for i in (helsinki, espoo)]
     assert per_inhabitant[0] > 1.1 * per_inhabitant[1]
@@ -48,24 +48,24 @@ def test_pv_is_the_countrys_installed_capacity(tables):
 
 
 def test_phones_are_rarely_collected_and_often_kept(tables):
-    routing = model.routing_rows(tables["eol_routing"], "Helsinki", "FIN").set_index("product")
+    routing = model_inputs.routing_rows(tables["eol_routing"], "Helsinki", "FIN").set_index("product")
     assert routing.at["smartphone", "collection_rate"] < 0.2  # was 0.45; the Commission: 12-15 % recycled
     assert routing.at["smartphone", "hibernation_share"] > 0.5  # Eurostat: 51 % kept their old phone
 
 
 def test_about_one_and_a_half_unused_phones_per_inhabitant(tables):
     # 700 million unused phones in EU households (Rec. 2023/2585) / 447.6 million inhabitants.
-    inputs = model.city_inputs(tables, "Krakow", ["Co"])
+    inputs = model_inputs.city_inputs(tables, "Krakow", ["Co"])
     c = inputs.chain
-    _, outflow_u, _ = model.use_stock(inputs.products_table, inputs.target)
-    _, drawers = model.inflow_driven(model.hibernation_lifetime(inputs.products_table), outflow_u * c.hibernation_share[:, None, :])
+    _, outflow_u, _ = stock_model.use_stock(inputs.products_table, inputs.target)
+    _, drawers = stock_model.inflow_driven(stock_model.hibernation_lifetime(inputs.products_table), outflow_u * c.hibernation_share[:, None, :])
     phones = c.products.index("smartphone")
     per_inhabitant = drawers[list(model.YEARS).index(2023), 0, phones] / inputs.population
     assert per_inhabitant == pytest.approx(700 / 447.6, rel=0.1)
 
 
 def test_content_follows_the_production_year_where_it_changed(tables):
-    chain = model.ChainInputs.from_tables(tables)
+    chain = model_inputs.ChainInputs.from_tables(tables)
     cobalt = chain.pairs.index(("ev_battery", "Co"))
     by_year = dict(zip(model.YEARS, chain.kg_per_unit[:, cobalt]))
     assert by_year[2020] > 2 * by_year[2024]  # NMC622 packs of 2017-2022 hold more than twice the 2023 blend's cobalt

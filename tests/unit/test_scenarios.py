@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from decision_tools import levers, model, scenarios, storage
+from decision_tools import levers, model, model_inputs, scenarios, storage
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ MOVES = {
 }
 
 
-def _arrays(inputs: model.CityInputs) -> dict[str, np.ndarray]:
+def _arrays(inputs: model_inputs.CityInputs) -> dict[str, np.ndarray]:
     out = {k: v for k, v in vars(inputs).items() if isinstance(v, np.ndarray) and v.dtype.kind == "f"}
     out.update({f"chain.{k}": v for k, v in vars(inputs.chain).items() if isinstance(v, np.ndarray) and v.dtype.kind == "f"})
     return out

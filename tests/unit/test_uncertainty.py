@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from decision_tools import uncertainty
+from decision_tools import model_inputs, uncertainty
 from decision_tools.provenance import CONFIDENCE_FACTOR
 from decision_tools.uncertainty import indicator_samples, simulate, summarise
 
@@ -80,7 +80,7 @@ def test_population_is_not_drawn_for_a_derived_or_medium_city_label(tables):
 
 
 def test_parts_of_one_thing_share_their_units_in_use_and_lifetime_draws(tables):
-    inputs = uncertainty.model.city_inputs(tables, "Ghent", ["Nd", "Li"])  # EV motor (Nd) and battery (Li)
+    inputs = model_inputs.city_inputs(tables, "Ghent", ["Nd", "Li"])  # EV motor (Nd) and battery (Li)
     products = list(inputs.products_table["product"])
     battery, motor = products.index("ev_battery"), products.index("ev_traction_motor")
     draws = uncertainty.draw_factors(inputs, tables, samples=500, seed=11)
@@ -94,7 +94,7 @@ def test_parts_of_one_thing_share_their_units_in_use_and_lifetime_draws(tables):
     assert np.all(draws.units_in_use[0] == 1) and np.all(draws.lifetime_z[0] == 0) and np.all(draws.content[0] == 1)
     # Without the column (an older file) every product is its own group.
     old = tables | {"products": tables["products"].drop(columns=["draw_group"])}
-    old_inputs = uncertainty.model.city_inputs(old, "Ghent", ["Nd", "Li"])
+    old_inputs = model_inputs.city_inputs(old, "Ghent", ["Nd", "Li"])
     old_draws = uncertainty.draw_factors(old_inputs, old, samples=500, seed=11)
     assert not np.array_equal(old_draws.units_in_use[:, battery], old_draws.units_in_use[:, motor])
 
