@@ -187,6 +187,25 @@ def recorded_as_seen(recorded: pd.DataFrame, offers: pd.DataFrame, may_see_exact
     return out
 
 
+def involving(candidates: pd.DataFrame, tables: dict[str, pd.DataFrame], org_ids: Iterable[str]) -> pd.DataFrame:
+    """The match candidates whose offer or need belongs to one of ``org_ids`` (the organisations a viewer acts for)."""
+    org_ids = set(org_ids)
+    offer_org = tables["offers"].set_index("offer_id")["org_id"]
+    need_org = tables["needs"].set_index("need_id")["org_id"]
+    mine = [offer_org[o] in org_ids or need_org[n] in org_ids for o, n in zip(candidates["offer_id"], candidates["need_id"])]
+    return candidates[mine]
+
+
+def active_supply_kg(recorded: pd.DataFrame, candidates: pd.DataFrame, material: str, city: str) -> tuple[float, int]:
+    """The kg per year of ``material`` that active recorded matches (``recorded_as_seen``) add to the secondary supply
+    of ``city`` (the offer's city), and how many of them are not counted because their quantity is private to this
+    viewer (adding it would give the quantity back)."""
+    active = recorded[recorded["status"] == "active"].merge(candidates[["offer_id", "need_id", "material", "from_city"]],
+                                                            on=["offer_id", "need_id"])
+    active = active[(active["material"] == material) & (active["from_city"] == city)]
+    return float(active["kg_per_year"].sum()), int(active["kg_per_year"].isna().sum())
+
+
 def with_organisation_names(frame: pd.DataFrame, organisations: pd.DataFrame, column: str = "org_id") -> pd.DataFrame:
     """``frame`` with its organisation id column replaced, in place, by an ``organisation`` column holding
     the name (the id itself where the organisation is not in ``organisations``)."""

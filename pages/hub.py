@@ -89,9 +89,7 @@ else:
         st.caption(f"Score {best['score']:.3f} = the sum of the contributions (weights: quantity fit 0.35, distance 0.25, "
                    "value x supply risk 0.40).")
 
-    offer_org = tables["offers"].set_index("offer_id")["org_id"]
-    need_org = tables["needs"].set_index("need_id")["org_id"]
-    mine = candidates[[offer_org[o] in my_orgs.index or need_org[n] in my_orgs.index for o, n in zip(candidates["offer_id"], candidates["need_id"])]]
+    mine = symbiosis.involving(candidates, tables, my_orgs.index)
     if ctx.may("update_match") and not mine.empty:
         with st.form("match_status"):
             st.markdown("**Record a match for your organisation**")
@@ -118,13 +116,9 @@ if not recorded.empty:
     named = symbiosis.named_matches(recorded, tables["offers"], tables["needs"], orgs)
     st.dataframe(named, hide_index=True, width="stretch")
     ui.download_button(named, "recorded_matches", "dl_recorded")
-    active = recorded[recorded["status"] == "active"].merge(candidates[["offer_id", "need_id", "material", "from_city"]],
-                                                            on=["offer_id", "need_id"])
-    active = active[(active["material"] == sel.material) & (active["from_city"] == sel.city)]
     base = store.headline(version, sel.city, sel.year, sel.material).get("secondary_supply")
     if base is not None:
-        extra = float(active["kg_per_year"].sum())  # a private quantity is not added: the sum would give it back
-        private = int(active["kg_per_year"].isna().sum())
+        extra, private = symbiosis.active_supply_kg(recorded, candidates, sel.material, sel.city)
         st.metric(f"{sel.material} secondary supply of {escape_markdown(sel.city)}, {sel.year}, with symbiosis", format_mass(base.kg + extra) + "/yr",
                   delta=f"+{format_mass(extra)}/yr from active matches"
                         + (f" ({private} with a private quantity not counted)" if private else ""))

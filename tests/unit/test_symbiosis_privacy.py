@@ -178,3 +178,19 @@ def test_the_full_tables_follow_both_rules():
     assert own.at["o1", "kg_per_year"] == "2,500"
     assert (symbiosis.input_table_as_seen("organisations", tables, ["a"]).set_index("org_id").at["a", "lat"]) == 50.5
     assert symbiosis.input_table_as_seen("levers", tables) is tables["levers"]
+
+
+def test_the_matches_a_viewer_may_record_and_what_active_matches_add():
+    involving, active_supply_kg = symbiosis.involving, symbiosis.active_supply_kg
+    tables = {"offers": pd.DataFrame({"offer_id": ["o1", "o2"], "org_id": ["a", "b"]}),
+              "needs": pd.DataFrame({"need_id": ["n1", "n2"], "org_id": ["c", "a"]})}
+    candidates = pd.DataFrame({"offer_id": ["o1", "o2", "o2"], "need_id": ["n1", "n1", "n2"], "material": ["Co", "Co", "Nd"],
+                               "from_city": ["Ghent", "Ghent", "Ghent"]})
+    assert involving(candidates, tables, ["a"])[["offer_id", "need_id"]].values.tolist() == [["o1", "n1"], ["o2", "n2"]]
+    assert involving(candidates, tables, []).empty
+    # Active cobalt from Ghent: 5 kg counted, one private (NaN as seen) left out; a proposed one and neodymium do not count.
+    recorded = pd.DataFrame({"offer_id": ["o1", "o2", "o2"], "need_id": ["n1", "n1", "n2"], "status": ["active", "active", "active"],
+                             "kg_per_year": [5.0, float("nan"), 7.0]})
+    assert active_supply_kg(recorded, candidates, "Co", "Ghent") == (5.0, 1)
+    assert active_supply_kg(recorded.assign(status="proposed"), candidates, "Co", "Ghent") == (0.0, 0)
+    assert active_supply_kg(recorded, candidates, "Co", "Delft") == (0.0, 0)
