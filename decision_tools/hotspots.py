@@ -99,3 +99,18 @@ def hotspot_district(table: pd.DataFrame, value_column: str, *, population_colum
                                         f"district, more than {why}.", float(per_inhabitant[top]), median, threshold)
     return Hotspot(None, f"No district stands out: the highest, {names[top]}, has only {above:.0%} more {quantity} per "
                          f"inhabitant than the median district, within {why}.", float(per_inhabitant[top]), median, threshold)
+
+
+def district_places(districts: pd.DataFrame, city_row: pd.Series, by_district_wide: pd.DataFrame) -> pd.DataFrame:
+    """The places the district map draws for a city: its districts (rows of ``districts`` for that city), or the
+    city itself as one point where it has none; each with name, lat, lon, population, stock_kg (the urban mine:
+    in use + hibernating) and eol_kg (end of life per year). ``by_district_wide``: results.metrics_wide of the
+    city's rows by district (one row with an empty district when the city is modelled whole)."""
+    wide = by_district_wide.set_index("district")
+    if len(districts):
+        places = districts.rename(columns={"district": "name"}).set_index("name")
+    else:
+        places = pd.DataFrame({"lat": [city_row["lat"]], "lon": [city_row["lon"]], "population": [city_row["population"]]},
+                              index=pd.Index([city_row.name], name="name"))
+        wide.index = [city_row.name]
+    return places.assign(stock_kg=wide["in_use_stock"] + wide["hibernating_stock"], eol_kg=wide["end_of_life"]).reset_index()

@@ -89,3 +89,15 @@ def headline_effect(check: UploadCheck, current_store, version_id: int, year: in
     out["change_kg"] = out["after_kg"] - out["before_kg"]
     out["quantity"] = out["metric"].map(lambda m: METRICS[m].label)
     return out[columns]
+
+
+def percent_change_by_year(effect: pd.DataFrame) -> pd.DataFrame:
+    """``headline_effect`` as people compare it: one row per city and quantity (in their order), one column per
+    year (named by the year as text) holding the change in percent, after / before - 1; empty where there was
+    nothing before (a new city, or a quantity that was 0)."""
+    ratio = (effect["after_kg"] / effect["before_kg"]).where(effect["before_kg"] > 0)
+    rows = pd.MultiIndex.from_frame(effect[["city", "quantity"]].drop_duplicates())
+    table = (effect.assign(change=(ratio - 1) * 100)
+             .pivot(index=["city", "quantity"], columns="year", values="change").reindex(rows).reset_index())
+    table.columns = [str(c) for c in table.columns]
+    return table

@@ -1,4 +1,5 @@
-"""How the model's results compare with published figures (``external_figures.csv``).
+"""How the model's results compare with published figures (``external_figures.csv``) and stand beside a
+city's measured flows (``measured_flows.csv``, ``measured_beside_model``).
 
 This module owns the comparison: for every published figure it computes the same quantity from the
 model's results for the same geography and year (``QUANTITIES``), the ratio model / published and a
@@ -247,3 +248,36 @@ def for_display(table: pd.DataFrame) -> pd.DataFrame:
         shown.loc[shares, column] = shown.loc[shares, column] * 100.0
     shown.loc[shares, "unit"] = "%"
     return shown
+
+
+# What a measured flow (measured_flows.csv) corresponds to in the model: (metric, loss route or None).
+MEASURED_FLOW_METRICS = {"collected": ("separately_collected", None), "recycled": ("secondary_supply", None),
+                         "exported": ("lost", "export_reuse_abroad"), "residual": ("lost", "residual_waste")}
+
+
+def measured_beside_model(measured: pd.DataFrame, model_rows: dict[int, pd.DataFrame], product_names: dict[str, str]) -> pd.DataFrame:
+    """The city's measured flows (kg of products or waste per year) with, where the category is a modelled product,
+    the model's kg of its materials in the same flow and year beside them: never divided, since a measured kg of
+    products and the model's kg of the materials inside them are not the same quantity. ``model_rows``: per year,
+    the store's metric rows of the city grouped by product and route (every material); years without rows and
+    categories that are not modelled products get an empty model value."""
+    model_kg = {}
+    for year, rows in model_rows.items():
+        for flow, (metric, route) in MEASURED_FLOW_METRICS.items():
+            hit = rows[(rows["metric"] == metric) & (rows["route"].isna() if route is None else rows["route"] == route)]
+            for product, kg in hit.groupby("product")["kg"].sum().items():
+                model_kg[(int(year), product, flow)] = float(kg)
+    table = pd.DataFrame({
+        "year": measured["year"].astype(int),
+        "category": measured["category"],
+        "modelled product": measured["category"].map(product_names).fillna("not a modelled product"),
+        "flow": measured["flow"],
+        "measured kg": measured["kg"].astype(float).round(3),
+        "model: kg of modelled materials in it": [
+            round(model_kg.get((int(y), c, f), math.nan), 3) if c in product_names else math.nan
+            for y, c, f in zip(measured["year"], measured["category"], measured["flow"])],
+        "confidence": measured["confidence"],
+        "source_id": measured["source_id"],
+        "note": measured["note"],
+    })
+    return table.sort_values(["year", "category", "flow"]).reset_index(drop=True)

@@ -172,11 +172,7 @@ def dry_run_section(kind: str, check: uploads.UploadCheck) -> None:
     if effect.empty:
         st.caption("The upload does not change the city model's numbers.")
         return
-    ratio = (effect["after_kg"] / effect["before_kg"]).where(effect["before_kg"] > 0)  # nothing before: no percentage
-    rows = pd.MultiIndex.from_frame(effect[["city", "quantity"]].drop_duplicates())
-    pivot = (effect.assign(change=(ratio - 1) * 100)  # percent on screen
-             .pivot(index=["city", "quantity"], columns="year", values="change").reindex(rows).reset_index())
-    pivot.columns = [str(c) for c in pivot.columns]
+    pivot = upload_effect.percent_change_by_year(effect)
     st.markdown(f"**Effect on every year**: change of {material} in percent, after / before − 1 (empty where there was none before)")
     st.dataframe(pivot, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%+.1f %%") for c in pivot.columns[2:]})

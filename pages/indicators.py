@@ -11,7 +11,7 @@ import ui
 from decision_tools import bar_charts, maps, time_charts, uncertainty
 from decision_tools import targets as target_rules
 from decision_tools.formatting import escape_markdown, format_mass, format_share
-from decision_tools.hotspots import districts_share_inputs, hotspot_district, relative_half_width
+from decision_tools.hotspots import district_places, districts_share_inputs, hotspot_district, relative_half_width
 from decision_tools.indicators import INDICATORS, WEIGHTINGS, card_provenance, city_comparison, critical_materials
 from decision_tools.labels import short_indicator_label
 from decision_tools.results import metrics_wide
@@ -151,18 +151,14 @@ st.subheader("By district")
 districts = ui.reference_table(version, "districts")
 city_row = ui.reference_table(version, "cities").set_index("city").loc[sel.city]
 by_district = ui.metric_table(version, sel.city, list(materials), sel.year, ("district",))
-pivot = metrics_wide(by_district, "district").set_index("district")
-if (districts["city"] == sel.city).any():
-    places = districts[districts["city"] == sel.city].rename(columns={"district": "name"}).set_index("name")
+city_districts = districts[districts["city"] == sel.city]
+places = district_places(city_districts, city_row, metrics_wide(by_district, "district"))
+if len(city_districts):
     note = ("District populations and centroids are approximate (low confidence); the model splits the city by population share. "
             "District boundaries are not shipped (no boundary file with a findable source could be bundled for use offline), "
             "so districts are points.")
 else:
-    places = pd.DataFrame({"lat": [city_row["lat"]], "lon": [city_row["lon"]], "population": [city_row["population"]]},
-                          index=pd.Index([sel.city], name="name"))
-    pivot.index = [sel.city]
     note = f"No district data for {escape_markdown(sel.city)} yet: the city is shown as one point. A researcher can upload districts."
-places = places.assign(stock_kg=pivot["in_use_stock"] + pivot["hibernating_stock"], eol_kg=pivot["end_of_life"]).reset_index()
 st.pydeck_chart(maps.district_map(places, (float(city_row["lat"]), float(city_row["lon"])), sel.city), height=430, key="district_map")
 st.caption("Ringed dot: the city centre. Circle area: urban-mine stock (in use + hibernating). "
            "Colour: end of life per inhabitant, from blue (low) to red (high); "

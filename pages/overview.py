@@ -11,6 +11,7 @@ from decision_tools.formatting import escape_markdown, format_mass, format_share
 from decision_tools.provenance import weakest
 from decision_tools.results import metrics_wide
 from decision_tools.system import METRICS, PROCESS_LABELS
+from decision_tools.validation import measured_beside_model
 
 ctx = ui.context()
 sel, version = ctx.selection, ctx.version_id
@@ -180,29 +181,9 @@ if not measured.empty:
     st.subheader("Measured flows beside the model")
     every_material = tuple(ui.reference_table(version, "materials")["symbol"])
     first_year, last_year = ui.year_range(version)
-    metric_of = {"collected": ("separately_collected", None), "recycled": ("secondary_supply", None),
-                 "exported": ("lost", "export_reuse_abroad"), "residual": ("lost", "residual_waste")}
-    model_kg = {}
-    for year in sorted(y for y in set(measured["year"]) if first_year <= y <= last_year):
-        rows = ui.metric_table(version, sel.city, every_material, int(year), ("product", "route"))
-        for flow, (metric, route) in metric_of.items():
-            hit = rows[(rows["metric"] == metric) & (rows["route"].isna() if route is None else rows["route"] == route)]
-            for product, kg in hit.groupby("product")["kg"].sum().items():
-                model_kg[(int(year), product, flow)] = float(kg)
-    measured_table = pd.DataFrame({
-        "year": measured["year"].astype(int),
-        "category": measured["category"],
-        "modelled product": measured["category"].map(product_names).fillna("not a modelled product"),
-        "flow": measured["flow"],
-        "measured kg": measured["kg"].astype(float).round(3),
-        "model: kg of modelled materials in it": [
-            model_kg.get((int(y), c, f), float("nan")) if c in product_names else float("nan")
-            for y, c, f in zip(measured["year"], measured["category"], measured["flow"])],
-        "confidence": measured["confidence"],
-        "source_id": measured["source_id"],
-        "note": measured["note"],
-    }).sort_values(["year", "category", "flow"]).reset_index(drop=True)
-    measured_table["model: kg of modelled materials in it"] = measured_table["model: kg of modelled materials in it"].round(3)
+    model_rows = {int(year): ui.metric_table(version, sel.city, every_material, int(year), ("product", "route"))
+                  for year in sorted(set(measured["year"])) if first_year <= year <= last_year}
+    measured_table = measured_beside_model(measured, model_rows, product_names)
     st.dataframe(measured_table, hide_index=True, width="stretch", column_config=ui.kg_columns(measured_table))
     st.caption(
         f"Measured flows of {escape_markdown(sel.city)} as uploaded (kg of products or waste per year). The model counts "

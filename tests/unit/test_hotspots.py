@@ -70,3 +70,18 @@ def test_the_model_gives_districts_the_same_per_inhabitant_inputs():
 def test_no_median_to_compare_with_is_said_as_such():
     result = hotspot_district(_districts([0.0, 0.0, 30.0]), "eol_kg")
     assert result.district is None and result.reason.startswith("The median district has no end of life yet")
+
+
+def test_district_places_are_the_districts_or_the_city_as_one_point():
+    from decision_tools.hotspots import district_places
+
+    city = pd.Series({"lat": 51.0, "lon": 3.7, "population": 1000}, name="Ghent")
+    wide = pd.DataFrame({"district": ["A", "B"], "in_use_stock": [3.0, 1.0], "hibernating_stock": [1.0, 0.0],
+                         "end_of_life": [0.5, 0.2]})
+    districts = pd.DataFrame({"city": ["Ghent", "Ghent"], "district": ["A", "B"], "lat": [51.0, 51.1], "lon": [3.7, 3.8],
+                              "population": [600, 400]})
+    places = district_places(districts, city, wide).set_index("name")
+    assert places.loc["A", "stock_kg"] == 4.0 and places.loc["B", "eol_kg"] == 0.2 and places.loc["B", "population"] == 400
+    whole = district_places(districts.iloc[0:0], city, pd.DataFrame({"district": [None], "in_use_stock": [5.0],
+                                                                     "hibernating_stock": [2.0], "end_of_life": [1.0]}))
+    assert whole[["name", "lat", "stock_kg", "eol_kg"]].values.tolist() == [["Ghent", 51.0, 7.0, 1.0]]

@@ -204,3 +204,17 @@ def test_the_cli_takes_the_mode_and_shows_the_diff(small_db, tmp_path, capsys):
     assert main(["ingest", str(upload), "--kind", "ownership", "--mode", "replace", "--dry-run", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert "Mode 'replace'" in out and "removed" in out and first in out
+
+
+def test_the_dry_runs_percent_change_by_year():
+    from decision_tools.upload_effect import percent_change_by_year
+
+    effect = pd.DataFrame({"city": ["Ghent"] * 4 + ["Newtown"] * 2, "quantity": ["In-use stock", "In-use stock", "Lost", "Lost",
+                                                                                 "In-use stock", "In-use stock"],
+                           "year": [2020, 2025] * 3, "before_kg": [100.0, 200.0, 0.0, 10.0, float("nan"), float("nan")],
+                           "after_kg": [110.0, 150.0, 5.0, 10.0, 3.0, 4.0]})
+    table = percent_change_by_year(effect)
+    assert list(table.columns) == ["city", "quantity", "2020", "2025"]
+    assert table.iloc[0][["2020", "2025"]].tolist() == pytest.approx([10.0, -25.0])
+    assert pd.isna(table.iloc[1]["2020"]) and table.iloc[1]["2025"] == 0.0  # nothing before: no percentage
+    assert table.iloc[2][["2020", "2025"]].isna().all()  # a city new in the upload

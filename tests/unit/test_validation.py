@@ -170,3 +170,19 @@ def test_every_external_figure_is_compared_on_the_test_database(store):
             assert verdict == NO_MODEL_VALUE
     off = table[table["verdict"] == OFF]
     assert off["note"].str.len().gt(0).all()
+
+
+def test_measured_flows_stand_beside_the_models_kg_of_the_same_flow_never_divided():
+    measured = pd.DataFrame({"year": [2022, 2022, 2022, 2049], "category": ["smartphone", "smartphone", "WEEE cat. 4", "smartphone"],
+                             "flow": ["collected", "exported", "collected", "collected"], "kg": [1000.0, 50.0, 9000.0, 1.0],
+                             "confidence": "medium", "source_id": "X", "note": ""})
+    rows = pd.DataFrame({"metric": ["separately_collected", "separately_collected", "lost", "lost"],
+                         "route": [None, None, "export_reuse_abroad", "residual_waste"],
+                         "product": ["smartphone", "smartphone", "smartphone", "smartphone"], "kg": [0.5, 0.25, 0.1, 0.3]})
+    table = validation.measured_beside_model(measured, {2022: rows}, {"smartphone": "Smartphone"})
+    model = table.set_index(["year", "category", "flow"])["model: kg of modelled materials in it"]
+    assert model[(2022, "smartphone", "collected")] == pytest.approx(0.75)  # every material of the product, summed
+    assert model[(2022, "smartphone", "exported")] == pytest.approx(0.1)  # the export route only, not residual waste
+    assert math.isnan(model[(2022, "WEEE cat. 4", "collected")])  # not a modelled product
+    assert math.isnan(model[(2049, "smartphone", "collected")])  # no model rows for that year
+    assert table.loc[table["category"] == "WEEE cat. 4", "modelled product"].item() == "not a modelled product"
