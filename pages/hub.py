@@ -16,6 +16,7 @@ sel, version = ctx.selection, ctx.version_id
 store = ui.store()
 tables = ui.input_tables(version)
 orgs = tables["organisations"]
+material_names = {symbol: f"{name} ({symbol})" for symbol, name in zip(tables["materials"]["symbol"], tables["materials"]["name"])}
 # The organisations this account acts for (its own; all for an admin): the store's rule, read once per run.
 my_orgs = store.owned_organisations(ctx.actor).set_index("org_id")["name"]
 st.title("Symbiosis and hub")
@@ -127,13 +128,11 @@ left, right = st.columns(2)
 with left:
     st.markdown("**Offers** (quantities binned where the owner asked, except for whoever acts for the organisation)")
     shown_offers = symbiosis.with_organisation_names(public_offers.drop(columns=["offer_id", "hide_quantity", "hide_location"]), orgs)
-    st.dataframe(shown_offers, hide_index=True, width="stretch")
-    ui.download_button(shown_offers, "offers", "dl_offers")
+    ui.table(shown_offers, "dl_offers", "offers")
 with right:
     st.markdown("**Needs**")
     shown_needs = symbiosis.with_organisation_names(tables["needs"].drop(columns=["need_id"]), orgs)
-    st.dataframe(shown_needs, hide_index=True, width="stretch")
-    ui.download_button(shown_needs, "needs", "dl_needs")
+    ui.table(shown_needs, "dl_needs", "needs", names={"material": material_names})
 
 # Offers are published on top of the latest version (never the one a link pins), so nothing published
 # since is reverted; the store refuses if another version lands between this check and the publish.
@@ -266,8 +265,10 @@ if kinds:
     shown = shown[shown["kind"].isin(kinds)]
 if statuses:
     shown = shown[shown["status"].isin(statuses)]
-st.dataframe(shown.drop(columns=["posted_at"]), hide_index=True, width="stretch")
-ui.download_button(shown, "challenges", "dl_challenges")
+ui.table(shown, "dl_challenges", "challenges", {
+    "title": "Title", "organisation": "Organisation", "disciplines": "Disciplines", "kind": "Type", "material": "Material",
+    "deadline": ("Deadline", "text"), "status": "Status", "outcome": "Outcome", "interested": ("Interested", "integer"),
+    "posted_by": "Posted by", "description": "Description"}, names={"material": material_names})
 
 if ctx.may("register_interest") and not shown.empty:
     titles = shown.set_index("challenge_id")["title"].to_dict()

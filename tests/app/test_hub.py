@@ -124,10 +124,10 @@ def test_a_published_offer_is_listed_at_once_with_its_organisations_name_and_the
     next(b for b in partner.button if b.label == "Publish the offer").click().run()
     assert not partner.exception
     assert any("Published as dataset version 2" in s.value for s in partner.success)
-    offers = _table_with(partner, "stream_code")  # drawn in the same run as the click
-    new = offers[offers["description"] == "Cobalt scrap from lab batteries"]
-    assert list(new["organisation"]) == ["Fictitious: Ghent Campus Facilities"]  # the name, not org_uni_gnt
-    assert "org_id" not in offers.columns and "org_id" not in _table_with(partner, "quality").columns
+    offers = _table_with(partner, "Stream code")  # drawn in the same run as the click
+    new = offers[offers["Description"] == "Cobalt scrap from lab batteries"]
+    assert list(new["Organisation"]) == ["Fictitious: Ghent Campus Facilities"]  # the name, not org_uni_gnt
+    assert "Org id" not in offers.columns and "Org id" not in _table_with(partner, "Quality").columns
     assert partner.text_input(key="offer_description").value == ""  # the form is empty again
     assert partner.number_input(key="offer_kg").value == 1000.0
 
@@ -140,7 +140,7 @@ def test_a_posted_challenge_is_listed_at_once_and_the_form_empties(app):
     next(b for b in partner.button if b.label == "Post the challenge").click().run()
     assert not partner.exception
     assert any("Posted “Cobalt scrap from campus labs”" in s.value for s in partner.success)
-    assert "Cobalt scrap from campus labs" in set(_table_with(partner, "disciplines")["title"])
+    assert "Cobalt scrap from campus labs" in set(_table_with(partner, "Disciplines")["Title"])
     assert partner.text_input(key="challenge_title").value == ""
     assert partner.text_area(key="challenge_description").value == ""
     assert partner.multiselect(key="challenge_disciplines").value == []
@@ -154,7 +154,7 @@ def test_a_refused_post_keeps_what_was_typed(app):
     assert any("Pick at least one discipline" in e.value for e in partner.error)
     assert partner.text_input(key="challenge_title").value == "Cobalt scrap from campus labs"
     assert partner.text_area(key="challenge_description").value == "Sort the scrap by chemistry"
-    assert "Cobalt scrap from campus labs" not in set(_table_with(partner, "disciplines")["title"])
+    assert "Cobalt scrap from campus labs" not in set(_table_with(partner, "Disciplines")["Title"])
 
 
 def test_a_refused_offer_keeps_what_was_typed(app, tmp_path):
@@ -179,12 +179,12 @@ def test_a_student_registers_once_and_the_poster_and_only_the_poster_is_told(app
     register = next(b for b in student.button if b.label == "Register my interest")
     register.click().run()
     assert any("Your interest is registered in “Cobalt scrap from campus labs”" in s.value for s in student.success)
-    assert _table_with(student, "disciplines").set_index("title").at["Cobalt scrap from campus labs", "interested"] == 1
+    assert _table_with(student, "Disciplines").set_index("Title").at["Cobalt scrap from campus labs", "Interested"] == "1"
     next(b for b in student.button if b.label == "Register my interest").click().run()
     assert not student.exception and not student.error
     assert any("You have already registered interest in this challenge, “Cobalt scrap from campus labs”" in i.value
                for i in student.info)
-    assert _table_with(student, "disciplines").set_index("title").at["Cobalt scrap from campus labs", "interested"] == 1
+    assert _table_with(student, "Disciplines").set_index("Title").at["Cobalt scrap from campus labs", "Interested"] == "1"
 
     notice = "1 new expression of interest in ‘Cobalt scrap from campus labs’"
     other = open_page(app, "pages/hub.py", "dana", city="Ghent")  # another partner: nothing of pat's
