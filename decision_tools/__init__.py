@@ -2,6 +2,7 @@
 
 Modules, one concept each:
     provenance   confidence labels and how they combine
+    column_specs what a table layout is made of: Column, TableSpec, vocabularies, plausibility bounds
     table_specs  the declared layout of every input table (columns, types, bounds, keys)
     validation_report  the problems a check finds (ValidationReport, DataValidationError)
     table_checks one table checked against its layout (types, rules, keys, fix hints)

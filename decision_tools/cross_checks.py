@@ -11,7 +11,8 @@ import pandas as pd
 
 from .provenance import split_sources
 from .table_checks import HINT_MAX, HINT_SOURCE, bound_text, file_row
-from .table_specs import MAX_UNITS_PER_PERSON, TABLES
+from .column_specs import MAX_UNITS_PER_PERSON
+from .table_specs import TABLES
 from .validation_report import ValidationReport
 
 

@@ -14,7 +14,8 @@ import pandas as pd
 
 from .cross_checks import check_references
 from .table_checks import validate_table
-from .table_specs import TABLES, TableSpec
+from .column_specs import TableSpec
+from .table_specs import TABLES
 from .validation_report import DataValidationError, ValidationReport
 
 

@@ -29,7 +29,7 @@ PERCENT_HINT = "set 'shares in percent' (--percent-shares) to read 45 % as 0.45,
 
 
 def is_share(kind: str, min_value: float | None, max_value: float | None) -> bool:
-    """A column holding a share 0..1 (table_specs._share): the only columns percent may be written in."""
+    """A column holding a share 0..1 (column_specs.share_column): the only columns percent may be written in."""
     return kind == "float" and max_value == 1.0 and (min_value or 0.0) >= 0.0
 
 

@@ -11,7 +11,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .table_specs import TABLES, TableSpec
+from .column_specs import TableSpec
+from .table_specs import TABLES
 from .validation_report import ValidationReport
 
 

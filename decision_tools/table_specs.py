@@ -1,68 +1,15 @@
 """The declared layout of every input table (the CSV files under ``data/`` and the uploads that replace them).
 
-This module owns ``Column`` and ``TableSpec``, the vocabularies the columns draw on (stock drivers, lifetime
-models, lever parameters, years) and the plausibility bounds on quantities, and ``TABLES``: each table's
-columns, types, bounds, allowed values and key. The checks that apply them are in ``table_checks``.
+This module owns ``TABLES``: each table's columns, types, bounds, allowed values and key, declared with the
+parts in ``column_specs``. The checks that apply them are in ``table_checks``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .column_specs import (LEVER_PARAMETERS, LIFETIME_MODELS, MAX_GRAMS_PER_UNIT, MAX_KG_PER_YEAR, MAX_PEOPLE, MAX_SCORE,
+                           MAX_UNITS_PER_CITY, MAX_YEAR, MIN_YEAR, STOCK_DRIVERS, WHY_GRAMS, WHY_KG_PER_YEAR, WHY_PEOPLE,
+                           WHY_SCORE, WHY_UNITS, Column, TableSpec, share_column)
 from .provenance import CONFIDENCE_LABELS
-
-STOCK_DRIVERS = ("per_inhabitant", "per_household", "per_city")
-LIFETIME_MODELS = ("weibull", "normal", "fixed")
-LEVER_PARAMETERS = ("collection_rate", "hibernation_return", "lifetime_extension", "reuse_share", "recovery_yield",
-                    "recycled_content", "units_needed", "export_share")
-MIN_YEAR, MAX_YEAR = 1950, 2100
-
-# Plausibility bounds on quantities (issue 15): generous enough for any real figure, tight enough that a slipped
-# unit, a misread thousands mark or an overflow (1e308, a population of 3 billion) is refused at validation,
-# with the row and column named, instead of crashing the model or the database at publish. Every value inside
-# them can be published (tests/unit/test_validation_rules.py builds the data with each column at its maximum).
-MAX_PEOPLE = 50_000_000  # inhabitants or households of one city or district: the largest metropolitan areas hold about 40 million
-WHY_PEOPLE = "one city or district has fewer than 50 million inhabitants or households"
-MAX_GRAMS_PER_UNIT = 1e8  # 100 t of one material in one unit: far above the heaviest unit modelled (a wind turbine)
-WHY_GRAMS = "100 t (1e8 g) of one material in one unit is far above any product modelled, a wind turbine included"
-MAX_UNITS_PER_CITY = 1e7  # units per driver: per city, a city-level product may count millions (street lamps, meters)
-WHY_UNITS = ("at most 10 million units per city (and 10,000 per inhabitant or household, checked against the "
-             "product's stock driver)")
-MAX_UNITS_PER_PERSON = 1e4  # per inhabitant or household: lamps, the most numerous product modelled, are tens
-MAX_KG_PER_YEAR = 1e10  # 10 million t a year: more than the entire municipal waste of the largest city
-WHY_KG_PER_YEAR = "10 million t (1e10 kg) a year is more than the entire waste of the largest city"
-MAX_SCORE = 100.0  # EU criticality scores (supply risk, economic importance) stay below 10
-WHY_SCORE = "the EU criticality scores stay below 10; 100 refuses only typos and overflow"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: str  # "str", "float", "int", "bool"
-    required: bool = True  # False: empty cells allowed
-    min_value: float | None = None
-    max_value: float | None = None
-    choices: tuple[str, ...] | None = None
-    # A column added after files in the old layout existed: when a file lacks it, every row takes this
-    # value (as text, as if written in the file) instead of the file being refused.
-    default: str | None = None
-    # Why the bounds are where they are (plausibility bounds on quantities): shown in the fix hint.
-    why: str | None = None
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    name: str
-    description: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-    has_provenance: bool = True
-    may_be_empty: bool = False
-
-
-def _share(name: str) -> Column:
-    return Column(name, "float", min_value=0.0, max_value=1.0)
-
 
 _PROVENANCE = (Column("source_id", "str"), Column("confidence", "str", choices=CONFIDENCE_LABELS))
 
@@ -93,7 +40,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("supply_risk", "float", min_value=0.0, max_value=MAX_SCORE, why=WHY_SCORE),
                 Column("economic_importance", "float", min_value=0.0, max_value=MAX_SCORE, why=WHY_SCORE),
                 Column("bottleneck_stage", "str", choices=("extraction", "processing")),
-                _share("eu_eol_rir_share"),
+                share_column("eu_eol_rir_share"),
                 Column("critical_2023", "bool"),
                 Column("strategic_2024", "bool"),
                 Column("role", "str"),
@@ -130,9 +77,9 @@ TABLES: dict[str, TableSpec] = {
                 Column("geography", "str", default="EU"),
                 Column("product", "str"),
                 Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
-                _share("hibernation_share"),
-                _share("export_reuse_share"),
-                _share("collection_rate"),
+                share_column("hibernation_share"),
+                share_column("export_reuse_share"),
+                share_column("collection_rate"),
                 *_PROVENANCE,
                 Column("basis", "str", required=False),
             ),
@@ -158,7 +105,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("product", "str"),
                 Column("material", "str"),
                 Column("from_year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
-                _share("recovery_yield"),
+                share_column("recovery_yield"),
                 *_PROVENANCE,
                 Column("basis", "str", required=False),
             ),
@@ -205,7 +152,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("indicator", "str", required=False),  # empty: not a city indicator
                 Column("products", "str", required=False),  # 'all', product codes separated by ';', empty: none modelled
                 Column("materials", "str"),  # 'all' or symbols separated by ';'
-                _share("value_share"),
+                share_column("value_share"),
                 Column("direction", "str", choices=("min", "max")),
                 Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),  # first calendar year it applies in full
                 # Defaults: targets recorded before they carried their definition are listed, never drawn.
@@ -267,11 +214,11 @@ TABLES: dict[str, TableSpec] = {
                 Column("name", "str"),
                 Column("description", "str"),
                 Column("lifetime_extension", "float", min_value=0.0, max_value=2.0),
-                _share("reuse_share"),
-                _share("take_back_share"),
+                share_column("reuse_share"),
+                share_column("take_back_share"),
                 Column("collection_points", "float", min_value=-1.0, max_value=1.0),  # -1: no collection at all
-                _share("yield_points"),
-                _share("units_needed_cut"),
+                share_column("yield_points"),
+                share_column("units_needed_cut"),
                 *_PROVENANCE,
             ),
             key=("model_id",),
@@ -293,7 +240,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("si_sr", "float", required=False, min_value=0.0, max_value=1.0),
                 Column("import_reliance_extraction", "float", required=False, min_value=0.0, max_value=1.0),
                 Column("import_reliance_processing", "float", required=False, min_value=0.0, max_value=1.0),
-                _share("eol_rir_share"),
+                share_column("eol_rir_share"),
                 Column("critical_2023", "bool"),
                 Column("strategic_2024", "bool"),
                 *_PROVENANCE,
@@ -307,7 +254,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("material", "str"),
                 Column("stage", "str", choices=("extraction", "processing")),
                 Column("country_iso3", "str"),
-                _share("share"),
+                share_column("share"),
                 Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
                 *_PROVENANCE,
                 Column("note", "str", required=False),
@@ -320,7 +267,7 @@ TABLES: dict[str, TableSpec] = {
             (
                 Column("material", "str"),
                 Column("stage", "str", choices=("extraction", "processing")),
-                _share("hhi_published"),
+                share_column("hhi_published"),
                 Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),
                 *_PROVENANCE,
                 Column("note", "str", required=False),

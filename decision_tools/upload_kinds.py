@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .table_specs import TABLES, Column
+from .column_specs import Column
+from .table_specs import TABLES
 
 
 @dataclass(frozen=True)

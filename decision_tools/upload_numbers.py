@@ -36,7 +36,7 @@ def _file_decimal_mark(table: ReadTable, columns, decimal: str) -> str:
 
 
 def normalise_numbers(table: ReadTable, columns, options, report: ValidationReport, label: str) -> pd.DataFrame:
-    """The table with every number in the numeric ``columns`` (table_specs.Column) as canonical text ("1234.5"),
+    """The table with every number in the numeric ``columns`` (column_specs.Column) as canonical text ("1234.5"),
     whatever locale wrote it (spreadsheet_numbers), share columns in percent divided by 100 when the upload
     says so. Cells that cannot be read safely (ambiguous "12.500", "45 %" without 'shares in percent', a
     date) are reported naming row, column and cell; their rows are left out of what is validated next, so

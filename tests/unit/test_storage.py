@@ -169,11 +169,11 @@ def test_a_column_added_later_is_added_to_an_older_database(small_db, tmp_path, 
     # later in a query.
     from dataclasses import replace
 
-    from decision_tools import table_specs
+    from decision_tools import column_specs, table_specs
     old = tmp_path / "old.duckdb"
     old.write_bytes(small_db.read_bytes())
     spec = table_specs.TABLES["measured_flows"]
-    newer = replace(spec, columns=spec.columns + (table_specs.Column("method", "str", required=False, default="unknown"),))
+    newer = replace(spec, columns=spec.columns + (column_specs.Column("method", "str", required=False, default="unknown"),))
     monkeypatch.setitem(table_specs.TABLES, "measured_flows", newer)
     with pytest.raises(storage.DatabaseOutdatedError, match="lacks the column.*measured_flows.method.*decision_tools upgrade --db"):
         storage.Store.open(old)

@@ -7,7 +7,7 @@ import pickle
 import pandas as pd
 import pytest
 
-from decision_tools import cross_checks, ingestion, storage, table_checks, table_specs, uploads
+from decision_tools import column_specs, cross_checks, ingestion, storage, table_checks, uploads
 from decision_tools.cli import main
 from decision_tools.table_specs import TABLES
 from decision_tools.validation_report import ValidationReport
@@ -76,7 +76,7 @@ def _at_maximum(data_dir):
                     frame.loc[:, c.name] = table_checks.bound_text(c.max_value).replace(",", "")
             return frame
         edit(name, top)
-    people = str(table_specs.MAX_PEOPLE)
+    people = str(column_specs.MAX_PEOPLE)
 
     def cities(frame):
         return frame.assign(population=people, households=people)
@@ -86,8 +86,8 @@ def _at_maximum(data_dir):
 
     def ownership(frame):
         per_city = frame["product"] == "wind_turbine"
-        frame.loc[per_city, "units_per_driver"] = str(int(table_specs.MAX_UNITS_PER_CITY))
-        frame.loc[~per_city, "units_per_driver"] = str(int(table_specs.MAX_UNITS_PER_PERSON))
+        frame.loc[per_city, "units_per_driver"] = str(int(column_specs.MAX_UNITS_PER_CITY))
+        frame.loc[~per_city, "units_per_driver"] = str(int(column_specs.MAX_UNITS_PER_PERSON))
         return frame
     edit("cities", cities)
     edit("districts", districts)
@@ -98,13 +98,13 @@ def _at_maximum(data_dir):
 def test_every_value_that_passes_validation_can_be_published(tmp_path):
     data_dir = _at_maximum(write_small_data(tmp_path / "data"))
     tables = ingestion.read_project_tables(data_dir)  # passes validation
-    assert int(tables["cities"]["population"].max()) == table_specs.MAX_PEOPLE
-    assert float(tables["product_content"]["grams_per_unit"].max()) == table_specs.MAX_GRAMS_PER_UNIT
+    assert int(tables["cities"]["population"].max()) == column_specs.MAX_PEOPLE
+    assert float(tables["product_content"]["grams_per_unit"].max()) == column_specs.MAX_GRAMS_PER_UNIT
     db = tmp_path / "max.duckdb"
     assert storage.build_database(db, data_dir) == 1  # the model runs and every table is written
     with storage.Store.open(db) as store:
         population = store.cities(1).set_index("city")["population"]
-        assert int(population["Ghent"]) == table_specs.MAX_PEOPLE
+        assert int(population["Ghent"]) == column_specs.MAX_PEOPLE
         stock = store.headline(1, "Ghent", 2030, "Co")["in_use_stock"].kg
         assert stock > 0 and stock < float("inf")
 
