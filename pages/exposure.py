@@ -159,9 +159,9 @@ if chosen:
         except ValueError as exc:
             st.warning(f"“{escape_markdown(scenario_name, 80)}” cannot run on this dataset version: {escape_markdown(exc, 300)}")
     country_name = data.countries["name"].get(country, country)
-    outcome = disruption.disruption_outcome(data, event, {label: (quantity_frame(run.simulation, "new_products"),
-                                                                  quantity_frame(run.simulation, "secondary_supply"))
-                                                          for label, run in runs.items()}, sectors, country_name)
+    run_frames = {label: (demand_all if run is engine.baseline else quantity_frame(run.simulation, "new_products"),
+                          quantity_frame(run.simulation, "secondary_supply")) for label, run in runs.items()}
+    outcome = disruption.disruption_outcome(data, event, run_frames, sectors, country_name)
     total = outcome.total_kg
     st.metric(f"Shortfall over {int(duration)} year(s) from {sel.year}", format_mass(total),
               help="Counted at every stage (mining and refining); each material's shortfall is its largest stage loss.")
