@@ -44,7 +44,7 @@ run: $(STAMP)
 # file's own server, are built once); then the browser tests, also two at a time (each worker starts its own
 # servers; a browser test waits while a page runs, so two of them share the cores well).
 test: $(STAMP)
-	$(BIN)/python -m compileall -q app.py ui.py pages decision_tools tests bench
+	$(BIN)/python -m compileall -q app.py ui.py city_views.py pages decision_tools tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit tests/app
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/e2e
 

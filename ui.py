@@ -687,3 +687,105 @@ def chain_view(chain: pd.DataFrame, title: str, key: str = "sankey", file_stem: 
         table = pd.DataFrame({"step": steps["label"], "kg per year": steps["kg"].round(3),
                               "share": steps["share"].round(4), "share of": steps["share_of"].str.removeprefix("of ")})
         download_button(table, f"{file_stem}_steps", f"{key}_steps")
+
+
+def present_recoverable_section(version_id: int, city: str, year: int, materials: tuple[str, ...], scope: str,
+                                file_key: str) -> None:
+    """The "Present versus recoverable" section (decision_tools.present_recoverable): the stages of the scope as
+    bars in kg with the percent of what is present in waste, the table per material and per product (each with
+    its download), and the convention with its sources. ``scope`` is data text (escaped here)."""
+    from decision_tools import present_recoverable as pr
+
+    st.subheader("Present versus recoverable")
+    rows = metric_table_by_material(version_id, city, tuple(materials), year, ("route",))
+    per_material = pr.stage_table(rows, ("material",))
+    altair("present_chart", pr.stage_chart, pr.chart_frame(pr.stage_table(rows, ())),
+           "kg (flows: kg in the year; hibernating: kg in drawers at the end of the year)",
+           file_stem=f"present_recoverable_{file_key}_{year}")
+    columns = {"label": "Stage", "kg": "Mass ({unit})", "share_of_present": ("Share of present in waste (%)", "share"),
+               "unit": "Counted as", "confidence": "Confidence"}
+    materials_names = reference_table(version_id, "materials").set_index("symbol")["name"].to_dict()
+    table(per_material, "dl_present", f"present_recoverable_{city}_{file_key}_{year}",
+          {"material": "Material", **columns}, names={"material": materials_names})
+    with st.expander("By product"):
+        by_product = pr.stage_table(metric_table(version_id, city, list(materials), year, ("product", "route")), ("product",))
+        product_names = reference_table(version_id, "products").set_index("product")["name"].to_dict()
+        table(by_product, "dl_present_products", f"present_recoverable_products_{city}_{file_key}_{year}",
+              {"product": "Product", **columns}, names={"product": product_names})
+        if len(materials) > 1:
+            st.caption("The materials of the scope are summed by mass in each product.")
+    not_modelled = "; ".join(f"{name}: {why}" for name, why in pr.NOT_MODELLED.items())
+    st.caption(
+        f"For {escape_markdown(scope, 200)} in {escape_markdown(city, 80)}, {year}, as the EU urban-mine inventories count "
+        "it (ProSUM's Urban Mine Platform, UNITAR's WEEE flow studies, FutuRaM, the Global E-waste Monitor; the Methods "
+        "page has the references): **present in waste** is everything "
+        "reaching end of life in the year; it goes either to the **compliant** channel, separate collection for "
+        "treatment, or to **non-compliant** (complementary) channels: the household bin (residual waste) and export for "
+        "reuse abroad, legal or not. The channels add up to what is present. **Recovered** is what recycling yields from "
+        "the separately collected part (the rest of it is lost in recycling). **Hibernating** is what unused devices "
+        "hold in drawers at the end of the year: present in the city, not yet in waste (a stock, so no share of the "
+        f"year's waste). Not modelled: {not_modelled}. " + sources_line(pr.SOURCE_IDS, version_id))
+
+
+_RULES_TABLES = ("targets", "product_regimes", "eu_instruments")
+
+
+@per_dataset(st.cache_data, max_entries=64)
+def rules_tables(version_id: int, year: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rules lens (decision_tools.rules) for every product of the version in ``year``: one row per product
+    (with its sector), every target series per product (shares 0..1), and who acts on each lever and what
+    backs it."""
+    from decision_tools import rules
+    from decision_tools.levers import levers_from_table
+
+    tables = {name: reference_table(version_id, name) for name in _RULES_TABLES}
+    products = reference_table(version_id, "products")
+    codes, names = list(products["product"]), products.set_index("product")["name"].to_dict()
+    summary = rules.rules_table(tables, codes, year, names).assign(sector=list(products["sector"]))
+    backing = rules.lever_backing_table(levers_from_table(reference_table(version_id, "levers")),
+                                        tables["eu_instruments"], tables["targets"])
+    return summary, rules.target_detail(tables, codes, year, names), backing
+
+
+def lever_rules_help(version_id: int, year: int, lever_id: str) -> str:
+    """A lever slider's closing words: who can move it and what legally backs it (data text, escaped)."""
+    backing = rules_tables(version_id, year)[2].set_index("lever_id")
+    if lever_id not in backing.index:
+        return ""
+    row = backing.loc[lever_id]
+    return (f" Acting level: {escape_markdown(row['acting_level'], 40)}. "
+            f"Legal basis: {escape_markdown(row['legal_basis'], 600)}.")
+
+
+def rules_section(version_id: int, year: int) -> None:
+    """The "Rules that apply" section of the Policy page: per product group, each product's EU waste regimes,
+    the targets in force in ``year`` and the next ones, the other obligations; every target series in detail;
+    who acts on each lever and what backs it. Tables only (st.dataframe), each with its download."""
+    st.subheader("Rules that apply")
+    summary, detail, backing = rules_tables(version_id, year)
+    st.caption(f"The EU rules for each product the model covers, in {year}: the waste regimes that cover it (WEEE and "
+               "its category, the Batteries Regulation, ELV), the targets in force (the latest step at or before the year; "
+               "a law's \"by 31 December 2027\" counts from 2028) and the next one set, and the other obligations in force "
+               "or coming. A product whose regime is not in the data says \"regime not recorded\". EU-wide benchmarks "
+               "(the CRMA's 2030 capacities, the circular material use rate) apply to no product in particular and are "
+               "listed in the detail.")
+    # One table, grouped by product group (sector): a table per group would cost the page a dozen more elements.
+    grouped = summary.assign(sector=[str(v)[:1].upper() + str(v)[1:] for v in summary["sector"]]).sort_values("sector", kind="stable")
+    table(grouped[["sector", *summary.columns.drop("sector")]], "dl_rules", f"rules_{year}", {
+        "sector": ("Product group", "text"), "product": "Product", "regimes": "Regime",
+        "targets_in_force": f"Targets in force in {year}", "next_targets": "Next targets",
+        "other_obligations": "Other obligations"}, download=grouped)
+    with st.expander("Every target series in detail"):
+        years = {c: detail[c].map(lambda v: "" if pd.isna(v) else str(int(v))) for c in ("year", "next_year")}
+        table(detail.assign(**years), "dl_rules_targets", f"rules_targets_{year}", {
+            "product": "Product", "series": "Target", "value_share": (f"In force in {year} (%)", "share"),
+            "year": ("Since", "text"), "next_value_share": ("Next (%)", "share"), "next_year": ("From", "text"),
+            "instrument": "Instrument", "economy_wide": ("EU-wide benchmark", "yes/no")}, download=detail)
+    st.markdown("**Who acts on each lever, and what backs it**")
+    table(backing, "dl_lever_backing", f"lever_backing_{year}", {
+        "lever": "Lever", "acting_level": "Who can move it", "legal_basis": "Legal basis", "backing": "Backed by"})
+    instruments = reference_table(version_id, "eu_instruments")
+    regimes = reference_table(version_id, "product_regimes")
+    used = ";".join(sorted(set(";".join([*instruments["source_id"], *regimes["source_id"]]).split(";")) - {""}))
+    st.caption("\"Voluntary\": no EU or national rule asks for the lever; it is the city's own choice. "
+               + sources_line(used, version_id))

@@ -10,6 +10,9 @@ STOCK_DRIVERS = ("per_inhabitant", "per_household", "per_city")
 LIFETIME_MODELS = ("weibull", "normal", "fixed")
 LEVER_PARAMETERS = ("collection_rate", "hibernation_return", "lifetime_extension", "reuse_share", "recovery_yield",
                     "recycled_content", "units_needed", "export_share")
+# The EU waste regimes a product can fall under (product_regimes.regimes) and who can act on a lever or rule.
+WASTE_REGIMES = ("WEEE", "Batteries Regulation", "ELV", "none")
+ACTING_LEVELS = ("EU", "national", "city", "company")
 MIN_YEAR, MAX_YEAR = 1950, 2100
 
 # Plausibility bounds on quantities (issue 15): generous enough for any real figure, tight enough that a slipped

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .provenance import split_sources
 from .table_checks import HINT_MAX, HINT_SOURCE, bound_text, file_row
-from .column_specs import MAX_UNITS_PER_PERSON
+from .column_specs import MAX_UNITS_PER_PERSON, WASTE_REGIMES
 from .table_specs import TABLES
 from .validation_report import ValidationReport
 
@@ -64,6 +64,27 @@ def check_references(tables: dict[str, pd.DataFrame], report: ValidationReport) 
     check_codes("districts", "city", cities, "city")
     check_codes("measured_flows", "city", cities, "city")
     check_codes("organisations", "city", cities, "city")
+    check_codes("city_owned_stock", "city", cities, "city")
+    check_codes("city_owned_stock", "product", products, "product")
+    check_code_lists("procurement_clauses", "purchase_categories", products, "product")
+    if "procurement_clauses" in tables and "levers" in tables:
+        check_codes("procurement_clauses", "lever_id", set(tables["levers"]["lever_id"]), "lever")
+        ranges = tables["levers"].set_index("lever_id")[["minimum", "maximum"]]
+        acts_on = tables["levers"].set_index("lever_id")["products"]
+        for idx, row in tables["procurement_clauses"].iterrows():
+            if row["lever_id"] in ranges.index:
+                low, high = (float(v) for v in ranges.loc[row["lever_id"]])
+                if not low <= float(row["lever_level"]) <= high:
+                    report.add("procurement_clauses", file_row(idx), "lever_level", row["lever_level"],
+                               f"must lie within the range of the lever {row['lever_id']} ({low:g} to {high:g})")
+                # A clause written for a product its lever does not act on would move other products only.
+                lever_products = split_sources(acts_on[row["lever_id"]] or "")
+                outside = [p for p in split_sources(row["purchase_categories"] or "")
+                           if "all" not in lever_products and p not in lever_products]
+                if outside:
+                    report.add("procurement_clauses", file_row(idx), "purchase_categories", ";".join(outside),
+                               f"the lever {row['lever_id']} does not act on these products",
+                               f"write the clause for products the lever acts on: {', '.join(lever_products)}")
     check_codes("ewc_crosswalk", "product", products, "product")
     check_codes("needs", "material", materials, "material")
     if "organisations" in tables:
@@ -86,6 +107,7 @@ def check_references(tables: dict[str, pd.DataFrame], report: ValidationReport) 
     check_code_lists("levers", "materials", materials, "material")
     check_code_lists("targets", "materials", materials, "material")
     check_code_lists("targets", "products", products, "product")  # empty: no modelled product in the target's scope
+    _check_rules_tables(tables, products, materials, report)
     if "countries" in tables:
         known_countries = set(tables["countries"]["country_iso3"])
         check_codes("supplier_shares", "country_iso3", known_countries | {"ROW"}, "country (or ROW)")
@@ -111,6 +133,7 @@ def check_references(tables: dict[str, pd.DataFrame], report: ValidationReport) 
                        "(the fallback where a country or city has none)")
         if product not in owned:
             report.add("ownership", None, "product", product, "every product needs ownership figures")
+    _check_ownership_chains(tables, products, owned, report)
 
     content_keys = set(zip(tables["product_content"]["product"], tables["product_content"]["material"]))
     yield_keys = set(zip(tables["recovery_yields"]["product"], tables["recovery_yields"]["material"]))
@@ -127,8 +150,26 @@ def check_references(tables: dict[str, pd.DataFrame], report: ValidationReport) 
             )
 
 
+def _check_ownership_chains(tables, products, owned, report: ValidationReport) -> None:
+    """Warn where a city has no ownership figure for a product anywhere in its chain (the city, then its country,
+    then the EU: the model's rule), for instance a city in a country the data has no figures for: the model does
+    not count that product there (model_inputs), which the city's numbers then lack."""
+    keys = set(zip(tables["ownership"]["geography"], tables["ownership"]["product"]))
+    for product in sorted(products & owned):
+        if ("EU", product) in keys:
+            continue
+        missing = [city for city, country in zip(tables["cities"]["city"], tables["cities"]["country_iso3"])
+                   if (city, product) not in keys and (country, product) not in keys]
+        if missing:
+            report.warnings.append(
+                f"ownership.csv, product '{product}': {len(missing)} cit{'y has' if len(missing) == 1 else 'ies have'} "
+                f"no ownership figure for this product in their own rows, their country's or the EU's ({', '.join(missing[:5])}"
+                f"{', ...' if len(missing) > 5 else ''}), so their model does not count it: upload ownership rows "
+                "for their country (or an EU row, the fallback) to include it")
+
+
 FAR_FACTOR = 10.0  # a value more than 10 times, or less than a tenth of, the current one is worth a second look
-NOT_QUANTITIES = ("lat", "lon", "year", "from_year", "start_year", "ramp_years")  # a ratio of these means nothing
+NOT_QUANTITIES = ("lat", "lon", "year", "from_year", "start_year", "ramp_years", "weee_category")  # a ratio of these means nothing
 
 
 def far_from_current(table: str, frame: pd.DataFrame, current: pd.DataFrame | None, report: ValidationReport) -> None:
@@ -167,3 +208,61 @@ def far_from_current(table: str, frame: pd.DataFrame, current: pd.DataFrame | No
         report.warn(table, column, hits["_label"].to_numpy() + 2, shown,
                     f"more than {FAR_FACTOR:g} times, or less than 1/{FAR_FACTOR:g} of, the current version's value for "
                     "the same key; check the unit and the decimal mark (published as it is if you go on)")
+
+
+def _text(value) -> str:
+    """An optional text cell: '' when empty (read as NaN or None)."""
+    return value if isinstance(value, str) else ""
+
+
+def _check_rules_tables(tables: dict[str, pd.DataFrame], products: set[str], materials: set[str],
+                        report: ValidationReport) -> None:
+    """The rules lens's tables (product_regimes, eu_instruments, levers.legal_basis): products, materials,
+    regimes and the instruments or targets a lever cites exist. A product without a regime row is allowed
+    (shown as "regime not recorded")."""
+    if "product_regimes" in tables:
+        regimes = tables["product_regimes"]
+        for idx, row in regimes.iterrows():
+            if row["product"] not in products:
+                report.add("product_regimes", file_row(idx), "product", row["product"], "unknown product",
+                           f"use one of the {len(products)} known: {', '.join(sorted(products))}")
+            named = split_sources(row["regimes"] or "")
+            unknown = [code for code in named if code not in WASTE_REGIMES]
+            if unknown or not named:
+                report.add("product_regimes", file_row(idx), "regimes", row["regimes"], "unknown or missing regime",
+                           f"use one or more of {', '.join(WASTE_REGIMES)}, separated by ';'")
+            elif "none" in named and len(named) > 1:
+                report.add("product_regimes", file_row(idx), "regimes", row["regimes"], "'none' cannot stand beside a regime",
+                           "write either 'none' or the regimes that apply")
+            has_category = row["weee_category"] is not None and not pd.isna(row["weee_category"])
+            if has_category != ("WEEE" in named):
+                report.add("product_regimes", file_row(idx), "weee_category", row["weee_category"],
+                           "a WEEE category goes with the regime WEEE, and only with it",
+                           "give the Annex III category 1-6 when the regimes include WEEE, else leave it empty")
+    if "eu_instruments" in tables:
+        instruments = tables["eu_instruments"]
+        for column, allowed, what in (("products", products, "product"), ("materials", materials, "material")):
+            for idx, value in instruments[column].items():
+                unknown = [code for code in split_sources(value if isinstance(value, str) else "")
+                           if code != "all" and code not in allowed]
+                if unknown:
+                    report.add("eu_instruments", file_row(idx), column, ";".join(unknown), f"unknown {what}",
+                               f"use codes separated by ';', 'all' or leave empty; known: {', '.join(sorted(allowed))}")
+        for idx, row in instruments.iterrows():
+            unknown = [code for code in split_sources(_text(row["regimes"])) if code not in WASTE_REGIMES]
+            if unknown:
+                report.add("eu_instruments", file_row(idx), "regimes", ";".join(unknown), "unknown regime",
+                           f"use one or more of {', '.join(WASTE_REGIMES)}, separated by ';', or leave empty")
+            if _text(row["from_date"]) and pd.isna(pd.to_datetime(row["from_date"], format="%Y-%m-%d", errors="coerce")):
+                report.add("eu_instruments", file_row(idx), "from_date", row["from_date"], "not a date",
+                           "write the date it applies from as YYYY-MM-DD, or leave it empty when it is not fixed yet")
+    if "levers" in tables and "legal_basis" in tables["levers"].columns:
+        known = set(tables["targets"]["target_id"]) if "targets" in tables else set()
+        if "eu_instruments" in tables:
+            known |= set(tables["eu_instruments"]["instrument_id"])
+        for idx, value in tables["levers"]["legal_basis"].items():
+            unknown = [code for code in split_sources(value if isinstance(value, str) else "") if code not in known]
+            if unknown:
+                report.add("levers", file_row(idx), "legal_basis", ";".join(unknown), "unknown instrument or target",
+                           "use instrument_id values of eu_instruments.csv or target_id values of targets.csv, "
+                           "separated by ';' (empty: the city's own choice)")

@@ -190,6 +190,20 @@ _TERMS: tuple[Term, ...] = (
          "A car at the end of its life, to be treated by licensed facilities under the EU End-of-Life Vehicles "
          "Directive; many leave the EU as used cars instead.", "", "Directive 2000/53/EC",
          aliases=("end-of-life vehicle", "end-of-life vehicles", "elvs")),
+    Term("weee-category", "WEEE category",
+         "One of the six groups of Annex III of the WEEE Directive every device falls in since 15 August 2018: 1 "
+         "temperature exchange equipment, 2 screens above 100 cm², 3 lamps, 4 large equipment (above 50 cm), 5 small "
+         "equipment, 6 small IT and telecommunications equipment.", "", "Directive 2012/19/EU, Annex III and IV",
+         aliases=("weee categories", "annex iii category")),
+    Term("batteries-regulation", "Batteries Regulation",
+         "The EU law on batteries and waste batteries, Regulation (EU) 2023/1542: collection targets for portable and "
+         "LMT batteries, recovery targets for lithium, cobalt, nickel and copper, recycled content in new batteries, "
+         "removable batteries in devices and battery passports.", "", "Regulation (EU) 2023/1542",
+         aliases=("battery regulation", "regulation (eu) 2023/1542")),
+    Term("legal-basis", "Legal basis (of a lever)",
+         "The EU or national rules that ask for a lever or back it, as listed on the Policy page; a lever without one "
+         "is the city's own choice. The acting level says who can move it: EU, national, city or company.",
+         "6. Policy levers and scenarios", aliases=("acting level", "rules that apply")),
     # Policy (Methods 6)
     Term("lever", "Lever",
          "Something the city can do (more collection points, repair vouchers, procurement rules) that moves one model "

@@ -38,6 +38,8 @@ class Lever:
     cost_confidence: str
     source_id: str
     confidence: str
+    acting_level: str = "not recorded"  # EU, national, city or company: who can move it (decision_tools.rules)
+    legal_basis: str = ""  # eu_instruments / targets ids behind it, ';'-separated; empty: the city's own choice
 
     def ramp(self) -> np.ndarray:
         """Share 0..1 of the lever's effect in each model year: 0 before the start year, then
@@ -62,6 +64,9 @@ def levers_from_table(table: pd.DataFrame) -> dict[str, Lever]:
         for key in ("minimum", "default", "maximum", "step", "cost_eur_per_inhabitant_at_max"):
             row[key] = float(row[key])
         row["start_year"], row["ramp_years"] = int(row["start_year"]), int(row["ramp_years"])
+        for key in ("acting_level", "legal_basis"):  # optional columns: missing or empty in older tables
+            if key in row and not isinstance(row[key], str):
+                row.pop(key)
         levers[row["lever_id"]] = Lever(**row)
     return levers
 

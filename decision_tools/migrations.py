@@ -59,7 +59,8 @@ WORKSPACE_SQL = "".join(module.SQL for module in (audit, saved_views, discussion
 WORKSPACE_TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", WORKSPACE_SQL))
 # Reference tables shipped with the code after databases already existed: an older database gets them (with
 # the project's rows, for every version) when it is opened read-write, instead of having to be rebuilt.
-REFERENCE_TABLES_ADDED_LATER = ("external_figures",)
+REFERENCE_TABLES_ADDED_LATER = ("external_figures", "product_regimes", "city_owned_stock", "eu_instruments",
+                                "procurement_clauses")
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def bring_up_to_date(con, where: Path, *, read_only: bool, datasets: bool = True
     missing_tables, columns = [], []
     if datasets:
         missing_tables = [t for t in (*INPUT_TABLES, *RESULT_TABLES) if t not in present]
-        if missing_tables and (read_only or not set(missing_tables) <= set(REFERENCE_TABLES_ADDED_LATER)):
+        if missing_tables and not set(missing_tables) <= set(REFERENCE_TABLES_ADDED_LATER):
             raise DatabaseOutdatedError(
                 f"The database {where} was built by an older version of UrbanSymbiosis (it lacks {', '.join(missing_tables)}). "
                 f"Rebuild it with `make db` or: python -m decision_tools build --db {where}")
@@ -157,11 +158,12 @@ def bring_up_to_date(con, where: Path, *, read_only: bool, datasets: bool = True
     todo = pending(con, scopes)
     unnumbered = "schema_migrations" not in present
     if read_only:
-        if todo:
+        if todo or missing_tables:  # the tables missing here are reference tables an upgrade adds in place
+            lacks = ([f"the schema change(s) {'; '.join(f'{m.number} “{m.name}”' for m in todo)}"] if todo else []) + (
+                [", ".join(missing_tables)] if missing_tables else [])
             raise DatabaseOutdatedError(
-                f"The database {where} was built by an older version of UrbanSymbiosis (it lacks the schema change(s) "
-                + "; ".join(f"{m.number} “{m.name}”" for m in todo)
-                + f"). Upgrade it in place, keeping everything: python -m decision_tools upgrade --db {where} "
+                f"The database {where} was built by an older version of UrbanSymbiosis (it lacks {' and '.join(lacks)}). "
+                f"Upgrade it in place, keeping everything: python -m decision_tools upgrade --db {where} "
                 "(`make run` does this by itself).")
         if columns:
             names = ", ".join(f"{spec.name}.{column.name}" for spec, column in columns)

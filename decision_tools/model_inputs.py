@@ -38,8 +38,10 @@ def regions_of(cities: pd.DataFrame, districts: pd.DataFrame) -> pd.DataFrame:
 def _ownership(ownership: pd.DataFrame, regions: pd.DataFrame, products: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Units per driver (t, r, g), interpolated linearly between anchor years and flat outside them.
 
-    The most specific geography wins: the city, then its country, then the EU average. Returns the
-    provenance per (region, product), including whether the figure is downscaled.
+    The most specific geography wins: the city, then its country, then the EU average. A product with no figure
+    in a city's chain is not counted there (zero units, labelled illustrative with no source): the upload check
+    warns about it (cross_checks) and the Overview lists it. Returns the provenance per (region, product),
+    including whether the figure is downscaled.
     """
     values = np.zeros((len(YEARS), len(regions), len(products)))
     provenance = []
@@ -50,15 +52,21 @@ def _ownership(ownership: pd.DataFrame, regions: pd.DataFrame, products: list[st
                 anchors = groups.get((geography, product))
                 if anchors is not None:
                     break
+            else:
+                provenance.append((r, g, "illustrative", "", False, None))
+                continue
             values[:, r, g] = np.interp(YEARS, anchors["year"].astype(float), anchors["units_per_driver"].astype(float))
             provenance.append((r, g, weakest(anchors["confidence"]), join_sources(anchors["source_id"]),
                                geography != region.city, geography))
     return values, pd.DataFrame(provenance, columns=["r", "g", "confidence", "source_id", "downscaled", "geography"])
 
 
+NO_OWNERSHIP_FIGURE = "no figure: not counted"  # a product with no ownership row in a city's chain
+
+
 def ownership_geographies(ownership: pd.DataFrame, products: pd.DataFrame, city: str, country: str) -> pd.DataFrame:
     """Which ownership figures a city's model uses, per product (the rule of ``_ownership``): rows
-    product, name, level (``the city's own``, ``national`` or ``EU average``), geography, years
+    product, name, level (``the city's own``, ``national``, ``EU average`` or NO_OWNERSHIP_FIGURE), geography, years
     (first-last anchor), confidence (weakest anchor), source_id."""
     levels = {city: "the city's own", country: "national", "EU": "EU average"}
     rows = []
@@ -71,6 +79,8 @@ def ownership_geographies(ownership: pd.DataFrame, products: pd.DataFrame, city:
                              f"{int(anchors['year'].min())}-{int(anchors['year'].max())}",
                              weakest(anchors["confidence"]), join_sources(anchors["source_id"])))
                 break
+        else:
+            rows.append((product.product, product.name, NO_OWNERSHIP_FIGURE, "", "", "illustrative", ""))
     return pd.DataFrame(rows, columns=["product", "name", "level", "geography", "years", "confidence", "source_id"])
 
 

@@ -6,7 +6,7 @@ parts in ``column_specs``. The checks that apply them are in ``table_checks``.
 
 from __future__ import annotations
 
-from .column_specs import (LEVER_PARAMETERS, LIFETIME_MODELS, MAX_GRAMS_PER_UNIT, MAX_KG_PER_YEAR, MAX_PEOPLE, MAX_SCORE,
+from .column_specs import (ACTING_LEVELS, LEVER_PARAMETERS, LIFETIME_MODELS, MAX_GRAMS_PER_UNIT, MAX_KG_PER_YEAR, MAX_PEOPLE, MAX_SCORE,
                            MAX_UNITS_PER_CITY, MAX_YEAR, MIN_YEAR, STOCK_DRIVERS, WHY_GRAMS, WHY_KG_PER_YEAR, WHY_PEOPLE,
                            WHY_SCORE, WHY_UNITS, Column, TableSpec, share_column)
 from .provenance import CONFIDENCE_LABELS
@@ -188,6 +188,10 @@ TABLES: dict[str, TableSpec] = {
                        why="100,000 EUR per inhabitant is more than a city's whole budget per inhabitant for years"),
                 Column("cost_confidence", "str", choices=CONFIDENCE_LABELS),
                 *_PROVENANCE,
+                # Who can move the lever, and the instruments or targets behind it (ids of eu_instruments or
+                # targets, ';'-separated; empty: the city's own choice). Older files lack them: not recorded.
+                Column("acting_level", "str", choices=(*ACTING_LEVELS, "not recorded"), default="not recorded"),
+                Column("legal_basis", "str", required=False, default=""),
             ),
             key=("lever_id",),
             may_be_empty=True,
@@ -390,6 +394,72 @@ TABLES: dict[str, TableSpec] = {
                 *_PROVENANCE,
             ),
             key=("figure_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "product_regimes",
+            "the EU waste regimes that cover each product (WEEE and its category, Batteries Regulation, ELV, none)",
+            (
+                Column("product", "str"),
+                Column("regimes", "str"),  # column_specs.WASTE_REGIMES separated by ';' (decision_tools.rules)
+                Column("weee_category", "int", required=False, min_value=1, max_value=6),  # WEEE Annex III; empty: not WEEE
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("product",),
+            may_be_empty=True,  # a product without a row: regime not recorded
+        ),
+        TableSpec(
+            "eu_instruments",
+            "EU obligations beyond the numeric targets (design, treatment, labelling, exports, programmes), with their dates",
+            (
+                Column("instrument_id", "str"),
+                Column("instrument", "str"),
+                Column("article", "str"),
+                Column("obligation", "str"),
+                Column("products", "str", required=False),  # 'all', product codes separated by ';', or empty
+                Column("regimes", "str", required=False),  # or: every product under these regimes (WASTE_REGIMES)
+                Column("materials", "str"),  # 'all' or symbols separated by ';'
+                Column("from_date", "str", required=False),  # ISO date it applies from; empty: not fixed yet
+                Column("who_acts", "str", choices=ACTING_LEVELS),
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("instrument_id",),
+            may_be_empty=True,
+        ),
+        TableSpec(
+            "city_owned_stock",
+            "what the municipality and its companies own (an asset register): units of a product by owner and year",
+            (
+                Column("city", "str"),
+                Column("owner", "str"),  # the city itself or one of its companies ("Helen Ltd", "City of Espoo")
+                Column("product", "str"),
+                Column("year", "int", min_value=MIN_YEAR, max_value=MAX_YEAR),  # the year the count is for
+                Column("units", "float", min_value=0.0, max_value=MAX_UNITS_PER_CITY,
+                       why="one owner's units of one product in one city stay below 10 million (street lamps, meters)"),
+                *_PROVENANCE,
+                Column("note", "str", required=False),  # how the count was made (the arithmetic when derived)
+            ),
+            key=("city", "owner", "product", "year"),
+            may_be_empty=True,  # a city without a published register has no rows (never zeros)
+        ),
+        TableSpec(
+            "procurement_clauses",
+            "procurement clauses a city can write into its tenders, each translated into one lever (decision_tools.procurement)",
+            (
+                Column("clause_id", "str"),
+                Column("name", "str"),
+                Column("description", "str"),
+                Column("purchase_categories", "str"),  # product codes separated by ';': what the clause is written for
+                Column("lever_id", "str"),  # the lever of levers.csv the clause moves
+                # The lever's level when the clause covers all the city's own units of those products (within the lever's range).
+                Column("lever_level", "float", min_value=0.0, max_value=1.0),
+                Column("legal_basis", "str", required=False),  # the law that lets a buyer write it, in words
+                *_PROVENANCE,
+                Column("note", "str", required=False),
+            ),
+            key=("clause_id",),
             may_be_empty=True,
         ),
     )

@@ -25,8 +25,9 @@ def affected_cities(kind: str, uploaded: dict[str, pd.DataFrame], tables: dict[s
         return list(uploaded["cities"]["city"])
     if kind == "measured_flows":
         return sorted(set(uploaded["measured_flows"]["city"]))
-    if kind in OWNED_KINDS or kind in ("sources", "countries"):
-        return []  # hub data, citations or supplying countries: the city model's numbers do not change
+    if kind in OWNED_KINDS or kind in ("sources", "countries", "city_owned_stock"):
+        # hub data, citations, supplying countries or a city's asset register: the city model's numbers do not change
+        return []
     if kind in ("ownership", "collection_rates"):
         geographies = set(uploaded[UPLOAD_KINDS[kind].table]["geography"])
         if "EU" in geographies:

@@ -45,6 +45,9 @@ UPLOAD_KINDS: dict[str, UploadKind] = {k.kind: k for k in (
                "a country already listed is corrected"),
     UploadKind("offers", "offers", ("offer_id",), "streams an organisation offers (partners: only their own organisation's)"),
     UploadKind("needs", "needs", ("need_id",), "materials an organisation needs (partners: only their own organisation's)"),
+    UploadKind("city_owned_stock", "city_owned_stock", ("city", "owner", "product"),
+               "what a city and its companies own (an asset register): units of a product per owner and year, kept "
+               "apart from the households' stock"),
 )}
 OWNED_KINDS = ("offers", "needs")  # rows must belong to an organisation the uploader owns (unless admin)
 

@@ -300,6 +300,10 @@ def _merge_and_check(kind: str, uploaded: dict[str, pd.DataFrame], current: dict
         hint = ("" if i or mode != "append" else
                 " (append mode kept the current rows the file does not bring; if they should go, choose the mode 'replace')")
         report.problems.append(f"With the current data: {problem}{hint}")
+    if after.warnings:  # say only what this upload brings (a gap the current data already has is not its doing)
+        before = ValidationReport()
+        check_references(current, before)
+        report.warnings.extend(f"With the current data: {w}" for w in after.warnings if w not in before.warnings)
     if not report.ok:
         return UploadCheck(report, neutralised_cells, mode=mode)
     first_key = {t: TABLES[t].key[0] for t in uploaded}

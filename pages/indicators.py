@@ -95,6 +95,8 @@ st.subheader("Where the material goes")
 chain = ui.chain(version, sel.city, sel.year, list(materials))
 ui.chain_view(chain, f"{'All critical raw materials, by mass,' if all_crms else scope} in {sel.city}, {sel.year} (kg per year)",
               "sankey", f"chain_{sel.city}_{'all_crms' if all_crms else sel.material}_{sel.year}")
+ui.present_recoverable_section(version, sel.city, sel.year, tuple(materials),
+                               "all critical raw materials (by mass)" if all_crms else scope, "all_crms" if all_crms else sel.material)
 
 st.subheader("Over time, with uncertainty")
 bands = ranges.quantities

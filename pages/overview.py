@@ -5,6 +5,7 @@ to do first (the largest losses and the levers that avoid most of them per euro)
 import pandas as pd
 import streamlit as st
 
+import city_views
 import ui
 from decision_tools import priorities, time_charts
 from decision_tools.formatting import escape_markdown, format_mass, format_share
@@ -194,3 +195,5 @@ if not measured.empty:
         "overstates that flow for this city. Elsewhere (a WEEE category, a year outside the model) the model column is empty."
     )
     ui.download_button(measured_table, f"measured_flows_{sel.city}", "dl_measured")
+
+city_views.city_stock_section(version, sel.city, sel.year, sel.material)

@@ -5,6 +5,7 @@ within a budget, and the value-creation models companies could use."""
 import pandas as pd
 import streamlit as st
 
+import city_views
 import ui
 from decision_tools import bar_charts, labels, time_charts
 from decision_tools.formatting import difference_direction, escape_markdown, format_difference
@@ -70,8 +71,10 @@ for column, (competence, heading) in zip(st.columns(3), groups.items()):
                 key=lever.lever_id, bind="query-params",
                 help=f"{lever.description} Unit: {lever.unit}. Who acts: {lever.who_acts}. From {lever.start_year}, "
                      f"full effect after {lever.ramp_years} years. About {lever.cost_eur_per_inhabitant_at_max:.2f} EUR per "
-                     f"inhabitant per year at the maximum ({lever.cost_confidence}).",
+                     f"inhabitant per year at the maximum ({lever.cost_confidence})."
+                     + ui.lever_rules_help(version, sel.year, lever.lever_id),
             )
+ui.rules_section(version, sel.year)
 moved = {k: v for k, v in settings.items() if v != levers[k].default}
 run = engine.run(moved)
 baseline_values = engine.indicators(engine.baseline, sel.year)
@@ -117,6 +120,8 @@ if ctx.may("save_scenario"):
                 st.error(escape_markdown(str(exc), 300))
 else:
     st.caption("Partners and researchers who sign in can save scenarios by name.")
+
+city_views.procurement_section(ctx, engine, sel.year)
 
 saved = ui.store().saved_scenarios()
 if not saved.empty:

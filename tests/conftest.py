@@ -23,7 +23,7 @@ def write_small_data(target: Path, cities=TEST_CITIES) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for csv in (PROJECT_DIR / "data").glob("*.csv"):
         shutil.copy(csv, target / csv.name)
-    for name in ("cities", "districts", "organisations"):
+    for name in ("cities", "districts", "organisations", "city_owned_stock"):
         frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
         frame[frame["city"].isin(cities)].to_csv(target / f"{name}.csv", index=False)
     kept = pd.read_csv(target / "cities.csv", dtype=str, keep_default_na=False)
@@ -42,7 +42,7 @@ def write_renamed_data(target: Path, city: str, district: str, organisation: str
     """The small data with Ghent renamed ``city``, its districts ``district 0, 1 ...`` and every
     organisation ``organisation 0, 1 ...`` (for the tests of hostile names)."""
     write_small_data(target)
-    for name in ("cities", "districts", "organisations"):
+    for name in ("cities", "districts", "organisations", "city_owned_stock"):
         frame = pd.read_csv(target / f"{name}.csv", dtype=str, keep_default_na=False)
         ghent = frame["city"] == "Ghent"
         frame.loc[ghent, "city"] = city

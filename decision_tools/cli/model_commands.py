@@ -1,4 +1,4 @@
-"""The commands that read the model's results: flows, indicators, levers, scenario, exposure, validate."""
+"""The commands that read the model's results: flows, present, indicators, levers, scenario, exposure, validate."""
 
 from __future__ import annotations
 
@@ -235,4 +235,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"  note: {row.note}")
     counts = table["verdict"].value_counts()
     print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(table)} figures.")
+    return 0
+
+
+def cmd_present(args: argparse.Namespace) -> int:
+    """What of each material is present in the city's waste, where it goes and what is recovered
+    (decision_tools.present_recoverable)."""
+    from .. import present_recoverable as pr
+    from ..formatting import format_share, format_significant
+
+    with open_for_reading(args) as store:
+        version, city, material = selection(store, args)
+        materials = [material] if material else sorted(store.chain(version, city, args.year)["material"].unique())
+        table = pr.read(store, version, city, args.year, materials, by_product=args.by_product)
+    keys = ["material", "product"] if args.by_product else ["material"]
+    if args.format == "csv":
+        print(table.to_csv(index=False), end="")
+        return 0
+    if args.format == "json":
+        records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        print(json.dumps({"city": city, "year": args.year, "dataset_version": version, "convention_sources": pr.SOURCE_IDS,
+                          "shares": "share_of_present: kg / kg present in waste, 0..1", "not_modelled": pr.NOT_MODELLED,
+                          "stages": records}, indent=2))
+        return 0
+    print(f"{city}, {args.year}: present versus recoverable, as the EU urban-mine inventories count it "
+          f"(dataset version {version})")
+    for key, rows in table.groupby(keys, sort=False):
+        print("\n" + " / ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))))
+        for row in rows.itertuples(index=False):
+            share = "" if row.share_of_present != row.share_of_present else format_share(row.share_of_present)
+            print(f"  {row.label:<56} {format_significant(row.kg) + ' kg':>14} {share:>8}  ({row.unit.removeprefix('kg ')})")
+    print("\nNot modelled: " + "; ".join(f"{name}: {why}" for name, why in pr.NOT_MODELLED.items()) + ".")
+    print(f"Convention: {pr.SOURCE_IDS.replace(';', ', ')} (data/sources.csv).")
     return 0

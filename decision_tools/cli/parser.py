@@ -8,7 +8,9 @@ from pathlib import Path
 from .. import storage
 from .db_commands import cmd_build, cmd_check, cmd_schema, cmd_snapshot, cmd_status, cmd_upgrade
 from .hub_commands import cmd_match, cmd_users
-from .model_commands import cmd_exposure, cmd_flows, cmd_indicators, cmd_levers, cmd_scenario, cmd_validate
+from .model_commands import cmd_exposure, cmd_flows, cmd_indicators, cmd_levers, cmd_present, cmd_scenario, cmd_validate
+from .rules_commands import cmd_rules
+from .stock_commands import cmd_city_stock
 from .upload_commands import cmd_ingest, cmd_template
 
 
@@ -69,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     flows.add_argument("--db", type=Path, help=db_help)
     flows.set_defaults(func=cmd_flows)
+
+    present = sub.add_parser("present", help="what of each material is present in waste, where it goes, what is recovered",
+                             description="Per material (and product): kg present in waste (end of life), collected in "
+                                         "compliant channels, in non-compliant channels (residual waste, export for reuse "
+                                         "abroad), recovered, and hibernating at home, with the share of what is present, "
+                                         "as the EU urban-mine inventories (ProSUM, FutuRaM) count it.")
+    present.add_argument("--city", required=True, help="city name, e.g. Ghent")
+    present.add_argument("--year", required=True, type=int, help="year, e.g. 2030")
+    present.add_argument("--material", help="material symbol, e.g. Co (default: every material in the city's chain)")
+    present.add_argument("--by-product", action="store_true", help="one block per material and product")
+    present.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    present.add_argument("--db", type=Path, help=db_help)
+    present.set_defaults(func=cmd_present)
 
     indicators = sub.add_parser("indicators", help="print the circularity indicators with their uncertainty ranges",
                                 description="Run the Monte Carlo for a city and print every circularity indicator "
@@ -175,4 +190,26 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     validate.add_argument("--db", type=Path, help=db_help)
     validate.set_defaults(func=cmd_validate)
+
+    rules_cmd = sub.add_parser("rules", help="the EU rules that apply to a product in a year",
+                               description="Per product: the EU waste regimes that cover it (WEEE and its category, the "
+                                           "Batteries Regulation, ELV), the targets in force in the year with the next "
+                                           "one coming, and the other obligations in force or coming.")
+    rules_cmd.add_argument("--product", help="product code, e.g. ev_battery (default: every product)")
+    rules_cmd.add_argument("--year", required=True, type=int, help="year, e.g. 2030")
+    rules_cmd.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    rules_cmd.add_argument("--db", type=Path, help=db_help)
+    rules_cmd.set_defaults(func=cmd_rules)
+
+    stock_cmd = sub.add_parser("city-stock", help="what the city and its companies own (its asset register)",
+                               description="Per owner and product: the units the municipality and its companies own "
+                                           "(data/city_owned_stock.csv or an uploaded register), their share of the city's "
+                                           "whole modelled stock, the units reaching end of use per year (an estimate: units "
+                                           "/ mean lifetime) and the kg of each material in them.")
+    stock_cmd.add_argument("--city", required=True, help="city name, e.g. Helsinki")
+    stock_cmd.add_argument("--year", required=True, type=int, help="year, e.g. 2030")
+    stock_cmd.add_argument("--material", help="material symbol, e.g. Ag (default: every material)")
+    stock_cmd.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    stock_cmd.add_argument("--db", type=Path, help=db_help)
+    stock_cmd.set_defaults(func=cmd_city_stock)
     return parser

@@ -85,3 +85,24 @@ def test_broken_file_is_reported_not_raised_raw(tmp_path):
     (data_dir / "cities.csv").write_bytes(b"\xff\xfe\x00garbage\x00\n\x01,\x02")
     with pytest.raises(DataValidationError, match="cities.csv"):
         read_project_tables(data_dir)
+
+
+def test_a_city_without_an_ownership_figure_in_its_chain_does_not_count_that_product_and_says_so(tmp_path):
+    # Smartphone figures for the Netherlands only: Ghent (BEL) has none in its city, country or EU rows. The model used
+    # to stop with a TypeError; now Ghent's model counts no smartphone, and the Overview's table of figures says so.
+    from decision_tools import model_inputs
+
+    data_dir = write_small_data(tmp_path / "data")
+    frame = pd.read_csv(data_dir / "ownership.csv", dtype=str, keep_default_na=False)
+    frame.loc[frame["product"] == "smartphone", "geography"] = "NLD"
+    frame.to_csv(data_dir / "ownership.csv", index=False)
+    tables = read_project_tables(data_dir)
+    regions = model_inputs.regions_of(tables["cities"], tables["districts"])
+    units, provenance = model_inputs.target_stock_units(tables, regions)
+    phone = list(tables["products"]["product"]).index("smartphone")
+    ghent, delft = (regions["city"] == "Ghent").to_numpy(), (regions["city"] == "Delft").to_numpy()
+    assert units[:, ghent, phone].max() == 0 and units[:, delft, phone].max() > 0
+    ghent_rows = provenance[(provenance["g"] == phone) & provenance["r"].isin(regions.index[ghent])]
+    assert set(ghent_rows["confidence"]) == {"illustrative"} and set(ghent_rows["source_id"]) == {""}
+    listed = model_inputs.ownership_geographies(tables["ownership"], tables["products"], "Ghent", "BEL")
+    assert listed.set_index("product").at["smartphone", "level"] == model_inputs.NO_OWNERSHIP_FIGURE

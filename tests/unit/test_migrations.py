@@ -80,8 +80,10 @@ def test_the_fixture_is_a_file_of_the_previous_release(previous):
 def test_a_file_of_the_previous_release_is_upgraded_in_place_keeping_everything(previous, small_db, monkeypatch):
     before = row_counts(previous)
     versions_before = raw(previous, "SELECT * FROM dataset_versions ORDER BY version_id")
-    with storage.Store.open(previous) as reader:  # read-only, it is readable as it is (nothing pending past the baseline)
-        assert reader.current_version() == 2
+    # Read-only, it is refused in a sentence: the reference tables shipped since (REFERENCE_TABLES_ADDED_LATER, e.g. the
+    # rules lens's product_regimes and eu_instruments) are pending until a read-write open adds them.
+    with pytest.raises(storage.DatabaseOutdatedError, match="lacks .*product_regimes.*eu_instruments.*decision_tools upgrade --db"):
+        storage.Store.open(previous)
     assert "schema_migrations" not in row_counts(previous)
 
     with storage.Store.open(previous, read_only=False) as store:
@@ -106,6 +108,8 @@ def test_a_file_of_the_previous_release_is_upgraded_in_place_keeping_everything(
         (m.number, m.name) for m in migrations.MIGRATIONS if m.number <= migrations.BASELINE]
     after = row_counts(previous)
     assert after.pop("schema_migrations") == 1
+    added = {t: after.pop(t) for t in migrations.REFERENCE_TABLES_ADDED_LATER if t not in before}
+    assert added["product_regimes"] > 0 and added["eu_instruments"] > 0  # the project's rows, for every version
     assert after == {**before, "saved_views": 2, "audit_log": before["audit_log"] + 1}  # nothing lost
     assert raw(previous, "SELECT * FROM dataset_versions ORDER BY version_id") == versions_before
     assert layout(previous) == layout(small_db)  # the same layout as a fresh build
@@ -117,7 +121,7 @@ def test_a_file_of_the_previous_release_is_upgraded_in_place_keeping_everything(
     recorded = raw(previous, "SELECT * FROM schema_migrations")
     storage.Store.open(previous, read_only=False).close()  # a second open is a no-op
     assert raw(previous, "SELECT * FROM schema_migrations") == recorded
-    assert row_counts(previous) == {**after, "schema_migrations": 1}
+    assert row_counts(previous) == {**after, **added, "schema_migrations": 1}
 
 
 def test_a_fresh_build_is_at_the_latest_migration(fresh):

@@ -97,13 +97,26 @@ def test_formulas_and_markup_are_neutralised(current):
 
 
 def test_a_new_city_with_districts(current):
+    # Antwerp is in Belgium, whose ownership figures the small test data keeps (with Ghent's).
     text = ("city,country_iso3,district,population,households,lat,lon,source_id,confidence,note\n"
-            "Tampere,FIN,,250000,125000,61.5,23.76,PROJECT_ASSUMPTION,medium,\n"
-            "Tampere,FIN,Centre,150000,,61.5,23.76,PROJECT_ASSUMPTION,low,\nTampere,FIN,East,100000,,61.5,23.9,PROJECT_ASSUMPTION,low,\n")
+            "Antwerp,BEL,,250000,125000,51.22,4.40,PROJECT_ASSUMPTION,medium,\n"
+            "Antwerp,BEL,Centre,150000,,51.22,4.40,PROJECT_ASSUMPTION,low,\nAntwerp,BEL,East,100000,,51.21,4.45,PROJECT_ASSUMPTION,low,\n")
     check = uploads.check_upload("city", text.encode(), "t.csv", current)
     assert check.report.ok, check.report.problems
-    assert check.affected_cities == ["Tampere"]
+    assert check.affected_cities == ["Antwerp"]
     assert set(check.changes["table"]) == {"cities", "districts"}
+
+
+def test_a_new_city_in_a_country_without_ownership_figures_is_accepted_with_a_warning(current):
+    # The small test data keeps only Belgian, Dutch and EU ownership rows; heat pumps, tablets and TVs have no EU
+    # row, so a Finnish city has no figure for them: accepted, and the check says its model does not count them.
+    text = ("city,country_iso3,district,population,households,lat,lon,source_id,confidence,note\n"
+            "Tampere,FIN,,250000,125000,61.5,23.76,PROJECT_ASSUMPTION,medium,\n")
+    check = uploads.check_upload("city", text.encode(), "t.csv", current)
+    assert check.report.ok, check.report.problems
+    warning = next(w for w in check.report.warnings if "product 'heat_pump'" in w)
+    assert "1 city has no ownership figure for this product" in warning and "(Tampere)" in warning
+    assert "does not count it" in warning
 
 
 @pytest.fixture()
