@@ -40,14 +40,14 @@ run: $(STAMP)
 	elif [ $$code -ne 0 ]; then exit $$code; fi
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-# Unit tests and AppTests on three workers (a test file stays on one worker, so its module fixtures, such as a
-# file's own server, are built once); then the browser tests, also three at a time (each worker starts its own
-# servers). Three workers on two cores: a test often waits (a thread, a server, a page), and a third worker fills
-# those waits; measured on this 2-core machine, 8m20s instead of 9m03s for the first, 10m21s for the second.
+# Unit tests and AppTests on three workers (a test file stays on one worker, so its module fixtures are built
+# once): a test often waits (a thread, a publish, a page run), and a third worker on the two cores fills those
+# waits (measured on this 2-core machine: 8m04s-8m20s instead of 9m03s). Then the browser tests, two at a time
+# (each worker starts its own servers and a chromium): with three, a sign-in test timed out under the load.
 test: $(STAMP)
 	$(BIN)/python -m compileall -q app.py ui.py city_views.py pages decision_tools tests bench
 	$(BIN)/python -m pytest -n 3 --dist loadfile tests/unit tests/app
-	$(BIN)/python -m pytest -n 3 --dist loadfile tests/e2e
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/e2e
 
 # Only the unit tests (marker `unit`, set by folder in tests/conftest.py), on two workers: the quick check while working.
 test-fast: $(STAMP)
