@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from decision_tools import storage
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, write_small_data
 
 
 def app_on_copy(db_path, monkeypatch, tmp_path, timeout: int = 60):
@@ -72,3 +72,18 @@ def sign_in(at, username: str):
         store.start_sign_in_session(signin.token_hash(token), username, "apptest", datetime.now() + timedelta(days=1))
     at.session_state["_sign_in_token"] = token
     return at
+
+
+REGISTER_COLUMNS = ["city", "owner", "product", "year", "units", "source_id", "confidence", "note"]
+
+
+def database_with_register(tmp_path_factory, rows):
+    """The small test data with ``rows`` (tuples in REGISTER_COLUMNS order) as the cities' asset registers
+    (city_owned_stock.csv), built into a database of its own."""
+    import pandas as pd
+
+    folder = write_small_data(tmp_path_factory.mktemp("register_data"))
+    pd.DataFrame(rows, columns=REGISTER_COLUMNS).to_csv(folder / "city_owned_stock.csv", index=False)
+    db = tmp_path_factory.mktemp("register_db") / "register.duckdb"
+    storage.build_database(db, folder)
+    return db

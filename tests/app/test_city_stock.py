@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 
 from decision_tools import storage
-from tests.app.conftest import app_on_copy
-from tests.conftest import write_small_data
+from tests.app.conftest import app_on_copy, database_with_register
 
 REGISTER = [
     ("Ghent", "City of Ghent (test register)", "pv_module", 2020, 1000.0, "PROJECT_ASSUMPTION", "illustrative", "test"),
@@ -17,12 +16,7 @@ REGISTER = [
 @pytest.fixture(scope="module")
 def register_db(tmp_path_factory):
     """The small data with a register for Ghent (none for Delft)."""
-    folder = write_small_data(tmp_path_factory.mktemp("register_data"))
-    pd.DataFrame(REGISTER, columns=["city", "owner", "product", "year", "units", "source_id", "confidence", "note"]).to_csv(
-        folder / "city_owned_stock.csv", index=False)
-    db = tmp_path_factory.mktemp("register_db") / "register.duckdb"
-    storage.build_database(db, folder)
-    return db
+    return database_with_register(tmp_path_factory, REGISTER)
 
 
 @pytest.fixture()

@@ -6,9 +6,8 @@ import pandas as pd
 import pytest
 
 from decision_tools import city_stock, procurement, scenarios, storage
-from tests.app.conftest import app_on_copy
+from tests.app.conftest import app_on_copy, database_with_register
 from tests.app.conftest import open_page as open_app_page
-from tests.conftest import write_small_data
 
 REGISTER = [
     ("Ghent", "City of Ghent (test register)", "pv_module", 2020, 20000.0, "PROJECT_ASSUMPTION", "illustrative", "test"),
@@ -21,12 +20,7 @@ TAKE_BACK = "Take-back at end of use (modules and lamps)"
 
 @pytest.fixture(scope="module")
 def register_db(tmp_path_factory):
-    folder = write_small_data(tmp_path_factory.mktemp("procurement_data"))
-    pd.DataFrame(REGISTER, columns=["city", "owner", "product", "year", "units", "source_id", "confidence", "note"]).to_csv(
-        folder / "city_owned_stock.csv", index=False)
-    db = tmp_path_factory.mktemp("procurement_db") / "procurement.duckdb"
-    storage.build_database(db, folder)
-    return db
+    return database_with_register(tmp_path_factory, REGISTER)
 
 
 @pytest.fixture()
