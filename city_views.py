@@ -163,7 +163,7 @@ def procurement_section(ctx, engine, year: int) -> None:
         st.dataframe(shown[["indicator", "baseline (shown)", "with the clauses (shown)"]], hide_index=True, width="stretch")
         ui.download_button(comparison, f"procurement_indicators_{city}_{category}_{year}", "dl_clause_indicators")
     with right:
-        cost = procurement.settings_cost(engine.levers, translation.settings, engine.inputs.population)
+        cost = run.cost_eur_per_year
         st.metric("Yearly cost at full roll-out", f"{cost:,.0f} EUR",
                   help="From the levers' illustrative cost model, linear in each lever's level.")
     st.caption(f"Indicators of {year} for the materials chosen at the top of the page, central model run, against the "

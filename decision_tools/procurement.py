@@ -5,8 +5,8 @@ A clause is written for some purchase categories (products) and moves one lever.
 lever's level when the clause covers all the city's own units of the category; the city's own units are only
 part of the city's whole stock, so the clause's effect city-wide is that level scaled by the city's own share
 of the category's stock (decision_tools.city_stock.share_by_product): a city that owns none of the category
-changes nothing with it. This module owns that translation (``clause_settings``, ``translate``) and its cost
-from the levers' cost model (``settings_cost``). It never imports streamlit.
+changes nothing with it. This module owns that translation (``clause_settings``, ``translate``); the cost is the scenario run's
+(``cost_eur_per_year``, the levers' cost model). It never imports streamlit.
 """
 
 from __future__ import annotations
@@ -119,11 +119,6 @@ def clause_settings(clauses: pd.DataFrame, chosen_clause_ids: Iterable[str], cat
                     municipal_share_by_product: Mapping[str, float], levers: Mapping[str, Lever]) -> dict[str, float]:
     """lever_id -> level of the chosen clauses for ``category`` (``translate``'s settings)."""
     return translate(clauses, chosen_clause_ids, category, municipal_share_by_product, levers).settings
-
-
-def settings_cost(levers: Mapping[str, Lever], settings: Mapping[str, float], population: float) -> float:
-    """Yearly cost at full roll-out of the settings, from the levers' cost model (linear in each level; EUR per year)."""
-    return float(sum(levers[k].cost_eur_per_year(v, population) for k, v in settings.items()))
 
 
 def scenario_note(clauses: pd.DataFrame, chosen_clause_ids: Iterable[str], category_name: str) -> str:
